@@ -132,6 +132,8 @@ class Provider(Protocol):
     name: str  # the provider's name in the plan
     kind: str  # anthropic | openai | sim
     price_provider_id: str | None  # genai-prices provider id, None for unknown
+    price_as: str | None  # price replies as this model instead of the requested one (sim)
+    simulated: bool  # usage is simulated, not billed
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]: ...
 
