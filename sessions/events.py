@@ -83,6 +83,8 @@ class PlanLoaded(_Event):
     path: str
     agents: list[str]
     reload: bool = False
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
 
 
 class PlanRejected(_Event):
@@ -170,6 +172,7 @@ class UsageReported(_Event):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float | None = None  # None: the price is unknown
+    cache_saved_usd: float | None = None  # what the cached input would have cost uncached, less what it did
     estimated: bool = False  # True when the provider never confirmed these numbers
     simulated: bool = False  # priced as a real model by the sim provider
 
