@@ -1,0 +1,136 @@
+"""The shape of a plan file: pydantic models, strict and closed so typos are caught.
+
+Every model forbids unknown keys and takes TOML's types as they are (no string
+to number coercion). `PlanFile` is the file as written; `agents.plan.Plan`
+adds the resolved paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Policy = Literal["auto", "ask", "deny"]
+ProviderKind = Literal["anthropic", "openai", "sim"]
+
+KNOWN_TOOLS = ("read_file", "list_files", "write_file", "run_command")
+PROVIDER_KINDS = ("anthropic", "openai", "sim")
+DEFAULT_POLICY: dict[str, Policy] = {
+    "read_file": "auto",
+    "list_files": "auto",
+    "write_file": "auto",
+    "run_command": "ask",
+}
+DEFAULT_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+DEFAULT_PRICE_AS = "claude-sonnet-4-6"
+DEFAULT_CUSTOM_ROLE_TOOLS = ("read_file", "list_files", "write_file")
+SIM_ONLY_KEYS = ("price_as", "speed", "seed")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class _PlanModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Budget(_PlanModel):
+    """A spending cap; either limit may be left out."""
+
+    usd: float | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0)
+
+
+class LoopSpec(_PlanModel):
+    """How often a finished agent restarts on the same task; `times=None` means until `until_usd`."""
+
+    times: int | None = Field(default=None, ge=1)
+    until_usd: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _once_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "times" not in data and "until_usd" not in data:
+            return {**data, "times": 1}
+        return data
+
+
+class ProviderConfig(_PlanModel):
+    """A named model provider: its kind, endpoint, key variable and limits."""
+
+    kind: ProviderKind
+    base_url: str | None = None
+    api_key_env: str | None = None
+    headers: dict[str, str] = {}
+    max_concurrent: int | None = Field(default=None, ge=1)
+    price_as: str = DEFAULT_PRICE_AS
+    speed: float = Field(default=1.0, gt=0)
+    seed: int = 0
+
+    @property
+    def key_env(self) -> str | None:
+        """The environment variable holding the API key (None for the sim)."""
+        return self.api_key_env or DEFAULT_KEY_ENV.get(self.kind)
+
+
+class Price(_PlanModel):
+    """USD per million tokens for a model the price table lacks."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class RoleSpec(_PlanModel):
+    """A role defined by the plan; after loading, `prompt` holds the text even when given as a file."""
+
+    prompt: str | None = None
+    prompt_file: str | None = None
+    tools: list[str] = Field(default_factory=lambda: list(DEFAULT_CUSTOM_ROLE_TOOLS))
+
+
+class AgentSpec(_PlanModel):
+    """One agent of the fleet as the plan describes it."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    role: str
+    provider: str = "sim"
+    model: str | None = None
+    task: str = Field(min_length=1)
+    tools: list[str] | None = None
+    policy: dict[str, Policy] = {}
+    budget: Budget = Field(default_factory=Budget)
+    after: list[str] = []
+    loop: LoopSpec = Field(default_factory=LoopSpec)
+    max_tokens: int = Field(default=4096, ge=1)
+    sim: dict[str, Any] = {}
+
+
+class PlanFile(_PlanModel):
+    """A plan as written in its TOML file, paths still relative to the file's folder."""
+
+    name: str | None = Field(default=None, min_length=1)
+    workdir: str = "."
+    out: str = "tokenmaxx-out"
+    max_parallel: int = Field(default=5, ge=1)
+    stall_after: float = Field(default=60.0, gt=0)
+    loop_repeats: int = Field(default=3, ge=2)
+    burn_tokens: int = Field(default=20_000, ge=1)
+    budget: Budget = Field(default_factory=Budget)
+    providers: dict[str, ProviderConfig] = {}
+    prices: dict[str, Price] = {}
+    roles: dict[str, RoleSpec] = {}
+    agents: list[AgentSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_provider_name(cls, data: Any) -> Any:
+        """Let `[providers.openai]` leave out `kind = "openai"`."""
+        providers = data.get("providers") if isinstance(data, dict) else None
+        if not isinstance(providers, dict):
+            return data
+        filled = {
+            name: {"kind": name, **config} if isinstance(config, dict) and name in PROVIDER_KINDS else config
+            for name, config in providers.items()
+        }
+        return {**data, "providers": filled}
