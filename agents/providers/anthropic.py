@@ -1,0 +1,210 @@
+"""The Anthropic provider: the Messages API, streamed, on the official SDK (`AsyncAnthropic`).
+
+The SDK is imported when a provider is built, never when this module is imported, so the
+CLI and the sim demo start without it. The SDK's own retries are off (`max_retries_sdk=0`
+by default): every retry is the agent loop's, so a rate-limited agent shows as such.
+
+Prompt caching is on by default with three `cache_control` breakpoints (the API allows
+four): the system prompt, the last tool definition and the last block of the last message,
+so each turn reads the growing conversation prefix from the cache.
+
+Usage follows genai-prices: `input_tokens` counts all input, so the API's uncached
+`input_tokens`, `cache_creation_input_tokens` and `cache_read_input_tokens` are added up.
+A stream that breaks after `message_start` fails with `billed` set to what the server had
+reported by then (input exact, output as counted so far).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.providers.base import (
+    Message,
+    ModelRequest,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    TextPart,
+    ToolCallPart,
+    ToolCallRequested,
+    ToolResultPart,
+    Usage,
+    UsageReport,
+)
+from agents.providers.errors import tool_arguments
+from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
+
+EPHEMERAL = {"type": "ephemeral"}
+_STOP_REASONS: dict[str | None, Any] = {
+    "end_turn": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "model_context_window_exceeded": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "refusal": "refusal",
+}
+
+
+class AnthropicProvider(SdkProvider):
+    """Streams replies from Anthropic's Messages API, or any server that speaks it."""
+
+    kind = "anthropic"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key_env: str = "ANTHROPIC_API_KEY",
+        max_retries_sdk: int = 0,
+        prompt_caching: bool = True,
+    ) -> None:
+        super().__init__(name, api_key=api_key, base_url=base_url, api_key_env=api_key_env)
+        import anthropic
+
+        self.prompt_caching = prompt_caching
+        self.price_provider_id: str | None = "anthropic"
+        self._sdk = anthropic
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, default_headers=headers, max_retries=max_retries_sdk
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one reply; the HTTP response is closed however the iteration ends."""
+        params = request_params(request, caching=self.prompt_caching)
+        return guarded_stream(
+            lambda: self._client.messages.create(**params, stream=True), _Reply(), self._context(request.model)
+        )
+
+
+def request_params(request: ModelRequest, *, caching: bool) -> dict[str, Any]:
+    """The Messages API arguments for `request`, with cache breakpoints when `caching`."""
+    messages = [m for m in (_message(msg) for msg in request.messages) if m["content"]]
+    params: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens, "messages": messages}
+    if request.system:
+        params["system"] = [{"type": "text", "text": request.system}]
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+        ]
+    if caching:
+        _mark_breakpoints(params)
+    return params
+
+
+def _mark_breakpoints(params: dict[str, Any]) -> None:
+    tails = [params.get("system"), params.get("tools")]
+    if params["messages"]:
+        tails.append(params["messages"][-1]["content"])
+    for blocks in tails:
+        if blocks:
+            blocks[-1]["cache_control"] = dict(EPHEMERAL)
+
+
+def _message(message: Message) -> dict[str, Any]:
+    results = [_block(p) for p in message.parts if isinstance(p, ToolResultPart)]
+    others = [_block(p) for p in message.parts if not isinstance(p, ToolResultPart)]
+    blocks = [b for b in results + others if b is not None]
+    return {"role": message.role, "content": blocks}
+
+
+def _block(part: TextPart | ToolCallPart | ToolResultPart) -> dict[str, Any] | None:
+    match part:
+        case TextPart(text=text):
+            return {"type": "text", "text": text} if text else None
+        case ToolCallPart(call_id=call_id, name=name, args=args):
+            return {"type": "tool_use", "id": call_id, "name": name, "input": args}
+        case ToolResultPart(call_id=call_id, output=output, ok=ok):
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id, "is_error": not ok}
+            if output:
+                block["content"] = output
+            return block
+
+
+@dataclass(slots=True)
+class _ToolBlock:
+    call_id: str
+    name: str
+    pieces: list[str] = field(default_factory=list)
+
+    def call(self) -> ToolCallRequested:
+        """The finished call; input that is not a JSON object becomes `{}` for the tool to reject."""
+        return ToolCallRequested(self.call_id, self.name, tool_arguments("".join(self.pieces)))
+
+
+@dataclass(slots=True)
+class _Reply:
+    """What the raw stream events have said so far about one reply."""
+
+    started: bool = False
+    complete: bool = False
+    uncached_input: int = 0
+    cache_write: int = 0
+    cache_read: int = 0
+    output: int = 0
+    reasoning: int = 0
+    stop_reason: str | None = None
+    tools: dict[int, _ToolBlock] = field(default_factory=dict)
+
+    def feed(self, event: Any) -> list[ProviderEvent]:
+        """The provider events one raw stream event yields."""
+        match event.type:
+            case "message_start":
+                self.started = True
+                self._take_usage(event.message.usage)
+            case "content_block_start" if event.content_block.type == "tool_use":
+                block = event.content_block
+                self.tools[event.index] = _ToolBlock(block.id, block.name)
+            case "content_block_delta":
+                return self._delta(event.index, event.delta)
+            case "content_block_stop" if event.index in self.tools:
+                return [self.tools.pop(event.index).call()]
+            case "message_delta":
+                self.stop_reason = event.delta.stop_reason or self.stop_reason
+                self._take_usage(event.usage)
+            case "message_stop":
+                self.complete = True
+        return []
+
+    def _delta(self, index: int, delta: Any) -> list[ProviderEvent]:
+        if delta.type == "text_delta" and delta.text:
+            return [TextDelta(delta.text)]
+        if delta.type == "input_json_delta" and index in self.tools:
+            self.tools[index].pieces.append(delta.partial_json)
+        return []
+
+    def _take_usage(self, usage: Any) -> None:
+        self.output = usage.output_tokens
+        if usage.input_tokens is not None:
+            self.uncached_input = usage.input_tokens
+        if usage.cache_creation_input_tokens is not None:
+            self.cache_write = usage.cache_creation_input_tokens
+        if usage.cache_read_input_tokens is not None:
+            self.cache_read = usage.cache_read_input_tokens
+        if usage.output_tokens_details is not None:
+            self.reasoning = usage.output_tokens_details.thinking_tokens
+
+    def usage(self) -> Usage:
+        """The reply's usage with input counting cache reads and writes."""
+        return Usage(
+            input_tokens=self.uncached_input + self.cache_write + self.cache_read,
+            output_tokens=self.output,
+            cache_read_tokens=self.cache_read,
+            cache_write_tokens=self.cache_write,
+            reasoning_tokens=self.reasoning,
+        )
+
+    def billed(self) -> Usage | None:
+        """What the server had reported when the stream broke; None before message_start."""
+        return self.usage() if self.started else None
+
+    def finish(self, context: FailureContext) -> list[ProviderEvent]:
+        """The closing usage and stop, or a connection failure if the stream ended early."""
+        if not (self.complete or self.stop_reason):
+            raise context.cut_short(self.billed())
+        return [UsageReport(self.usage()), Stop(_STOP_REASONS.get(self.stop_reason, "other"))]
+

@@ -1,0 +1,193 @@
+"""The OpenAI provider: Chat Completions, streamed, on the official SDK (`AsyncOpenAI`).
+
+Chat Completions is what every OpenAI-compatible server speaks (vLLM, Ollama, OpenRouter,
+GLM), so `base_url` points this provider at any of them; prices are looked up by the
+provider genai-prices finds for that URL (none for a local server: then the model name
+alone, then the plan's `[prices]`). The SDK is imported when a provider is built, and its
+own retries are off (`max_retries_sdk=0`): every retry is the agent loop's.
+
+Tool calls stream as `delta.tool_calls[i]` pieces, several calls interleaved by index; the
+fragments of each are joined and parsed when the reply ends. Arguments that are not a JSON
+object become `{}`, so the tool reports the missing arguments to the model. A failed tool
+result is sent as "Error: <output>" (tool messages have no error flag).
+
+Usage arrives on a last chunk because the request asks for `include_usage`; `prompt_tokens`
+already counts cached tokens. A server that sends no usage yields no `UsageReport`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.pricing import provider_id_for_url
+from agents.providers.base import (
+    Message,
+    ModelRequest,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    ToolCallPart,
+    ToolCallRequested,
+    ToolResultPart,
+    Usage,
+    UsageReport,
+)
+from agents.providers.errors import tool_arguments
+from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
+
+_STOP_REASONS: dict[str | None, Any] = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "refusal",
+}
+
+
+class OpenAIProvider(SdkProvider):
+    """Streams replies from OpenAI's Chat Completions API, or any server that speaks it."""
+
+    kind = "openai"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        max_retries_sdk: int = 0,
+    ) -> None:
+        super().__init__(name, api_key=api_key, base_url=base_url, api_key_env=api_key_env)
+        import openai
+
+        self.price_provider_id = provider_id_for_url(base_url, "openai")
+        self._sdk = openai
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, default_headers=headers, max_retries=max_retries_sdk
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one reply; the HTTP response is closed however the iteration ends."""
+        params = request_params(request, official=self.price_provider_id == "openai")
+        return guarded_stream(
+            lambda: self._client.chat.completions.create(**params), _Reply(), self._context(request.model)
+        )
+
+
+def request_params(request: ModelRequest, *, official: bool) -> dict[str, Any]:
+    """The Chat Completions arguments for `request` (`max_completion_tokens` when `official`, for OpenAI itself)."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
+    for message in request.messages:
+        messages.extend(_messages(message))
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_completion_tokens" if official else "max_tokens": request.max_tokens,
+    }
+    if request.tools:
+        params["tools"] = [
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in request.tools
+        ]
+    return params
+
+
+def _messages(message: Message) -> list[dict[str, Any]]:
+    if message.role == "assistant":
+        return [_assistant(message)]
+    results = [
+        {"role": "tool", "tool_call_id": p.call_id, "content": p.output if p.ok else f"Error: {p.output}"}
+        for p in message.parts
+        if isinstance(p, ToolResultPart)
+    ]
+    text = message.text
+    return results + ([{"role": "user", "content": text}] if text or not results else [])
+
+
+def _assistant(message: Message) -> dict[str, Any]:
+    calls = [
+        {"id": p.call_id, "type": "function", "function": {"name": p.name, "arguments": json.dumps(p.args)}}
+        for p in message.parts
+        if isinstance(p, ToolCallPart)
+    ]
+    out: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+    if calls:
+        out["tool_calls"] = calls
+    return out
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    call_id: str = ""
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+
+    def call(self, index: int) -> ToolCallRequested:
+        """The finished call; arguments that are not a JSON object become `{}`."""
+        return ToolCallRequested(self.call_id or f"call_{index}", self.name, tool_arguments("".join(self.pieces)))
+
+
+@dataclass(slots=True)
+class _Reply:
+    """What the streamed chunks have said so far about one reply."""
+
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    calls: dict[int, _PendingCall] = field(default_factory=dict)
+
+    def feed(self, chunk: Any) -> list[ProviderEvent]:
+        """The provider events one chunk yields (text at once; calls wait for the end)."""
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        out: list[ProviderEvent] = []
+        for choice in chunk.choices[:1]:
+            if choice.delta.content:
+                out.append(TextDelta(choice.delta.content))
+            for piece in choice.delta.tool_calls or ():
+                self._take_call(piece)
+            self.finish_reason = choice.finish_reason or self.finish_reason
+        return out
+
+    def _take_call(self, piece: Any) -> None:
+        pending = self.calls.setdefault(piece.index, _PendingCall())
+        if piece.id:
+            pending.call_id = piece.id
+        if piece.function is not None:
+            if piece.function.name:
+                pending.name = piece.function.name
+            if piece.function.arguments:
+                pending.pieces.append(piece.function.arguments)
+
+    def billed(self) -> Usage | None:
+        """Chat Completions reports usage only at the end, so a broken stream has none."""
+        return None
+
+    def finish(self, context: FailureContext) -> list[ProviderEvent]:
+        """The tool calls, usage and stop, or a connection failure if the stream ended early."""
+        if self.finish_reason is None:
+            raise context.cut_short(None)
+        out: list[ProviderEvent] = [self.calls[i].call(i) for i in sorted(self.calls)]
+        if self.usage is not None:
+            out.append(UsageReport(self.usage))
+        out.append(Stop(_STOP_REASONS.get(self.finish_reason, "other")))
+        return out
+
+
+def _usage(raw: Any) -> Usage:
+    prompt = raw.prompt_tokens_details
+    completion = raw.completion_tokens_details
+    return Usage(
+        input_tokens=raw.prompt_tokens,
+        output_tokens=raw.completion_tokens,
+        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
+        reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+    )
+
