@@ -12,7 +12,8 @@ object become `{}`, so the tool reports the missing arguments to the model. A fa
 result is sent as "Error: <output>" (tool messages have no error flag).
 
 Usage arrives on a last chunk because the request asks for `include_usage`; `prompt_tokens`
-already counts cached tokens. A server that sends no usage yields no `UsageReport`.
+already counts cached tokens. A server that sends no usage yields no `UsageReport`. A reply
+with tool calls stops with "tool_use" even when the server says "stop" (Ollama does).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class _Reply:
         return out
 
     def _take_call(self, piece: Any) -> None:
-        pending = self.calls.setdefault(piece.index, _PendingCall())
+        pending = self.calls.setdefault(self._index_of(piece), _PendingCall())
         if piece.id:
             pending.call_id = piece.id
         if piece.function is not None:
@@ -164,6 +165,15 @@ class _Reply:
                 pending.name = piece.function.name
             if piece.function.arguments:
                 pending.pieces.append(piece.function.arguments)
+
+    def _index_of(self, piece: Any) -> int:
+        """The piece's call index; servers that omit it send each call whole or in order."""
+        index = getattr(piece, "index", None)
+        if isinstance(index, int):
+            return index
+        if piece.id or not self.calls:
+            return len(self.calls)
+        return max(self.calls)
 
     def billed(self) -> Usage | None:
         """Chat Completions reports usage only at the end, so a broken stream has none."""
@@ -176,16 +186,20 @@ class _Reply:
         out: list[ProviderEvent] = [self.calls[i].call(i) for i in sorted(self.calls)]
         if self.usage is not None:
             out.append(UsageReport(self.usage))
-        out.append(Stop(_STOP_REASONS.get(self.finish_reason, "other")))
+        out.append(Stop(self._stop_reason()))
         return out
+
+    def _stop_reason(self) -> Any:
+        reason = _STOP_REASONS.get(self.finish_reason, "other")
+        return "tool_use" if self.calls and reason == "end_turn" else reason
 
 
 def _usage(raw: Any) -> Usage:
-    prompt = raw.prompt_tokens_details
-    completion = raw.completion_tokens_details
+    prompt = getattr(raw, "prompt_tokens_details", None)
+    completion = getattr(raw, "completion_tokens_details", None)
     return Usage(
-        input_tokens=raw.prompt_tokens,
-        output_tokens=raw.completion_tokens,
+        input_tokens=getattr(raw, "prompt_tokens", None) or 0,
+        output_tokens=getattr(raw, "completion_tokens", None) or 0,
         cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
         cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
         reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,

@@ -119,6 +119,19 @@ async def test_arguments_that_are_not_json_become_empty_args(server, provider):
     assert ToolCallRequested("call_x", "read_file", {}) in events
 
 
+async def test_whole_calls_without_index_and_finish_stop_still_stop_for_tool_use(server, provider):
+    whole = [{"id": f"call_{n}", "type": "function", "function": {"name": "read_file", "arguments": f'{{"path": "{n}"}}'}}
+             for n in ("a", "b")]
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+             "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": whole}, "finish_reason": "stop"}]}
+    server.enqueue(Stream((fakes.sse(chunk), fakes.sse("[DONE]"))))
+    assert await collect(provider) == [
+        ToolCallRequested("call_a", "read_file", {"path": "a"}),
+        ToolCallRequested("call_b", "read_file", {"path": "b"}),
+        Stop("tool_use"),
+    ]
+
+
 async def test_a_server_without_usage_yields_no_usage_report(server, provider):
     frames = tuple(f for f in wire.text_reply("Hi").frames if '"usage"' not in f)
     server.enqueue(Stream(frames))

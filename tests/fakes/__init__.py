@@ -30,6 +30,9 @@ Scripted replies (both modules build them with the same function names):
   dropped(text, usage=)                            a stream cut mid-reply (socket closed)
   malformed(text=, usage=)                         a stream with an event that is not JSON
   slow(pieces=, gap_s=)                            a long stream, `gap_s` between events
+Custom replies: `Stream(frames, gap_s=, drop_after=, headers=)` built from `sse(data, event)`
+frames (e.g. a reply's `.frames[:4]` for a stream that ends early), `Status(status, body,
+headers)` for any JSON answer. `server.pending` counts the replies not yet consumed.
 
 `collect(provider, request)` and `collect_until_failure(provider, request)` drive an adapter;
 `cancel_mid_stream(provider, request, server)` measures how fast a cancelled stream hangs up;
