@@ -1,0 +1,421 @@
+"""The session store: one SQLite file holding sessions, their events and state snapshots.
+
+One `Store` owns one aiosqlite connection. `append` stamps an event with its session's next
+gap-free `seq` and queues it; one writer task commits the queue in batched transactions (every
+100 ms or 500 events, whichever comes first) and keeps each session's roll-ups in the same
+transaction. Readers in other processes see every committed batch (WAL).
+
+Errors::
+
+    StoreError                 anything the store cannot do; the message names the file
+    ├── SchemaTooNew           the file was written by a newer tokenmaxx; nothing was written
+    ├── NotADatabase           the file is not an SQLite database or is corrupt; nothing was written
+    ├── SessionNotFound        no session has that id or id prefix
+    ├── AmbiguousSession       an id prefix matches several sessions
+    └── ImportRejected         the events do not form one importable session
+        └── SessionExists      the store already holds a session with that id
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple, Self
+
+import aiosqlite
+import platformdirs
+
+from sessions.events import Event, from_row, payload_json
+from sessions.schema import (
+    HOST,
+    SUMMARY_SQL,
+    NotADatabase,
+    SchemaTooNew,
+    SessionSummary,
+    StoreError,
+    accumulate,
+    apply_rollups,
+    check_header,
+    prepare,
+    rollback,
+    summary_from_row,
+)
+
+__all__ = [
+    "AmbiguousSession",
+    "ImportRejected",
+    "NotADatabase",
+    "SchemaTooNew",
+    "SessionExists",
+    "SessionNotFound",
+    "SessionSummary",
+    "Store",
+    "StoreError",
+    "default_db_path",
+    "new_session_id",
+]
+
+FLUSH_INTERVAL_S = 0.1
+FLUSH_EVENTS = 500
+READ_PAGE = 2000
+_MAX_SEQ = 2**62
+
+
+class SessionNotFound(StoreError):
+    """No session has the given id or id prefix."""
+
+    def __init__(self, path: Path, wanted: str) -> None:
+        self.path, self.wanted = path, wanted
+        super().__init__(f"no session {wanted!r} in {path}")
+
+
+class AmbiguousSession(StoreError):
+    """An id prefix matches more than one session."""
+
+    def __init__(self, path: Path, prefix: str, candidates: Sequence[str]) -> None:
+        self.path, self.prefix, self.candidates = path, prefix, list(candidates)
+        super().__init__(f"{prefix!r} matches several sessions in {path}: {', '.join(candidates)}")
+
+
+class ImportRejected(StoreError):
+    """The events cannot be imported as one session."""
+
+
+class SessionExists(ImportRejected):
+    """The store already holds a session with that id."""
+
+
+class _Snapshot(NamedTuple):
+    session_id: str
+    seq: int
+    state: str
+
+
+_INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session_id, seq, state) VALUES (?, ?, ?)"
+
+
+def default_db_path() -> Path:
+    """Where sessions live: $TOKENMAXX_DB, else the user data dir's sessions.db."""
+    override = os.environ.get("TOKENMAXX_DB")
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_data_path("tokenmaxx") / "sessions.db"
+
+
+def new_session_id() -> str:
+    """A fresh session id: 12 lowercase hex characters."""
+    return secrets.token_hex(6)
+
+
+class Store:
+    """The session database: batched appends through one writer task, reads at any time."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection, last_seqs: dict[str, int]) -> None:
+        self.path = path
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._next_seq = last_seqs
+        self._pending: list[Event | _Snapshot] = []
+        self._first_pending_at = 0.0
+        self._appended = 0
+        self._committed = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._has_work = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._failure: tuple[str, BaseException] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._pid = os.getpid()
+        self._writer = asyncio.create_task(self._run_writer(), name=f"store-writer:{path.name}")
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Self:
+        """Open (creating or migrating) the database at `path`."""
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_header(path)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await prepare(db, path)
+            last_seqs = await _last_seqs(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(path, db, last_seqs)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        await self._shutdown(raise_failure=exc is None)
+
+    async def close(self) -> None:
+        """Commit everything queued, then close; raises StoreError if a write failed."""
+        await self._shutdown(raise_failure=True)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, session_id: str, event: Event) -> Event:
+        """Stamp the event with the session's next seq, queue it, and return the stamped event."""
+        self._check_writable()
+        if not session_id:
+            raise ValueError("append needs a session id")
+        seq = self._next_seq.get(session_id, 0) + 1
+        stamped = event.model_copy(update={"session_id": session_id, "seq": seq})
+        self._next_seq[session_id] = seq
+        self._enqueue(stamped)
+        return stamped
+
+    def append_snapshot(self, session_id: str, seq: int, state_json: str) -> None:
+        """Queue a snapshot of the reduced state after event `seq`, written in order with events."""
+        self._check_writable()
+        if not 1 <= seq <= self._next_seq.get(session_id, 0):
+            raise ValueError(f"snapshot at seq {seq} is beyond session {session_id}'s last event")
+        self._enqueue(_Snapshot(session_id, seq, state_json))
+
+    async def flush(self) -> None:
+        """Write the queue now and wait until everything appended so far is committed."""
+        if self._committed < self._appended:
+            self._urgent.set()
+        await self.wait_committed()
+
+    async def wait_committed(self) -> None:
+        """Wait, without hurrying the writer, until everything appended so far is committed."""
+        self._raise_failure()
+        if self._committed >= self._appended:
+            return
+        committed: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append((self._appended, committed))
+        await committed
+
+    def _enqueue(self, item: Event | _Snapshot) -> None:
+        if not self._pending:
+            self._first_pending_at = self._loop.time()
+            self._has_work.set()
+        self._pending.append(item)
+        self._appended += 1
+        if len(self._pending) >= FLUSH_EVENTS:
+            self._urgent.set()
+
+    def _check_writable(self) -> None:
+        self._raise_failure()
+        if self._closing:
+            raise StoreError(f"{self.path}: the store is closed")
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            message, cause = self._failure
+            raise StoreError(message) from cause
+
+    async def _run_writer(self) -> None:
+        while not (self._closing and not self._pending):
+            await self._has_work.wait()
+            await self._wait_for_batch()
+            batch, self._pending = self._pending, []
+            self._has_work.clear()
+            self._urgent.clear()
+            if not batch:
+                continue
+            try:
+                await self._write(batch)
+            except Exception as error:  # noqa: BLE001 - every write failure must reach the caller
+                self._fail(f"{self.path}: could not write {len(batch)} queued events: {error}", error)
+                return
+            self._committed += len(batch)
+            self._release_waiters()
+
+    async def _wait_for_batch(self) -> None:
+        delay = self._first_pending_at + FLUSH_INTERVAL_S - self._loop.time()
+        if self._urgent.is_set() or delay <= 0:
+            return
+        try:
+            async with asyncio.timeout(delay):
+                await self._urgent.wait()
+        except TimeoutError:
+            pass
+
+    async def _write(self, batch: list[Event | _Snapshot]) -> None:
+        events = [item for item in batch if not isinstance(item, _Snapshot)]
+        snapshots = [item for item in batch if isinstance(item, _Snapshot)]
+        rows = [(e.session_id, e.seq, e.ts, e.kind, getattr(e, "agent", None), payload_json(e)) for e in events]
+        async with self._lock:
+            await self._db.execute("BEGIN")
+            try:
+                await self._db.executemany(_INSERT_EVENT, rows)
+                if snapshots:
+                    await self._db.executemany(_INSERT_SNAPSHOT, snapshots)
+                await apply_rollups(self._db, accumulate({}, events).values(), pid=self._pid, host=HOST)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await rollback(self._db)
+                raise
+
+    def _release_waiters(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._committed:
+            _, committed = self._waiters.popleft()
+            if not committed.done():
+                committed.set_result(None)
+
+    def _fail(self, message: str, cause: BaseException) -> None:
+        self._failure = (message, cause)
+        while self._waiters:
+            _, committed = self._waiters.popleft()
+            if not committed.done():
+                error = StoreError(message)
+                error.__cause__ = cause
+                committed.set_exception(error)
+
+    async def _shutdown(self, *, raise_failure: bool) -> None:
+        if self._closed:
+            if raise_failure:
+                self._raise_failure()
+            return
+        self._closing = True
+        self._has_work.set()
+        self._urgent.set()
+        try:
+            await self._writer
+        finally:
+            self._closed = True
+            await self._db.close()
+        if raise_failure:
+            self._raise_failure()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def sessions(self) -> list[SessionSummary]:
+        """Every session, newest first."""
+        rows = await self._fetchall(f"{SUMMARY_SQL} ORDER BY started_at DESC, id")
+        return [summary_from_row(row) for row in rows]
+
+    async def session(self, session_id: str) -> SessionSummary:
+        """One session by its full id."""
+        rows = await self._fetchall(f"{SUMMARY_SQL} WHERE id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFound(self.path, session_id)
+        return summary_from_row(rows[0])
+
+    async def resolve(self, prefix: str) -> str:
+        """The one session id that starts with `prefix` (like git's short hashes)."""
+        if not prefix:
+            raise SessionNotFound(self.path, prefix)
+        rows = await self._fetchall(
+            "SELECT id FROM sessions WHERE id >= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT 11",
+            (prefix, len(prefix), prefix),
+        )
+        ids = [row[0] for row in rows]
+        if prefix in ids or len(ids) == 1:
+            return prefix if prefix in ids else ids[0]
+        if not ids:
+            raise SessionNotFound(self.path, prefix)
+        raise AmbiguousSession(self.path, prefix, ids)
+
+    async def last_seq(self, session_id: str) -> int:
+        """The highest committed seq of a session."""
+        return (await self.session(session_id)).last_seq
+
+    async def events(
+        self, session_id: str, *, from_seq: int = 1, to_seq: int | None = None, agent: str | None = None
+    ) -> list[Event]:
+        """A session's events in seq order, optionally a seq range and one agent's only."""
+        return [e async for e in self.iter_events(session_id, from_seq=from_seq, to_seq=to_seq, agent=agent)]
+
+    async def iter_events(
+        self,
+        session_id: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        agent: str | None = None,
+        page_size: int = READ_PAGE,
+    ) -> AsyncIterator[Event]:
+        """Like `events`, read a page at a time so that huge sessions stay cheap."""
+        await self.session(session_id)
+        sql, tail = _events_query(agent)
+        last = _MAX_SEQ if to_seq is None else to_seq
+        start = from_seq
+        while start <= last:
+            rows = await self._fetchall(sql, (session_id, *tail, start, last, page_size))
+            for seq, ts, kind, payload in rows:
+                yield from_row(session_id, seq, ts, kind, payload)
+            if len(rows) < page_size:
+                return
+            start = rows[-1][0] + 1
+
+    async def snapshot_before(self, session_id: str, seq: int) -> tuple[int, str] | None:
+        """The latest snapshot taken at or before `seq`, as (seq, state JSON), if any."""
+        rows = await self._fetchall(
+            "SELECT seq, state FROM snapshots WHERE session_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (session_id, seq),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def import_events(self, events: Iterable[Event]) -> str:
+        """Write a whole session from its events, keeping its id and seqs; returns the id."""
+        self._check_writable()
+        events = list(events)
+        session_id = _check_importable(self.path, events)
+        if session_id in self._next_seq:
+            raise SessionExists(f"{self.path} already holds session {session_id}")
+        rows = [(e.session_id, e.seq, e.ts, e.kind, getattr(e, "agent", None), payload_json(e)) for e in events]
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._insert_import(session_id, rows, events)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await rollback(self._db)
+                raise
+        self._next_seq[session_id] = len(events)
+        return session_id
+
+    async def _insert_import(self, session_id: str, rows: list[tuple[object, ...]], events: list[Event]) -> None:
+        async with self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)) as cursor:
+            if await cursor.fetchone():
+                raise SessionExists(f"{self.path} already holds session {session_id}")
+        await self._db.executemany(_INSERT_EVENT, rows)
+        await apply_rollups(self._db, accumulate({}, events).values(), pid=None, host=None)
+
+    async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            try:
+                return list(await self._db.execute_fetchall(sql, params))
+            except sqlite3.DatabaseError as error:
+                raise StoreError(f"{self.path}: {error}") from error
+
+
+async def _last_seqs(db: aiosqlite.Connection) -> dict[str, int]:
+    rows = await db.execute_fetchall("SELECT id, last_seq FROM sessions")
+    return {session_id: last_seq for session_id, last_seq in rows}
+
+
+def _events_query(agent: str | None) -> tuple[str, tuple[str, ...]]:
+    agent_filter, tail = ("AND agent = ? ", (agent,)) if agent is not None else ("", ())
+    sql = (
+        "SELECT seq, ts, kind, payload FROM events WHERE session_id = ? "
+        f"{agent_filter}AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
+    )
+    return sql, tail
+
+
+def _check_importable(path: Path, events: list[Event]) -> str:
+    """The one session id of `events`, whose seqs must run 1, 2, 3... without gaps."""
+    session_id = events[0].session_id if events else ""
+    if not session_id:
+        raise ImportRejected(f"nothing to import into {path}: no events, or events without a session id")
+    for expected, event in enumerate(events, start=1):
+        if event.session_id != session_id or event.seq != expected:
+            raise ImportRejected(
+                f"cannot import into {path}: event {expected} is {event.session_id}#{event.seq}, "
+                f"expected {session_id}#{expected} (one session, seqs 1, 2, 3...)"
+            )
+    return session_id
+
+
