@@ -78,6 +78,14 @@ class SessionEnded(_Event):
     status: Literal["done", "failed", "stopped", "interrupted"]
 
 
+class SessionResumed(_Event):
+    """A stopped or interrupted session taken up again by a new process."""
+
+    kind: Literal["session_resumed"] = "session_resumed"
+    version: str
+    agents: list[str]  # the unfinished agents that go on
+
+
 class PlanLoaded(_Event):
     kind: Literal["plan_loaded"] = "plan_loaded"
     path: str
@@ -227,6 +235,7 @@ Event: TypeAlias = Annotated[
     Union[
         SessionStarted,
         SessionEnded,
+        SessionResumed,
         PlanLoaded,
         PlanRejected,
         AgentQueued,

@@ -215,6 +215,8 @@ def _fleet_after(state: FleetState, event: Event) -> FleetState:  # noqa: C901 -
             )
         case ev.SessionEnded():
             return state.model_copy(update={"status": event.status, "ended_at": event.ts})
+        case ev.SessionResumed():
+            return state.model_copy(update={"status": "running", "ended_at": None})
         case ev.PlanLoaded():
             return state.model_copy(
                 update={
