@@ -1,0 +1,105 @@
+"""The run_command tool: a shell command in the agent's own out folder, with limits and a clean env."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import stat
+from pathlib import Path
+from typing import Any
+
+from agents.tools.base import BaseTool, Param
+from agents.tools.process import CommandResult, run_in_group, scrubbed_env
+from agents.tools.workspace import ToolError, ToolOutcome, Workspace
+
+WRITTEN_SHOWN = 20
+
+FileState = tuple[int, int, int, int]
+
+
+class RunCommand(BaseTool):
+    """Runs a shell command in the agent's out folder and reports its output, exit code and files."""
+
+    name = "run_command"
+    description = (
+        "Run a shell command with /bin/sh -c in your own out folder. $TOKENMAXX_PROJECT is the project "
+        "root (read it, do not change it) and $TOKENMAXX_OUT the session's out folder. stdout and "
+        "stderr come back interleaved, cut off past a limit, followed by the exit code and the files "
+        "the command created or changed. The command has a time limit; when it is reached, or when the "
+        "command ends, every process it started is stopped, background ones included. The environment "
+        "holds no API keys, tokens or passwords."
+    )
+    params = (
+        Param(
+            "command",
+            "string",
+            'The shell command line, for example: git -C "$TOKENMAXX_PROJECT" log --oneline | head',
+            required=True,
+        ),
+    )
+
+    async def execute(self, args: dict[str, Any], ws: Workspace) -> ToolOutcome:
+        command = args["command"]
+        if not command.strip():
+            raise ToolError("bad arguments for run_command: 'command' is empty")
+        own_out = ws.own_out
+        own_out.mkdir(parents=True, exist_ok=True)
+        before = await asyncio.to_thread(snapshot, own_out)
+        result = await run_in_group(command, own_out, command_env(ws), ws.command_timeout_s, ws.output_cap)
+        after = await asyncio.to_thread(snapshot, own_out)
+        written = [own_out / name for name in changed_files(before, after)]
+        ok = result.returncode == 0 and not result.timed_out
+        return ToolOutcome(ok=ok, output=describe(result, ws, written), written=written)
+
+
+def command_env(ws: Workspace) -> dict[str, str]:
+    """The process environment without secrets, plus where the project and the out folder are."""
+    extra = {"TOKENMAXX_PROJECT": str(ws.project.resolve()), "TOKENMAXX_OUT": str(ws.out_root.resolve())}
+    return scrubbed_env(os.environ, extra)
+
+
+def snapshot(folder: Path) -> dict[str, FileState]:
+    """Identity, size and times of every regular file below `folder`, by relative path."""
+    states: dict[str, FileState] = {}
+    for top, dirs, files in os.walk(folder):
+        base = Path(top)
+        for name in files:
+            try:
+                info = (base / name).lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                key = (base / name).relative_to(folder).as_posix()
+                states[key] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return states
+
+
+def changed_files(before: dict[str, FileState], after: dict[str, FileState]) -> list[str]:
+    """The files that appeared or changed between two snapshots, sorted."""
+    return sorted(name for name, state in after.items() if before.get(name) != state)
+
+
+def describe(result: CommandResult, ws: Workspace, written: list[Path]) -> str:
+    """The text the model sees: output, then how the command ended, then the files it wrote."""
+    lines = [result.output.rstrip("\n") or "(no output)", _ending(result, ws)]
+    if written:
+        names = [path.relative_to(ws.own_out).as_posix() for path in written]
+        more = f" and {len(names) - WRITTEN_SHOWN} more" if len(names) > WRITTEN_SHOWN else ""
+        lines.append(f"[files created or changed: {', '.join(names[:WRITTEN_SHOWN])}{more}]")
+    return "\n".join(lines)
+
+
+def _ending(result: CommandResult, ws: Workspace) -> str:
+    if result.timed_out:
+        return f"[timed out after {ws.command_timeout_s:g} s: the command and its processes were killed]"
+    if result.returncode < 0:
+        return f"[killed by signal {_signal_name(-result.returncode)}]"
+    return f"[exit code {result.returncode}]"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

@@ -1,0 +1,202 @@
+"""Running a shell command in its own process group, with a timeout, capped output and no secrets.
+
+When the command ends, times out or its task is cancelled, the whole group is sent SIGTERM, then
+SIGKILL after a short grace, and the shell is reaped before `run_in_group` returns or re-raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+KILL_GRACE_S = 0.5
+PIPE_GRACE_S = 0.5
+POLL_S = 0.02
+
+SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD", "_CREDENTIALS", "_PAT")
+SECRET_WORDS = ("API_KEY", "APIKEY", "SECRET", "PASSWORD", "TOKEN", "CREDENTIAL")
+SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "AZURE_", "GOOGLE_", "GEMINI_", "TOKENMAXX_")
+SECRET_NAMES = frozenset({"SSH_AUTH_SOCK", "GPG_AGENT_INFO", "DATABASE_URL", "KUBECONFIG", "NETRC"})
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """How a command ended: its capped output, exit code (negative: killed by that signal), timeout."""
+
+    output: str
+    returncode: int
+    timed_out: bool
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name suggests it holds a key, token or password."""
+    upper = name.upper()
+    return (
+        upper in SECRET_NAMES
+        or upper.endswith(SECRET_SUFFIXES)
+        or upper.startswith(SECRET_PREFIXES)
+        or any(word in upper for word in SECRET_WORDS)
+    )
+
+
+def scrubbed_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a command: `base` without secrets, plus `extra`."""
+    env = {name: value for name, value in base.items() if not is_secret_name(name)}
+    env.update(extra)
+    return env
+
+
+class CappedOutput:
+    """Keeps the first `cap` characters of a byte stream and counts the characters past them."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._kept: list[str] = []
+        self._kept_chars = 0
+        self.dropped_chars = 0
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Decode a chunk and keep what fits under the cap."""
+        text = self._decoder.decode(chunk, final=final)
+        room = self._cap - self._kept_chars
+        if room > 0:
+            self._kept.append(text[:room])
+            self._kept_chars += min(room, len(text))
+        self.dropped_chars += max(0, len(text) - max(room, 0))
+
+    def text(self) -> str:
+        """The kept characters, with a note saying how many more there were."""
+        self.feed(b"", final=True)
+        kept = "".join(self._kept)
+        if self.dropped_chars:
+            return f"{kept}\n[truncated: {self.dropped_chars} more characters]"
+        return kept
+
+
+class _GroupProtocol(asyncio.SubprocessProtocol):
+    """Feeds the command's output into a cap and says when the shell exited and its pipe closed."""
+
+    def __init__(self, cap: int) -> None:
+        self.output = CappedOutput(cap)
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        self.output.feed(bytes(data))
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+
+async def run_in_group(
+    command: str, cwd: Path, env: Mapping[str, str], timeout_s: float, cap: int
+) -> CommandResult:
+    """Run `command` with /bin/sh -c in a new session; end its whole group when it ends or is cancelled."""
+    transport, group = await asyncio.get_running_loop().subprocess_exec(
+        lambda: _GroupProtocol(cap),
+        "/bin/sh", "-c", command,
+        cwd=cwd, env=dict(env), start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    timed_out = False
+    try:
+        async with asyncio.timeout(timeout_s):
+            await group.exited.wait()
+            await _wait_event(group.closed, PIPE_GRACE_S)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        try:
+            await end_group(transport.get_pid(), group)
+            await _wait_event(group.closed, PIPE_GRACE_S)
+        finally:
+            transport.close()
+    returncode = transport.get_returncode()
+    assert returncode is not None
+    return CommandResult(group.output.text(), returncode, timed_out)
+
+
+async def end_group(pgid: int, group: _GroupProtocol, grace_s: float = KILL_GRACE_S) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `grace_s`, and wait until the shell is reaped."""
+    try:
+        signal_group(pgid, signal.SIGTERM)
+        if not await _group_gone(pgid, grace_s):
+            signal_group(pgid, signal.SIGKILL)
+            await _group_gone(pgid, grace_s)
+    except asyncio.CancelledError:
+        signal_group(pgid, signal.SIGKILL)
+        await _reaped(pgid, group)
+        raise
+    await _reaped(pgid, group)
+
+
+def signal_group(pgid: int, signum: signal.Signals) -> None:
+    """Send a signal to a process group that may already be gone."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies waiting to be reaped do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not os.path.isdir("/proc"):
+        return True
+    with os.scandir("/proc") as scan:
+        return any(_live_member(entry.name, pgid) for entry in scan if entry.name.isdigit())
+
+
+def _live_member(pid: str, pgid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return int(fields[2]) == pgid and fields[0] not in (b"Z", b"X")
+
+
+async def _group_gone(pgid: int, timeout_s: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while group_alive(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(POLL_S)
+    return True
+
+
+async def _reaped(pgid: int, group: _GroupProtocol) -> None:
+    """Wait until the shell is reaped, even through repeated cancellation, then re-raise that."""
+    cancelled = False
+    while not group.exited.is_set():
+        try:
+            await group.exited.wait()
+        except asyncio.CancelledError:
+            cancelled = True
+            signal_group(pgid, signal.SIGKILL)
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    except TimeoutError:
+        pass
