@@ -54,8 +54,10 @@ class RunCommand(BaseTool):
 
 
 def command_env(ws: Workspace) -> dict[str, str]:
-    """The process environment without secrets, plus where the project and the out folder are."""
+    """The process environment without secrets, plus where the project, the out folder and the history are."""
     extra = {"TOKENMAXX_PROJECT": str(ws.project.resolve()), "TOKENMAXX_OUT": str(ws.out_root.resolve())}
+    if os.environ.get("TOKENMAXX_DB"):
+        extra["TOKENMAXX_DB"] = os.environ["TOKENMAXX_DB"]
     return scrubbed_env(os.environ, extra)
 
 

@@ -440,7 +440,7 @@ async def test_run_command_environment_holds_no_secrets(
     secrets = {
         "MY_API_KEY": "k1", "GITHUB_TOKEN": "k2", "DEPLOY_SECRET": "k3", "DB_PASSWORD": "k4",
         "GCP_CREDENTIALS": "k5", "ANTHROPIC_BASE_URL": "k6", "AWS_REGION": "k7", "SIGNING_KEY": "k8",
-        "OPENAI_ORG": "k9", "TOKENMAXX_DB": "k10",
+        "OPENAI_ORG": "k9", "TOKENMAXX_CONFIG_DIR": "k10",
     }  # fmt: skip
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -451,6 +451,12 @@ async def test_run_command_environment_holds_no_secrets(
     assert variables["PLAIN_SETTING"] == "kept"
     assert variables["TOKENMAXX_PROJECT"] == str(ws.project.resolve())
     assert variables["TOKENMAXX_OUT"] == str(ws.out_root.resolve())
+
+
+async def test_run_command_can_find_the_fleets_history(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENMAXX_DB", "/data/sessions.db")
+    outcome = await run_tool("run_command", {"command": "echo $TOKENMAXX_DB"}, ws)
+    assert outcome.output.startswith("/data/sessions.db\n")
 
 
 @pytest.mark.parametrize("name", ["HOME", "PATH", "LANG", "TERM", "PYTHONPATH", "KEYBOARD_LAYOUT"])

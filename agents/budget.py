@@ -1,0 +1,68 @@
+"""Budgets and prices: what a reply cost, and whether the next call may start at all.
+
+Budgets fail closed: a call is refused when its worst case (all input written to the
+cache, the full `max_tokens` of output) could overspend what is left, per agent and for
+the whole fleet, in dollars and in tokens.
+"""
+
+from __future__ import annotations
+
+from agents.plan import Plan
+from agents.plan_models import AgentSpec, Budget
+from agents.pricing import PlanPrice, max_cost, price_usage
+from agents.providers.base import Provider, Usage
+from sessions.state import FleetState
+
+
+class Budgets:
+    """Prices replies and checks calls against the plan's budgets."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.plan_prices = {
+            model: PlanPrice(p.input, p.output, p.cache_read, p.cache_write) for model, p in plan.prices.items()
+        }
+
+    def price(self, spec: AgentSpec, provider: Provider, usage: Usage) -> tuple[float | None, float | None]:
+        """The reply's cost and what the cache saved, each None when the model's price is unknown."""
+        model = self._price_model(spec, provider)
+        cost = price_usage(usage, model, provider.price_provider_id, self.plan_prices)
+        if cost is None or not usage.cache_read_tokens:
+            return cost, None
+        uncached = Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+        )
+        full = price_usage(uncached, model, provider.price_provider_id, self.plan_prices)
+        return cost, None if full is None else max(0.0, full - cost)
+
+    def refusal(
+        self, state: FleetState, spec: AgentSpec, provider: Provider | None, input_tokens: int, max_output: int
+    ) -> str | None:
+        """Why the next call may not start, or None when every budget can cover its worst case."""
+        worst_usd = None
+        if provider is not None:
+            model = self._price_model(spec, provider)
+            worst_usd = max_cost(model, provider.price_provider_id, self.plan_prices, input_tokens, max_output)
+        agent = state.agents.get(spec.name)
+        spent_usd = agent.cost_usd if agent else 0.0
+        spent_tokens = agent.tokens.total if agent else 0
+        worst_tokens = input_tokens + max_output
+        return _over(f"{spec.name}'s budget", spec.budget, spent_usd, spent_tokens, worst_usd, worst_tokens) or _over(
+            "the fleet's budget", self.plan.budget, state.cost_usd, state.tokens.total, worst_usd, worst_tokens
+        )
+
+    def _price_model(self, spec: AgentSpec, provider: Provider) -> str:
+        return provider.price_as or self.plan.model_for(spec)
+
+
+def _over(
+    whose: str, budget: Budget, spent_usd: float, spent_tokens: int, worst_usd: float | None, worst_tokens: int
+) -> str | None:
+    if budget.usd is not None and worst_usd is not None and spent_usd + worst_usd > budget.usd:
+        return f"{whose} of ${budget.usd:.2f} cannot cover the next call (spent ${spent_usd:.4f}, the call could cost ${worst_usd:.4f})"
+    if budget.tokens is not None and spent_tokens + worst_tokens > budget.tokens:
+        return f"{whose} of {budget.tokens:,} tokens cannot cover the next call (spent {spent_tokens:,}, the call could take {worst_tokens:,})"
+    return None

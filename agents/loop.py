@@ -1,0 +1,296 @@
+"""One agent's work: turn after turn (stream a reply, run its tool calls, feed the results back).
+
+The loop only talks to the world through its `AgentHost` (events out, approvals, budgets,
+the pause gate), so the supervisor owns every decision that spans agents. A turn is
+interrupted by cancelling it: the conversation keeps what was said, and every event the
+turn produced is already in the log, so `conversation.rebuild` gives the same messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agents.conversation import Conversation
+from agents.providers.base import (
+    ModelRequest,
+    Provider,
+    ProviderFailure,
+    ReplyAccumulator,
+    TextDelta,
+    ToolCallPart,
+    ToolCallRequested,
+    ToolResultPart,
+    ToolSpec,
+    Usage,
+    UsageReport,
+)
+from agents.providers.retry import backoff_delay
+from agents.tools import ToolOutcome, Workspace, run_tool
+from sessions import events as ev
+
+TEXT_FLUSH_S = 0.05
+MAX_ATTEMPTS = 6
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """How a turn ended: `more` when the model asked for tools and should hear back."""
+
+    more: bool
+    outcome: ev.Outcome | None = None
+    summary: str = ""
+
+
+class AgentHost(Protocol):
+    """What an agent loop needs from the supervisor."""
+
+    def emit(self, event: ev.Event) -> ev.Event: ...
+
+    async def safe_point(self, agent: str) -> None: ...
+
+    def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None: ...
+
+    def price(self, agent: str, usage: Usage) -> tuple[float | None, float | None]: ...
+
+    def policy(self, agent: str, tool: str) -> str: ...
+
+    async def approval(self, agent: str, call: ToolCallPart) -> tuple[bool, str]: ...
+
+
+class TextCoalescer:
+    """Collects streamed text and emits it at most every 50 ms per agent."""
+
+    def __init__(self, flush: Callable[[str], None], *, every_s: float = TEXT_FLUSH_S) -> None:
+        self._flush = flush
+        self._every_s = every_s
+        self._buffer: list[str] = []
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, text: str) -> None:
+        self._buffer.append(text)
+        wait = self._last + self._every_s - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._buffer:
+            text, self._buffer = "".join(self._buffer), []
+            self._last = time.monotonic()
+            self._flush(text)
+
+
+class AgentLoop:
+    """Drives one agent's conversation with its provider and tools."""
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        role: str,
+        model: str,
+        system: str,
+        tools: tuple[ToolSpec, ...],
+        max_tokens: int,
+        provider: Provider,
+        provider_slots: asyncio.Semaphore | None,
+        workspace: Workspace,
+        host: AgentHost,
+        conversation: Conversation,
+    ) -> None:
+        self.agent = agent
+        self.role = role
+        self.model = model
+        self.system = system
+        self.tools = tools
+        self.max_tokens = max_tokens
+        self.provider = provider
+        self.provider_slots = provider_slots
+        self.workspace = workspace
+        self.host = host
+        self.conversation = conversation
+        self.turn = 0
+        self._tool_names = {t.name for t in tools}
+
+    async def run(self) -> TurnResult:
+        """Take turns until the model stops or the agent cannot go on."""
+        while True:
+            result = await self.take_turn()
+            if not result.more:
+                return result
+
+    async def take_turn(self) -> TurnResult:
+        await self.host.safe_point(self.agent)
+        request = self._request()
+        refusal = self.host.budget_refusal(self.agent, _estimate_tokens(request), self.max_tokens)
+        if refusal:
+            return TurnResult(False, "over_budget", refusal)
+        self.turn += 1
+        self.conversation.begin_turn()
+        self.host.emit(ev.TurnStarted(agent=self.agent, turn=self.turn))
+        reply = await self._reply_with_retries()
+        if isinstance(reply, TurnResult):
+            return reply
+        if not reply.calls:
+            return TurnResult(False, "done", "".join(reply.text).strip()[-400:])
+        for call in reply.calls:
+            await self.host.safe_point(self.agent)
+            await self._run_call(call)
+        return TurnResult(True)
+
+    def _request(self) -> ModelRequest:
+        return ModelRequest(
+            model=self.model,
+            system=self.system,
+            messages=self.conversation.request_messages(),
+            tools=self.tools,
+            max_tokens=self.max_tokens,
+            agent=self.agent,
+            role=self.role,
+        )
+
+    async def _reply_with_retries(self) -> ReplyAccumulator | TurnResult:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._reply(self._request())
+            except ProviderFailure as failure:
+                delay = backoff_delay(attempt - 1, failure.retry_after_s) if failure.retryable else None
+                self._report_failure(failure, delay if attempt < MAX_ATTEMPTS else None)
+                if delay is None or attempt == MAX_ATTEMPTS:
+                    return TurnResult(False, "failed", f"{failure.kind}: {failure.message}")
+                self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="retrying", reason=f"{failure.kind}, retry in {delay:.1f}s"))
+                self.conversation.discard_reply()
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _reply(self, request: ModelRequest) -> ReplyAccumulator:
+        reply = ReplyAccumulator()
+        self._streamed_chars = 0
+        coalescer = TextCoalescer(self._emit_text)
+        slots = self.provider_slots or _NO_LIMIT
+        async with slots:
+            self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="streaming"))
+            try:
+                async for item in self.provider.stream(request):
+                    reply.add(item)
+                    if isinstance(item, TextDelta):
+                        self._streamed_chars += len(item.text)
+                        coalescer.add(item.text)
+                    elif isinstance(item, ToolCallRequested):
+                        coalescer.flush()
+                        self.conversation.tool_call(ToolCallPart(item.call_id, item.name, item.args))
+                    elif isinstance(item, UsageReport):
+                        coalescer.flush()
+                        self._report_usage(item.usage, estimated=False)
+            finally:
+                coalescer.flush()
+        return reply
+
+    def _emit_text(self, text: str) -> None:
+        self.conversation.text(text)
+        self.host.emit(ev.Text(agent=self.agent, text=text))
+
+    def _report_usage(self, usage: Usage, *, estimated: bool) -> None:
+        cost, saved = self.host.price(self.agent, usage)
+        self.host.emit(
+            ev.UsageReported(
+                agent=self.agent,
+                provider=self.provider.name,
+                model=self.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cost_usd=cost,
+                cache_saved_usd=saved,
+                estimated=estimated,
+                simulated=self.provider.simulated,
+            )
+        )
+
+    def _report_failure(self, failure: ProviderFailure, retry_in: float | None) -> None:
+        self.host.emit(
+            ev.ProviderError(agent=self.agent, error_kind=failure.kind, message=failure.message, retry_in_s=retry_in)
+        )
+        if failure.billed is not None:
+            billed = failure.billed
+            if billed.output_tokens == 0 and self._streamed_chars:
+                billed = Usage(
+                    input_tokens=billed.input_tokens,
+                    output_tokens=-(-self._streamed_chars // CHARS_PER_TOKEN),
+                    cache_read_tokens=billed.cache_read_tokens,
+                    cache_write_tokens=billed.cache_write_tokens,
+                )
+            self._report_usage(billed, estimated=True)
+
+    async def _run_call(self, call: ToolCallPart) -> None:
+        self.host.emit(ev.ToolCall(agent=self.agent, call_id=call.call_id, tool=call.name, args=call.args))
+        started = time.monotonic()
+        outcome = await self._outcome(call)
+        self.conversation.tool_result(ToolResultPart(call.call_id, outcome.output, outcome.ok))
+        self.host.emit(
+            ev.ToolResult(
+                agent=self.agent,
+                call_id=call.call_id,
+                ok=outcome.ok,
+                output=outcome.output,
+                duration_s=round(time.monotonic() - started, 3),
+            )
+        )
+        for path in outcome.written:
+            self._report_artifact(path)
+
+    async def _outcome(self, call: ToolCallPart) -> ToolOutcome:
+        if call.name not in self._tool_names:
+            return ToolOutcome(False, f"unknown tool {call.name!r}; this agent has: {', '.join(sorted(self._tool_names))}", [])
+        policy = self.host.policy(self.agent, call.name)
+        if policy == "deny":
+            return ToolOutcome(False, f"{call.name} is not allowed for this agent (policy: deny)", [])
+        if policy == "ask":
+            approved, by = await self.host.approval(self.agent, call)
+            if not approved:
+                return ToolOutcome(False, f"{call.name} was denied by {by}", [])
+        self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="tool", reason=call.name))
+        return await run_tool(call.name, call.args, self.workspace)
+
+    def _report_artifact(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return
+        relative = path.relative_to(self.workspace.out_root).as_posix()
+        self.host.emit(
+            ev.Artifact(agent=self.agent, path=relative, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        )
+
+
+class _Unlimited:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LIMIT = _Unlimited()
+
+
+def _estimate_tokens(request: ModelRequest) -> int:
+    chars = len(request.system) + sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
+    for message in request.messages:
+        for part in message.parts:
+            chars += len(getattr(part, "text", "") or getattr(part, "output", "") or str(getattr(part, "args", "")))
+    return chars // CHARS_PER_TOKEN + 1

@@ -1,0 +1,486 @@
+"""The supervisor: runs a plan's agents, enforces budgets, and carries out commands.
+
+It owns every agent task (named `agent:<name>`), the pause gates, the approvals in
+waiting and the watchdog. The UI and the watchdog act only through `handle(command)`,
+which records a `supervisor_action` and returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agents import commands as cmd
+from agents.budget import Budgets
+from agents.conversation import FRESH_START, Conversation, initial_message, reprompt_text
+from agents.loop import AgentLoop, TurnResult
+from agents.plan import Plan
+from agents.plan_models import AgentSpec
+from agents.providers import make_provider
+from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
+from agents.runs import AgentRun
+from agents.tools import Workspace, tool_specs
+from agents.watchdog import Watchdog
+from sessions import events as ev
+from sessions.log import EventLog
+from sessions.store import new_session_id
+from sessions.state import FleetState
+
+VERSION = "0.1.0"
+STALL_NUDGE = "You have gone quiet. Carry on with your task from where you stopped, or finish with a summary."
+WATCH_EVERY_S = 0.5
+
+
+class CommandError(Exception):
+    """A command that does not apply now, with a message for the person who gave it."""
+
+
+class Supervisor:
+    """Runs one session of a plan."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: object,
+        log: EventLog,
+        *,
+        headless: bool = False,
+        auto_yes: bool = False,
+        auto_remedy: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        out_root: Path | None = None,
+        providers: dict[str, Provider] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.log = log
+        self.session_id = log.session_id
+        self.headless = headless
+        self.auto_yes = auto_yes
+        self.auto_remedy = headless if auto_remedy is None else auto_remedy
+        self.out_root = out_root or plan.out / self.session_id
+        self.budgets = Budgets(plan)
+        self.runs: dict[str, AgentRun] = {}
+        self._providers: dict[str, Provider] = dict(providers or {})
+        self._provider_slots: dict[str, asyncio.Semaphore] = {}
+        self._parallel = asyncio.Semaphore(plan.max_parallel)
+        self._watcher: asyncio.Task[None] | None = None
+        self._all_done = asyncio.Event()
+        self.watchdog = Watchdog(
+            self._raise_flag,
+            stall_after_s=plan.stall_after,
+            loop_repeats=plan.loop_repeats,
+            burn_tokens=plan.burn_tokens,
+            clock=clock,
+        )
+        log.subscribe(self.watchdog.observe)
+
+    @classmethod
+    def create(cls, plan: Plan, store, *, session_id: str | None = None, **options) -> Supervisor:  # type: ignore[no-untyped-def]
+        """A supervisor for a new session of `plan`, writing to `store`."""
+        log = EventLog(store, session_id or new_session_id())
+        return cls(plan, store, log, **options)
+
+    @property
+    def state(self) -> FleetState:
+        return self.log.state
+
+    def emit(self, event: ev.Event) -> ev.Event:
+        return self.log.emit(event)
+
+    async def start(self) -> None:
+        """Record the session and the plan, and launch every agent; returns at once."""
+        self.out_root.mkdir(parents=True, exist_ok=True)
+        self.emit(
+            ev.SessionStarted(
+                name=self.plan.name, plan=str(self.plan.path), cwd=os.getcwd(), version=VERSION, prices=_price_table()
+            )
+        )
+        self.emit(
+            ev.PlanLoaded(
+                path=str(self.plan.path),
+                agents=[a.name for a in self.plan.agents],
+                budget_usd=self.plan.budget.usd,
+                budget_tokens=self.plan.budget.tokens,
+            )
+        )
+        for spec in self.plan.agents:
+            self.add_agent(spec)
+        self.start_watchdog()
+
+    def start_watchdog(self) -> None:
+        self._watcher = asyncio.create_task(self._watch(), name="watchdog")
+
+    def add_agent(self, spec: AgentSpec) -> None:
+        """Queue an agent of the plan and start its task."""
+        self.emit(
+            ev.AgentQueued(
+                agent=spec.name,
+                role=spec.role,
+                provider=spec.provider,
+                model=self.plan.model_for(spec),
+                after=list(spec.after),
+                task=spec.task,
+                tools=self.plan.tools_for(spec),
+                loop_times=spec.loop.times or 0,
+            )
+        )
+        run = AgentRun(spec)
+        self.runs[spec.name] = run
+        self._all_done.clear()
+        self.launch(run, fresh=True)
+
+    async def wait(self) -> FleetState:
+        """Wait until every agent has finished."""
+        if self.runs:
+            await self._all_done.wait()
+        return self.state
+
+    async def finish(self, status: str | None = None) -> None:
+        """End the session: stop what still runs, record how it ended, release providers."""
+        unfinished = [run for run in self.runs.values() if run.task is not None and not run.task.done()]
+        for run in unfinished:
+            run.stop_reason = "shutdown"
+            run.task.cancel()  # type: ignore[union-attr]
+        await asyncio.gather(*(run.task for run in unfinished if run.task), return_exceptions=True)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        self.emit(ev.SessionEnded(status=status or self._session_status(bool(unfinished))))  # type: ignore[arg-type]
+        for provider in self._providers.values():
+            await provider.aclose()
+
+    def _session_status(self, stopped: bool) -> str:
+        if stopped:
+            return "stopped"
+        outcomes = [a.outcome for a in self.state.agents.values()]
+        return "done" if all(o == "done" for o in outcomes) else "failed"
+
+    # commands ---------------------------------------------------------------------------
+
+    def handle(self, command: cmd.Command) -> None:
+        """Carry out a command; raises CommandError when it does not apply now."""
+        match command:
+            case cmd.StopAll() | cmd.ResumeAll():
+                self._fleet_command(command)
+                return
+            case _:
+                run = self._run_for(command.agent)
+        match command:
+            case cmd.Kill():
+                self._require_unfinished(run)
+                self._record(command)
+                self._stop(run, "kill")
+            case cmd.Pause():
+                self._require_unfinished(run)
+                if run.paused:
+                    raise CommandError(f"{run.name} is already paused")
+                self._record(command)
+                run.pause()
+            case cmd.Resume():
+                if not run.paused:
+                    raise CommandError(f"{run.name} is not paused")
+                self._record(command)
+                self._resume(run)
+            case cmd.Reprompt():
+                self._reprompt(run, command)
+            case cmd.Restart():
+                self._record(command)
+                self._restart(run)
+            case cmd.Approve() | cmd.Deny():
+                self._decide(run, command)
+            case cmd.Accept() | cmd.Reject():
+                self._review(run, command)
+
+    def _run_for(self, agent: str) -> AgentRun:
+        run = self.runs.get(agent)
+        if run is None:
+            raise CommandError(f"no agent called {agent!r} in this session")
+        return run
+
+    def _require_unfinished(self, run: AgentRun) -> None:
+        if self.state.agents[run.name].finished:
+            raise CommandError(f"{run.name} has already finished ({self.state.agents[run.name].status})")
+
+    def _record(self, command: cmd.Command, agent: str | None = None, text: str = "") -> None:
+        name = agent if agent is not None else getattr(command, "agent", None)
+        self.emit(ev.SupervisorAction(agent=name, action=command.action, text=text, by=command.by))
+
+    def _fleet_command(self, command: cmd.StopAll | cmd.ResumeAll) -> None:
+        if isinstance(command, cmd.StopAll):
+            targets = [r for r in self.runs.values() if not r.paused and not self.state.agents[r.name].finished]
+            if not targets:
+                raise CommandError("no agent is running")
+            self._record(command)
+            for run in targets:
+                run.pause()
+            return
+        stopped = [self.runs[name] for name in self.state.stopped if name in self.runs]
+        if not stopped:
+            raise CommandError("nothing was stopped with stop-all")
+        self._record(command)
+        for run in stopped:
+            if run.paused:
+                self._resume(run)
+
+    def _resume(self, run: AgentRun) -> None:
+        run.resume()
+
+    def _reprompt(self, run: AgentRun, command: cmd.Reprompt) -> None:
+        text = command.text.strip()
+        if not text:
+            raise CommandError("a reprompt needs a message")
+        self._record(command, text=text)
+        run.conversation.note(reprompt_text(text))
+        if self.state.agents[run.name].finished or run.task is None or run.task.done():
+            self.launch(run, fresh=False)
+        elif run.turn_task is not None and not run.turn_task.done():
+            run.turn_task.cancel()
+        if run.paused:
+            run.resume()
+
+    def _restart(self, run: AgentRun) -> None:
+        if run.task is not None and not run.task.done():
+            self._stop(run, "restart")
+            return
+        self.launch(run, fresh=True)
+        for name in self.plan.dependants(run.name, transitive=True):
+            if name in self.runs and self.state.agents[name].outcome == "skipped":
+                self.launch(self.runs[name], fresh=True)
+
+    def _stop(self, run: AgentRun, reason: str) -> None:
+        run.stop_reason = reason
+        run.resume()
+        if run.task is not None:
+            run.task.cancel()
+
+    def _decide(self, run: AgentRun, command: cmd.Approve | cmd.Deny) -> None:
+        waiting = run.approvals.get(command.call_id)
+        if waiting is None or waiting.done():
+            raise CommandError(f"{run.name} is not waiting for approval of call {command.call_id}")
+        self._record(command)
+        approved = isinstance(command, cmd.Approve)
+        if approved and command.always:
+            run.always_allowed.add(run.approval_tools[command.call_id])
+        waiting.set_result((approved, command.by))
+
+    def _review(self, run: AgentRun, command: cmd.Accept | cmd.Reject) -> None:
+        agent = self.state.agents[run.name]
+        if all(a.path != command.path for a in agent.artifacts):
+            raise CommandError(f"{run.name} has no deliverable {command.path}")
+        self._record(command, text=command.note)
+        verdict = "accepted" if isinstance(command, cmd.Accept) else "rejected"
+        self.emit(ev.ArtifactReview(agent=run.name, path=command.path, verdict=verdict, note=command.note))
+
+    # agent lifecycle ----------------------------------------------------------------------
+
+    def launch(self, run: AgentRun, *, fresh: bool) -> None:
+        run.stop_reason = None
+        run.task = asyncio.create_task(self._lifecycle(run, fresh=fresh), name=f"agent:{run.name}")
+        self._all_done.clear()
+
+    async def _lifecycle(self, run: AgentRun, *, fresh: bool) -> None:
+        try:
+            skip = await self._wait_for_dependencies(run)
+            if skip:
+                self._finish(run, "skipped", skip)
+                return
+            async with self._parallel:
+                await self._iterations(run, fresh=fresh)
+        except asyncio.CancelledError:
+            self._stopped(run)
+        finally:
+            if run.turn_task is not None:
+                run.turn_task.cancel()
+            self._check_all_done()
+
+    def _stopped(self, run: AgentRun) -> None:
+        reason, run.stop_reason = run.stop_reason, None
+        if reason == "kill":
+            self._finish(run, "killed", "killed by the supervisor")
+        elif reason == "restart":
+            self.launch(run, fresh=True)
+
+    async def _wait_for_dependencies(self, run: AgentRun) -> str | None:
+        after = run.spec.after
+        if not after:
+            return None
+        self.emit(ev.AgentStatusChanged(agent=run.name, status="waiting", reason="after " + ", ".join(after)))
+        while True:
+            agents = self.state.agents
+            failed = [n for n in after if n in agents and agents[n].finished and agents[n].outcome != "done"]
+            if failed:
+                return f"dependency {failed[0]} ended {agents[failed[0]].outcome}"
+            if all(n in agents and agents[n].outcome == "done" for n in after):
+                return None
+            await self._next_finish()
+
+    async def _next_finish(self) -> None:
+        finished = asyncio.Event()
+        unsubscribe = self.log.subscribe(lambda e, s: finished.set() if isinstance(e, ev.AgentFinished) else None)
+        try:
+            await finished.wait()
+        finally:
+            unsubscribe()
+
+    async def _iterations(self, run: AgentRun, *, fresh: bool) -> None:
+        while True:
+            loop = self._agent_loop(run, fresh=fresh)
+            if loop is None:
+                return
+            result = await self._drive(run, loop)
+            if result.outcome != "done" or not self._loops_again(run):
+                self._finish(run, result.outcome or "done", result.summary)
+                return
+            run.iteration += 1
+            fresh = True
+
+    def _loops_again(self, run: AgentRun) -> bool:
+        spec = run.spec.loop
+        if spec.times is not None and run.iteration >= spec.times:
+            return False
+        spent = self.state.agents[run.name].cost_usd
+        return spec.until_usd is None or spent < spec.until_usd
+
+    def _agent_loop(self, run: AgentRun, *, fresh: bool) -> AgentLoop | None:
+        spec = run.spec
+        try:
+            provider = self._provider(spec.provider)
+        except ProviderFailure as failure:
+            self.emit(ev.ProviderError(agent=run.name, error_kind=failure.kind, message=failure.message))
+            self._finish(run, "failed", failure.message)
+            return None
+        if fresh:
+            self.watchdog.forget(run.name)
+            self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason=FRESH_START, iteration=run.iteration))
+            run.conversation.start(initial_message(spec.task, self._inputs(spec)))
+        else:
+            self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason="continuing", iteration=run.iteration))
+        if hasattr(provider, "configure"):
+            provider.configure(run.name, spec.sim)  # type: ignore[attr-defined]
+        loop = AgentLoop(
+            agent=run.name,
+            role=spec.role,
+            model=self.plan.model_for(spec),
+            system=self.plan.system_prompt(spec),
+            tools=tool_specs(self.plan.tools_for(spec)),
+            max_tokens=spec.max_tokens,
+            provider=provider,
+            provider_slots=self._provider_slots.get(spec.provider),
+            workspace=Workspace(project=self.plan.workdir, out_root=self.out_root, agent=run.name),
+            host=self,
+            conversation=run.conversation,
+        )
+        loop.turn = self.state.agents[run.name].turn
+        return loop
+
+    def _inputs(self, spec: AgentSpec) -> list[tuple[str, int]]:
+        agents = self.state.agents
+        return [(a.path, a.bytes) for dep in spec.after if dep in agents for a in agents[dep].artifacts]
+
+    async def _drive(self, run: AgentRun, loop: AgentLoop) -> TurnResult:
+        """Take turns; a turn cancelled by a reprompt is followed by the next one."""
+        while True:
+            run.turn_task = asyncio.create_task(loop.take_turn(), name=f"turn:{run.name}")
+            try:
+                result = await run.turn_task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                continue
+            finally:
+                run.turn_task = None
+            if not result.more:
+                return result
+
+    def _finish(self, run: AgentRun, outcome: ev.Outcome, summary: str) -> None:
+        if outcome == "over_budget":
+            self.emit(ev.AgentFlagged(agent=run.name, flag="over_budget", detail=summary))
+        self.emit(ev.AgentFinished(agent=run.name, outcome=outcome, summary=summary))
+
+    def _check_all_done(self) -> None:
+        if all(run.task is None or run.task.done() or run.task is asyncio.current_task() for run in self.runs.values()):
+            if all(a.finished for a in self.state.agents.values()):
+                self._all_done.set()
+
+    def _provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            config = self.plan.provider_config(name)
+            self._providers[name] = make_provider(name, config)
+            if config.max_concurrent:
+                self._provider_slots[name] = asyncio.Semaphore(config.max_concurrent)
+        return self._providers[name]
+
+    # the AgentHost protocol ---------------------------------------------------------------
+
+    async def safe_point(self, agent: str) -> None:
+        run = self.runs[agent]
+        if run.paused:
+            self.emit(ev.AgentStatusChanged(agent=agent, status="paused", reason="paused by the supervisor"))
+            await run.gate.wait()
+            self.emit(ev.AgentStatusChanged(agent=agent, status="starting", reason="resumed"))
+
+    def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
+        run = self.runs[agent]
+        provider = self._providers.get(run.spec.provider)
+        return self.budgets.refusal(self.state, run.spec, provider, input_tokens, max_output_tokens)
+
+    def price(self, agent: str, usage: Usage) -> tuple[float | None, float | None]:
+        run = self.runs[agent]
+        return self.budgets.price(run.spec, self._providers[run.spec.provider], usage)
+
+    def policy(self, agent: str, tool: str) -> str:
+        run = self.runs[agent]
+        return "auto" if tool in run.always_allowed else self.plan.policy_for(run.spec, tool)
+
+    async def approval(self, agent: str, call: ToolCallPart) -> tuple[bool, str]:
+        if self.headless:
+            by = "--yes" if self.auto_yes else "headless run (pass --yes to allow)"
+            self.emit(ev.ApprovalDecided(agent=agent, call_id=call.call_id, approved=self.auto_yes, by=by))
+            return self.auto_yes, by
+        run = self.runs[agent]
+        self.emit(ev.ApprovalRequested(agent=agent, call_id=call.call_id, tool=call.name, args=call.args))
+        self.emit(ev.AgentStatusChanged(agent=agent, status="awaiting_approval", reason=call.name))
+        decision = asyncio.get_running_loop().create_future()
+        run.approvals[call.call_id] = decision
+        run.approval_tools[call.call_id] = call.name
+        try:
+            approved, by = await decision
+        finally:
+            run.approvals.pop(call.call_id, None)
+        self.emit(ev.ApprovalDecided(agent=agent, call_id=call.call_id, approved=approved, by=by))
+        return approved, by
+
+    # the watchdog --------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            self.watchdog.check(self.state)
+
+    def _raise_flag(self, agent: str, flag: ev.Flag, detail: str) -> None:
+        self.emit(ev.AgentFlagged(agent=agent, flag=flag, detail=detail))
+        if self.auto_remedy and agent in self.runs:
+            asyncio.get_running_loop().call_soon(self._remedy, agent, flag)
+
+    def _remedy(self, agent: str, flag: ev.Flag) -> None:
+        """Headless, nobody is watching: nudge a stalled agent, restart a looping one."""
+        if self.state.agents[agent].finished:
+            return
+        if flag == "stalled":
+            self.handle(cmd.Reprompt(agent=agent, text=STALL_NUDGE, by="watchdog"))
+        elif flag == "looping":
+            self.handle(cmd.Restart(agent=agent, by="watchdog"))
+
+
+def _price_table() -> str | None:
+    from agents.pricing import price_table_version
+
+    try:
+        return price_table_version()
+    except Exception:  # noqa: BLE001 - the record goes on without naming its price table
+        return None

@@ -1,0 +1,5 @@
+"""`python -m tui` is `tokenmaxx`."""
+
+from tui.cli import main
+
+main()

@@ -1,0 +1,152 @@
+"""The `tokenmaxx` command: parse, build what the command needs, hand over. Heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+T = TypeVar("T")
+USAGE_ERROR = 2
+
+db_option = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TOKENMAXX_DB",
+    help="Session database (default: the user data dir; env TOKENMAXX_DB).",
+)
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    click.echo(f"tokenmaxx: {message}", err=True)
+    sys.exit(code)
+
+
+def resolve_db(db: Path | None) -> Path:
+    from sessions.store import default_db_path
+
+    path = (db or default_db_path()).expanduser().resolve()
+    os.environ["TOKENMAXX_DB"] = str(path)  # commands the agents run can read the fleet's history
+    return path
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; user errors from the store and plans become one clear line and exit 2."""
+    from agents.plan import PlanError
+    from sessions.store import StoreError
+
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except (PlanError, StoreError) as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tokenmaxx")
+def main() -> None:
+    """Mission control for a fleet of AI agents, in the terminal."""
+
+
+@main.command()
+@click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
+@db_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (default: ./tokenmaxx-out).")
+@click.option("--speed", type=click.FloatRange(min=0.05, max=1000), default=1.0, show_default=True, help="Simulated token rate multiplier.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated model.")
+def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: int) -> None:
+    """Five agents on the simulated model do real work on this repository: no key, no network."""
+    from agents.demo import demo_plan
+
+    db_path = resolve_db(db)
+    plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
+    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
+@db_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (overrides the plan's `out`).")
+@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`.")
+def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes: bool) -> None:
+    """Run the fleet described by PLAN (a fleet.toml)."""
+    from agents.plan import PlanError, load_plan
+
+    try:
+        plan = load_plan(plan_path)
+    except PlanError as error:
+        fail(str(error))
+    if out is not None:
+        plan = plan.model_copy(update={"out": out.resolve()})
+    _run_plan(plan, resolve_db(db), headless=headless, yes=yes)
+
+
+def _demo_inputs(out_root: Path) -> None:
+    from agents.demo import copy_inputs
+
+    copy_inputs(out_root)
+
+
+def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, prepare: Callable[[Path], None] | None = None) -> None:
+    if headless:
+        from tui.runner import run_headless
+
+        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=click.echo))
+        sys.exit(code)
+    from tui.runner import run_tui
+
+    sys.exit(run_async(lambda: run_tui(plan, db_path, prepare=prepare)))
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="fleet.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented sample plan (default: ./fleet.toml)."""
+    from agents.plan import PlanError, write_sample_plan
+
+    try:
+        written = write_sample_plan(path, force=force)
+    except (PlanError, FileExistsError, OSError) as error:
+        fail(str(error))
+    click.echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+def sessions(as_json: bool, db: Path | None) -> None:
+    """List past and running sessions."""
+    from tui.listing import print_sessions
+
+    db_path = resolve_db(db)
+    run_async(lambda: print_sessions(db_path, as_json=as_json, echo=click.echo))
+
+
+@main.command()
+@click.argument("session")
+@click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
+@db_option
+@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`.")
+def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
+    """Resume an interrupted session (SESSION: its id or a unique prefix)."""
+    from agents.resume import CannotResume
+    from tui.runner import resume_headless
+
+    db_path = resolve_db(db)
+    try:
+        if headless:
+            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo)))
+        from tui.runner import resume_tui
+
+        sys.exit(run_async(lambda: resume_tui(session, db_path)))
+    except CannotResume as error:
+        fail(str(error))

@@ -1,0 +1,98 @@
+"""Running a session: headless (progress lines and a summary) or in the TUI, on one store and one supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from agents.plan import Plan
+from agents.supervisor import Supervisor
+from sessions.store import Store
+from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
+
+Prepare = Callable[[Path], None]
+Starter = Callable[[Supervisor], Awaitable[None]]
+
+
+async def _start_new(supervisor: Supervisor) -> None:
+    await supervisor.start()
+
+
+async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prepare: Prepare | None = None) -> int:
+    """Run every agent of a new session of `plan` to the end, printing progress."""
+    async with await Store.open(db_path) as store:
+        supervisor = Supervisor.create(plan, store, headless=True, auto_yes=yes)
+        if prepare is not None:
+            prepare(supervisor.out_root)
+        return await _headless(supervisor, store, _start_new, echo, db_path)
+
+
+async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo) -> int:
+    """Resume an interrupted session and run its unfinished agents to the end."""
+    from agents.resume import resume, resumed_supervisor
+
+    async with await Store.open(db_path) as store:
+        session_id = await store.resolve(session)
+        supervisor, events = await resumed_supervisor(store, session_id, headless=True, auto_yes=yes)
+        echo(f"resuming session {session_id}: {supervisor.plan.name}")
+        return await _headless(supervisor, store, lambda s: resume(s, events), echo, db_path)
+
+
+async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: Echo, db_path: Path) -> int:
+    supervisor.log.subscribe(ProgressPrinter(echo))
+    await start(supervisor)
+    try:
+        await supervisor.wait()
+    except asyncio.CancelledError:
+        await asyncio.shield(_stop(supervisor, store))
+        raise
+    await supervisor.finish()
+    await store.flush()
+    state = supervisor.state
+    echo("")
+    echo(summary_table(state))
+    echo(f"\nsession {supervisor.session_id}  ·  outputs in {supervisor.out_root}  ·  database {db_path}")
+    return exit_code(state)
+
+
+async def _stop(supervisor: Supervisor, store: Store) -> None:
+    await supervisor.finish("stopped")
+    await store.flush()
+
+
+async def run_tui(plan: Plan, db_path: Path, *, prepare: Prepare | None = None) -> int:
+    """Open the fleet screen on a live session of `plan`."""
+    from tui.app import TokenmaxxApp
+    from tui.config import load_config
+    from tui.fleet_view import LiveFleet
+
+    async with await Store.open(db_path) as store:
+        supervisor = Supervisor.create(plan, store)
+        if prepare is not None:
+            prepare(supervisor.out_root)
+        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start)
+        try:
+            await app.run_async()
+        finally:
+            await supervisor.finish()
+            await store.flush()
+    return exit_code(supervisor.state) if all(a.finished for a in supervisor.state.agents.values()) else 0
+
+
+async def resume_tui(session: str, db_path: Path) -> int:
+    """Open the fleet screen on an interrupted session, taken up again."""
+    from agents.resume import resume, resumed_supervisor
+    from tui.app import TokenmaxxApp
+    from tui.config import load_config
+    from tui.fleet_view import LiveFleet
+
+    async with await Store.open(db_path) as store:
+        supervisor, events = await resumed_supervisor(store, await store.resolve(session))
+        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events))
+        try:
+            await app.run_async()
+        finally:
+            await supervisor.finish()
+            await store.flush()
+    return 0
