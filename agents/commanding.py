@@ -1,0 +1,153 @@
+"""How the supervisor carries out commands: each is checked, recorded as a `supervisor_action`, then done.
+
+`handle` never blocks: killing, restarting and reprompting cancel tasks; the agent's own
+task records what follows (its `agent_finished`, its next turn).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agents import commands as cmd
+from agents.conversation import reprompt_text
+from agents.runs import AgentRun
+from sessions import events as ev
+
+if TYPE_CHECKING:
+    from agents.plan import Plan
+    from sessions.state import FleetState
+
+
+class CommandError(Exception):
+    """A command that does not apply now, with a message for the person who gave it."""
+
+
+class CommandHandling:
+    """The command half of the supervisor; the lifecycle half provides `launch` and the state."""
+
+    plan: Plan
+    runs: dict[str, AgentRun]
+
+    @property
+    def state(self) -> FleetState:
+        raise NotImplementedError
+
+    def emit(self, event: ev.Event) -> ev.Event:
+        raise NotImplementedError
+
+    def launch(self, run: AgentRun, *, fresh: bool) -> None:
+        raise NotImplementedError
+
+    def handle(self, command: cmd.Command) -> None:
+        """Carry out a command; raises CommandError when it does not apply now."""
+        match command:
+            case cmd.StopAll() | cmd.ResumeAll():
+                self._fleet_command(command)
+                return
+            case _:
+                run = self._run_for(command.agent)
+        match command:
+            case cmd.Kill():
+                self._require_unfinished(run)
+                self._record(command)
+                self._stop(run, "kill")
+            case cmd.Pause():
+                self._require_unfinished(run)
+                if run.paused:
+                    raise CommandError(f"{run.name} is already paused")
+                self._record(command)
+                run.pause()
+            case cmd.Resume():
+                if not run.paused:
+                    raise CommandError(f"{run.name} is not paused")
+                self._record(command)
+                self._resume(run)
+            case cmd.Reprompt():
+                self._reprompt(run, command)
+            case cmd.Restart():
+                self._record(command)
+                self._restart(run)
+            case cmd.Approve() | cmd.Deny():
+                self._decide(run, command)
+            case cmd.Accept() | cmd.Reject():
+                self._review(run, command)
+
+    def _run_for(self, agent: str) -> AgentRun:
+        run = self.runs.get(agent)
+        if run is None:
+            raise CommandError(f"no agent called {agent!r} in this session")
+        return run
+
+    def _require_unfinished(self, run: AgentRun) -> None:
+        if self.state.agents[run.name].finished:
+            raise CommandError(f"{run.name} has already finished ({self.state.agents[run.name].status})")
+
+    def _record(self, command: cmd.Command, agent: str | None = None, text: str = "") -> None:
+        name = agent if agent is not None else getattr(command, "agent", None)
+        self.emit(ev.SupervisorAction(agent=name, action=command.action, text=text, by=command.by))
+
+    def _fleet_command(self, command: cmd.StopAll | cmd.ResumeAll) -> None:
+        if isinstance(command, cmd.StopAll):
+            targets = [r for r in self.runs.values() if not r.paused and not self.state.agents[r.name].finished]
+            if not targets:
+                raise CommandError("no agent is running")
+            self._record(command)
+            for run in targets:
+                run.pause()
+            return
+        stopped = [self.runs[name] for name in self.state.stopped if name in self.runs]
+        if not stopped:
+            raise CommandError("nothing was stopped with stop-all")
+        self._record(command)
+        for run in stopped:
+            if run.paused:
+                self._resume(run)
+
+    def _resume(self, run: AgentRun) -> None:
+        run.resume()
+
+    def _reprompt(self, run: AgentRun, command: cmd.Reprompt) -> None:
+        text = command.text.strip()
+        if not text:
+            raise CommandError("a reprompt needs a message")
+        self._record(command, text=text)
+        run.conversation.note(reprompt_text(text))
+        if self.state.agents[run.name].finished or run.task is None or run.task.done():
+            self.launch(run, fresh=False)
+        elif run.turn_task is not None and not run.turn_task.done():
+            run.turn_task.cancel()
+        if run.paused:
+            run.resume()
+
+    def _restart(self, run: AgentRun) -> None:
+        if run.task is not None and not run.task.done():
+            self._stop(run, "restart")
+            return
+        self.launch(run, fresh=True)
+        for name in self.plan.dependants(run.name, transitive=True):
+            if name in self.runs and self.state.agents[name].outcome == "skipped":
+                self.launch(self.runs[name], fresh=True)
+
+    def _stop(self, run: AgentRun, reason: str) -> None:
+        run.stop_reason = reason
+        run.resume()
+        if run.task is not None:
+            run.task.cancel()
+
+    def _decide(self, run: AgentRun, command: cmd.Approve | cmd.Deny) -> None:
+        waiting = run.approvals.get(command.call_id)
+        if waiting is None or waiting.done():
+            raise CommandError(f"{run.name} is not waiting for approval of call {command.call_id}")
+        self._record(command)
+        approved = isinstance(command, cmd.Approve)
+        if approved and command.always:
+            run.always_allowed.add(run.approval_tools[command.call_id])
+        waiting.set_result((approved, command.by))
+
+    def _review(self, run: AgentRun, command: cmd.Accept | cmd.Reject) -> None:
+        agent = self.state.agents[run.name]
+        if all(a.path != command.path for a in agent.artifacts):
+            raise CommandError(f"{run.name} has no deliverable {command.path}")
+        self._record(command, text=command.note)
+        verdict = "accepted" if isinstance(command, cmd.Accept) else "rejected"
+        self.emit(ev.ArtifactReview(agent=run.name, path=command.path, verdict=verdict, note=command.note))
