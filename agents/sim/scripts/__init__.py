@@ -1,0 +1,1 @@
+"""Standalone scripts a simulated agent writes into its out folder and runs with python3."""
