@@ -110,7 +110,7 @@ def _report(ctx: Context, days: list[Day], written: Exchange) -> Step:
         return Step(f"Writing loc.svg failed: {first_line(written.output)}. I can't deliver the chart.")
     growth = days[-1].loc - days[0].loc
     return Step(
-        f"Done: loc.svg has {plural(len(days), 'point')}, one per commit day from {days[0].day} to {days[-1].day}, and "
+        f"loc.svg has {plural(len(days), 'point')}, one per commit day from {days[0].day} to {days[-1].day}, and "
         f"loc.csv holds the same numbers. Lines of code went from {days[0].loc:,} after the first day to "
         f"{days[-1].loc:,} ({growth:+,}). Days without commits have no point, so the x axis is by date, not by index."
     )
