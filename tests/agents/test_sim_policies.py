@@ -15,6 +15,7 @@ from agents.providers.sim import SimProvider
 from agents.sim import Call, Context, context_from
 from agents.sim.critic import deck_stats
 from agents.sim.deck import Inputs, deck_html
+from agents.sim.scripts.failures import tool_reason
 from agents.sim.scripts.svgplot import Series, line_chart
 from sessions import events as ev
 from tests.agents.sim_driver import EXPECTED_LOC, drive, failure_db, git, history_repo, session_db
@@ -326,3 +327,19 @@ def test_a_cut_off_file_is_read_on_from_the_offset_the_tool_names() -> None:
 def test_a_single_line_longer_than_the_cap_is_kept_as_far_as_it_was_shown() -> None:
     ctx = read_context(({"path": "f.svg"}, "<svg><circle/>\n[truncated: 900 more characters; continue with offset=1]"))
     assert ctx.file_text("f.svg") == ("<svg><circle/>", None)
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("refused: path '../x' is outside the project", "refused"),
+        ("no such file or folder: 'x.md'", "no such file"),
+        ("fatal: not a git repository\n[exit code 128]", "exit code"),
+        ("sleeping\n[timed out after 120 s: the command and its processes were killed]", "timeout"),
+        ("[killed by signal SIGKILL]", "killed"),
+        ("interrupted by the supervisor before this call finished", "interrupted"),
+        ("", "failed"),
+    ],
+)
+def test_a_failed_tool_is_classified_by_how_it_failed(output: str, reason: str) -> None:
+    assert tool_reason(output) == reason
