@@ -63,10 +63,13 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated model.")
 def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: int) -> None:
     """Five agents on the simulated model do real work on this repository: no key, no network."""
-    from agents.demo import demo_plan
+    from agents.demo import DemoError, demo_plan
 
     db_path = resolve_db(db)
-    plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
+    try:
+        plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
+    except DemoError as error:
+        fail(str(error))
     _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs)
 
 
