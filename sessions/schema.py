@@ -145,17 +145,24 @@ _ROLLUP_KINDS = frozenset(
 def accumulate(rollups: dict[str, Rollup], events: Iterable[Event]) -> dict[str, Rollup]:
     """Fold events into per-session roll-ups, in order, and return the same dict."""
     for event in events:
-        rollup = rollups.get(event.session_id)
-        if rollup is None:
-            rollup = rollups[event.session_id] = Rollup(event.session_id, event.ts)
-        rollup.last_seq = max(rollup.last_seq, event.seq)
-        rollup.last_ts = max(rollup.last_ts, event.ts)
-        if event.kind in _ROLLUP_KINDS:
-            _fold(rollup, event)
+        fold(rollups, event)
     return rollups
 
 
-def _fold(rollup: Rollup, event: Event) -> None:
+def fold(rollups: dict[str, Rollup], event: Event) -> None:
+    """Fold one event into its session's roll-up."""
+    rollup = rollups.get(event.session_id)
+    if rollup is None:
+        rollup = rollups[event.session_id] = Rollup(event.session_id, event.ts)
+    if event.seq > rollup.last_seq:
+        rollup.last_seq = event.seq
+    if event.ts > rollup.last_ts:
+        rollup.last_ts = event.ts
+    if event.kind in _ROLLUP_KINDS:
+        _fold_kind(rollup, event)
+
+
+def _fold_kind(rollup: Rollup, event: Event) -> None:
     if isinstance(event, UsageReported):
         _fold_usage(rollup, event)
     elif isinstance(event, AgentQueued):

@@ -24,8 +24,9 @@ import os
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import Self, TypeAlias
 
 import aiosqlite
 import platformdirs
@@ -35,12 +36,14 @@ from sessions.schema import (
     HOST,
     SUMMARY_SQL,
     NotADatabase,
+    Rollup,
     SchemaTooNew,
     SessionSummary,
     StoreError,
     accumulate,
     apply_rollups,
     check_header,
+    fold,
     prepare,
     rollback,
     summary_from_row,
@@ -90,10 +93,19 @@ class SessionExists(ImportRejected):
     """The store already holds a session with that id."""
 
 
-class _Snapshot(NamedTuple):
-    session_id: str
-    seq: int
-    state: str
+EventRow: TypeAlias = tuple[str, int, float, str, "str | None", str]
+
+
+@dataclass
+class _Batch:
+    """What the writer commits in one transaction: event rows, snapshots and their roll-ups.
+
+    Rows hold only strings and numbers, so queued events never reach the older GC generations.
+    """
+
+    rows: list[EventRow] = field(default_factory=list)
+    snapshots: list[tuple[str, int, str]] = field(default_factory=list)
+    rollups: dict[str, Rollup] = field(default_factory=dict)
 
 
 _INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
@@ -121,7 +133,8 @@ class Store:
         self._db = db
         self._lock = asyncio.Lock()
         self._next_seq = last_seqs
-        self._pending: list[Event | _Snapshot] = []
+        self._pending = _Batch()
+        self._pending_count = 0
         self._first_pending_at = 0.0
         self._appended = 0
         self._committed = 0
@@ -170,7 +183,9 @@ class Store:
         seq = self._next_seq.get(session_id, 0) + 1
         stamped = event.model_copy(update={"session_id": session_id, "seq": seq})
         self._next_seq[session_id] = seq
-        self._enqueue(stamped)
+        self._pending.rows.append(_row(stamped))
+        fold(self._pending.rollups, stamped)
+        self._queued()
         return stamped
 
     def append_snapshot(self, session_id: str, seq: int, state_json: str) -> None:
@@ -178,7 +193,8 @@ class Store:
         self._check_writable()
         if not 1 <= seq <= self._next_seq.get(session_id, 0):
             raise ValueError(f"snapshot at seq {seq} is beyond session {session_id}'s last event")
-        self._enqueue(_Snapshot(session_id, seq, state_json))
+        self._pending.snapshots.append((session_id, seq, state_json))
+        self._queued()
 
     async def flush(self) -> None:
         """Write the queue now and wait until everything appended so far is committed."""
@@ -195,13 +211,13 @@ class Store:
         self._waiters.append((self._appended, committed))
         await committed
 
-    def _enqueue(self, item: Event | _Snapshot) -> None:
-        if not self._pending:
+    def _queued(self) -> None:
+        self._appended += 1
+        self._pending_count += 1
+        if self._pending_count == 1:
             self._first_pending_at = self._loop.time()
             self._has_work.set()
-        self._pending.append(item)
-        self._appended += 1
-        if len(self._pending) >= FLUSH_EVENTS:
+        elif self._pending_count >= FLUSH_EVENTS:
             self._urgent.set()
 
     def _check_writable(self) -> None:
@@ -215,20 +231,21 @@ class Store:
             raise StoreError(message) from cause
 
     async def _run_writer(self) -> None:
-        while not (self._closing and not self._pending):
+        while not (self._closing and not self._pending_count):
             await self._has_work.wait()
             await self._wait_for_batch()
-            batch, self._pending = self._pending, []
+            batch, size = self._pending, self._pending_count
+            self._pending, self._pending_count = _Batch(), 0
             self._has_work.clear()
             self._urgent.clear()
-            if not batch:
+            if not size:
                 continue
             try:
                 await self._write(batch)
             except Exception as error:  # noqa: BLE001 - every write failure must reach the caller
-                self._fail(f"{self.path}: could not write {len(batch)} queued events: {error}", error)
+                self._fail(f"{self.path}: could not write {size} queued events: {error}", error)
                 return
-            self._committed += len(batch)
+            self._committed += size
             self._release_waiters()
 
     async def _wait_for_batch(self) -> None:
@@ -241,17 +258,15 @@ class Store:
         except TimeoutError:
             pass
 
-    async def _write(self, batch: list[Event | _Snapshot]) -> None:
-        events = [item for item in batch if not isinstance(item, _Snapshot)]
-        snapshots = [item for item in batch if isinstance(item, _Snapshot)]
-        rows = [(e.session_id, e.seq, e.ts, e.kind, getattr(e, "agent", None), payload_json(e)) for e in events]
+    async def _write(self, batch: _Batch) -> None:
         async with self._lock:
             await self._db.execute("BEGIN")
             try:
-                await self._db.executemany(_INSERT_EVENT, rows)
-                if snapshots:
-                    await self._db.executemany(_INSERT_SNAPSHOT, snapshots)
-                await apply_rollups(self._db, accumulate({}, events).values(), pid=self._pid, host=HOST)
+                if batch.rows:
+                    await self._db.executemany(_INSERT_EVENT, batch.rows)
+                if batch.snapshots:
+                    await self._db.executemany(_INSERT_SNAPSHOT, batch.snapshots)
+                await apply_rollups(self._db, batch.rollups.values(), pid=self._pid, host=HOST)
                 await self._db.execute("COMMIT")
             except BaseException:
                 await rollback(self._db)
@@ -311,8 +326,10 @@ class Store:
             (prefix, len(prefix), prefix),
         )
         ids = [row[0] for row in rows]
-        if prefix in ids or len(ids) == 1:
-            return prefix if prefix in ids else ids[0]
+        if prefix in ids:
+            return prefix
+        if len(ids) == 1:
+            return ids[0]
         if not ids:
             raise SessionNotFound(self.path, prefix)
         raise AmbiguousSession(self.path, prefix, ids)
@@ -364,7 +381,7 @@ class Store:
         session_id = _check_importable(self.path, events)
         if session_id in self._next_seq:
             raise SessionExists(f"{self.path} already holds session {session_id}")
-        rows = [(e.session_id, e.seq, e.ts, e.kind, getattr(e, "agent", None), payload_json(e)) for e in events]
+        rows = [_row(event) for event in events]
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -389,6 +406,10 @@ class Store:
                 return list(await self._db.execute_fetchall(sql, params))
             except sqlite3.DatabaseError as error:
                 raise StoreError(f"{self.path}: {error}") from error
+
+
+def _row(event: Event) -> EventRow:
+    return (event.session_id, event.seq, event.ts, event.kind, getattr(event, "agent", None), payload_json(event))
 
 
 async def _last_seqs(db: aiosqlite.Connection) -> dict[str, int]:

@@ -78,6 +78,8 @@ async def test_seq_is_gap_free_per_session_and_continues_after_reopening(tmp_pat
         texts = [e.text for e in await store.events(second) if isinstance(e, ev.Text)]
         assert texts == [f"second {i}" for i in range(5)]
         assert await store.last_seq(first) == 6
+    with pytest.raises(StoreError, match="closed"):
+        store.append(first, text("a", "too late"))
 
 
 async def test_the_writer_commits_on_its_own_and_another_connection_sees_it(tmp_path: Path) -> None:
