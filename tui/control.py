@@ -1,0 +1,88 @@
+"""Supervision from the keyboard: turns a key's intent into supervisor commands.
+
+A command that does not apply (`CommandError`) becomes a notice, never a crash; a reprompt
+for a busy agent waits in a `RepromptQueue` and goes out at the agent's next safe point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from agents import commands as cmd
+from agents.supervisor import CommandError
+from sessions.state import FleetState
+from tui.fleet_view import FleetView
+from tui.reprompt_queue import RepromptQueue, is_busy
+
+Notify = Callable[[str, str], None]
+"""notify(message, severity) with severity "information", "warning" or "error"."""
+
+
+class Control:
+    """Sends commands to one fleet and says what went wrong."""
+
+    def __init__(self, fleet: FleetView, notify: Notify) -> None:
+        self.fleet = fleet
+        self.notify = notify
+        self.reprompts = RepromptQueue()
+
+    def send(self, command: cmd.Command) -> bool:
+        """Hand `command` to the fleet; False (and a notice) when it does not apply."""
+        try:
+            self.fleet.handle(command)
+        except CommandError as error:
+            self.notify(str(error), "warning")
+            return False
+        return True
+
+    def kill(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.reprompts.drop(name)
+            self.send(cmd.Kill(agent=name))
+
+    def toggle_pause(self, names: Iterable[str]) -> None:
+        agents = self.fleet.state.agents
+        for name in names:
+            paused = name in agents and agents[name].status == "paused"
+            self.send(cmd.Resume(agent=name) if paused else cmd.Pause(agent=name))
+
+    def restart(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.reprompts.drop(name)
+            self.send(cmd.Restart(agent=name))
+
+    def reprompt(self, names: Iterable[str], text: str) -> list[str]:
+        """Send `text` to each idle agent now and queue it for each busy one; returns the queued names."""
+        queued = []
+        agents = self.fleet.state.agents
+        for name in names:
+            agent = agents.get(name)
+            if agent is not None and is_busy(agent):
+                self.reprompts.put(agent, text)
+                queued.append(name)
+            else:
+                self.reprompts.drop(name)
+                self.send(cmd.Reprompt(agent=name, text=text))
+        if queued:
+            self.notify(f"{', '.join(queued)} busy: the message waits for a safe point (r to edit or drop it)", "information")
+        return queued
+
+    def drop_reprompt(self, name: str) -> bool:
+        return self.reprompts.drop(name)
+
+    def review(self, agent: str, path: str, *, accept: bool) -> bool:
+        command = cmd.Accept(agent=agent, path=path) if accept else cmd.Reject(agent=agent, path=path)
+        return self.send(command)
+
+    def decide(self, agent: str, call_id: str, *, approve: bool, always: bool = False) -> bool:
+        command = cmd.Approve(agent=agent, call_id=call_id, always=always) if approve else cmd.Deny(agent=agent, call_id=call_id)
+        return self.send(command)
+
+    def stop_or_resume_all(self) -> None:
+        """Stop every running agent, or resume the set a previous stop-all paused."""
+        self.send(cmd.ResumeAll() if self.fleet.state.stopped else cmd.StopAll())
+
+    def deliver_due(self, state: FleetState) -> None:
+        """Send the queued reprompts whose agents reached a safe point."""
+        for queued in self.reprompts.due(state.agents):
+            self.send(cmd.Reprompt(agent=queued.agent, text=queued.text))

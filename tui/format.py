@@ -1,0 +1,135 @@
+"""How numbers, money, durations and statuses read on screen, as Textual `Content` styled by theme variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+
+from sessions.state import AgentState
+from tui.headless import money as money_plain
+
+TONES = ("active", "waiting", "paused", "approval", "stalled", "looping", "done", "failed", "killed")
+"""Each tone is a `-<tone>` class on a widget and a `$agent-<tone>` theme variable."""
+
+_STATUS_TONES: dict[str, tuple[str, str]] = {
+    "queued": ("queued", "waiting"),
+    "waiting": ("waiting on deps", "waiting"),
+    "starting": ("starting", "active"),
+    "streaming": ("streaming", "active"),
+    "tool": ("running a tool", "active"),
+    "awaiting_approval": ("awaiting approval", "approval"),
+    "retrying": ("retrying", "waiting"),
+    "paused": ("paused", "paused"),
+    "done": ("done", "done"),
+    "failed": ("failed", "failed"),
+    "killed": ("killed", "killed"),
+    "over_budget": ("over budget", "failed"),
+    "skipped": ("skipped", "waiting"),
+}
+FLAG_KEYS: dict[str, tuple[str, str]] = {
+    "stalled": ("r", "reprompt"),
+    "looping": ("k", "kill"),
+    "burning": ("p", "pause"),
+    "over_budget": ("R", "restart"),
+}
+"""The key that answers each watchdog flag."""
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """An agent's honest status: a short label, a detail and a tone."""
+
+    label: str
+    detail: str
+    tone: str
+
+    def content(self) -> Content:
+        label = Content.styled(self.label.upper(), f"bold $agent-{self.tone}")
+        return label if not self.detail else Content.assemble(label, " ", Content.styled(self.detail, "$foreground 70%"))
+
+
+def status_of(agent: AgentState, now: float) -> StatusView:
+    """What an agent is doing, with flags ahead of the status they qualify."""
+    if not agent.finished:
+        for flag in ("stalled", "looping"):
+            if flag in agent.flags:
+                return StatusView(flag, _status_detail(agent, now), flag)
+    label, tone = _STATUS_TONES.get(agent.status, (agent.status, "waiting"))
+    return StatusView(label, _status_detail(agent, now), tone)
+
+
+def _status_detail(agent: AgentState, now: float) -> str:
+    match agent.status:
+        case "waiting":
+            return agent.reason
+        case "tool":
+            return agent.current_tool or agent.reason
+        case "awaiting_approval":
+            return agent.pending[0].tool if agent.pending else agent.reason
+        case "retrying":
+            return f"in {duration(agent.retry_at - now)}" if agent.retry_at and agent.retry_at > now else "now"
+        case _:
+            return ""
+
+
+def count(n: int) -> str:
+    """A token count in at most five characters: 950, 12.3k, 4.56M."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k" if n < 100_000 else f"{n // 1000}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as 42s, 3m05s or 1h02m."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def money(usd: float, unknown_tokens: int = 0, simulated: bool = False) -> Content:
+    """Dollars: unknown prices as an amber '?', never $0; simulated prices labelled 'sim'."""
+    parts: list[Content] = []
+    if unknown_tokens and usd == 0:
+        parts.append(Content.styled("?", "bold $cost-unknown"))
+    else:
+        parts.append(Content(money_plain(usd)))
+        if unknown_tokens:
+            parts.append(Content.styled("+?", "bold $cost-unknown"))
+    if simulated:
+        parts.append(Content.styled(" sim", "$cost-sim"))
+    return Content.assemble(*parts)
+
+
+def flag_badges(agent: AgentState) -> Content:
+    """The agent's watchdog flags as loud badges, each with the key that answers it."""
+    badges = []
+    for flag in agent.flags:
+        key, action = FLAG_KEYS.get(flag, ("enter", "look"))
+        tone = flag if flag in ("stalled", "looping") else "failed"
+        badges.append(Content.styled(f" ⚑ {flag.upper().replace('_', ' ')} ", f"bold $background on $agent-{tone}"))
+        badges.append(Content.styled(f" {key} {action} ", "$foreground 70%"))
+    return Content.assemble(*badges)
+
+
+def doing(agent: AgentState, queued: str | None, idle: Content) -> Content:
+    """What the agent does now, most urgent first: a queued reprompt, an approval, a tool, an error; else `idle`."""
+    if queued is not None:
+        return Content.styled(f"✉ queued reprompt: {one_line(queued)}", "italic $accent")
+    if agent.pending:
+        return Content.styled(f"needs approval: {agent.pending[0].tool} (A)", "bold $agent-approval")
+    if agent.current_tool:
+        return Content.styled(f"⚙ {agent.current_tool}", "$agent-active")
+    if agent.last_error and agent.status in ("retrying", "failed"):
+        return Content.styled(agent.last_error, "$agent-failed")
+    return idle
+
+
+def one_line(text: str) -> str:
+    """Text with its runs of whitespace, newlines included, made single spaces."""
+    return " ".join(text.split())

@@ -1,0 +1,145 @@
+"""AgentScreen: one agent up close: its pane, the full transcript, usage per turn, and its artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, OptionList
+
+from sessions import events as ev
+from sessions.state import FleetState
+from tui.screens.supervised import SupervisedScreen
+from tui.widgets.agent_pane import AgentPane
+from tui.widgets.artifact_list import ArtifactList
+from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+from tui.widgets.flag_banner import FlagBanner
+from tui.widgets.transcript import Transcript
+from tui.widgets.usage_table import UsageTable
+
+
+class AgentScreen(SupervisedScreen):
+    """The transcript loads from the record in a worker; live events append after it, none twice."""
+
+    CSS_PATH = "agent.tcss"
+    BINDINGS = [Binding("escape", "back", "Back", id="back")]
+
+    class HistoryLoaded(Message):
+        """A worker read the agent's recorded events."""
+
+        def __init__(self, events: list[ev.Event]) -> None:
+            super().__init__()
+            self.events = events
+
+    class PreviewLoaded(Message):
+        """A worker read an artifact's text (or why it cannot be shown)."""
+
+        def __init__(self, path: str, text: str | None, problem: str | None) -> None:
+            super().__init__()
+            self.path, self.text, self.problem = path, text, problem
+
+    def __init__(self, agent: str) -> None:
+        super().__init__()
+        self.agent = agent
+        self.loaded = False
+        self._live: list[ev.Event] = []
+        self._last_seq = 0
+        self._unsubscribe = lambda: None
+        self._previewed: tuple[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        fleet = self.cockpit.fleet
+        yield FlagBanner(live=fleet.live, id="banner")
+        yield AgentPane(fleet.state.agents[self.agent], id="summary")
+        with Horizontal(id="body"):
+            yield Transcript(id="transcript")
+            with Vertical(id="side"):
+                yield UsageTable(id="usage")
+                yield ArtifactList(id="artifacts")
+                yield ArtifactPreview(id="preview")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.cockpit.fleet.subscribe(self._heard)
+        self.run_worker(self._load_history(), name=f"history:{self.agent}", group="history", exclusive=True, exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def _heard(self, event: ev.Event, state: FleetState) -> None:
+        if getattr(event, "agent", None) == self.agent:
+            self._live.append(event)
+
+    async def _load_history(self) -> None:
+        events = await self.cockpit.fleet.read_agent_events(self.agent)
+        self.post_message(self.HistoryLoaded(events))
+
+    def on_agent_screen_history_loaded(self, message: HistoryLoaded) -> None:
+        self.loaded = True
+        self._append(message.events)
+        self.cockpit.repaint()
+
+    def _append(self, events: list[ev.Event]) -> None:
+        fresh = [e for e in events if e.seq > self._last_seq]
+        if fresh:
+            self._last_seq = fresh[-1].seq
+            self.query_one(Transcript).add(fresh)
+            self.query_one(UsageTable).add(fresh)
+
+    def targets(self) -> list[str]:
+        return [self.agent]
+
+    def deliverable(self) -> tuple[str, str] | None:
+        artifact = self.query_one(ArtifactList).selected
+        return (self.agent, artifact.path) if artifact else None
+
+    def paint(self, state: FleetState, now: float) -> None:
+        self.state = state
+        agent = state.agents[self.agent]
+        self.query_one(FlagBanner).show(state)
+        self.query_one(AgentPane).show(agent, now, self.cockpit.control.reprompts.get(self.agent))
+        if self.loaded and self._live:
+            live, self._live = self._live, []
+            self._append(live)
+        self.query_one(ArtifactList).show(agent.artifacts)
+        self._preview_selected()
+        super().paint(state, now)
+
+    @on(OptionList.OptionHighlighted, "#artifacts")
+    def _artifact_highlighted(self) -> None:
+        self._preview_selected()
+        self.refresh_bindings()
+
+    def _preview_selected(self) -> None:
+        artifact = self.query_one(ArtifactList).selected
+        if artifact is None or self._previewed == (artifact.path, artifact.sha256):
+            return
+        self._previewed = (artifact.path, artifact.sha256)
+        root = self.cockpit.fleet.out_root
+        if root is None:
+            self.query_one(ArtifactPreview).show_message(artifact.path, "the session's output folder is not on this machine")
+            return
+        self.run_worker(self._load_preview(root / artifact.path, artifact.path), group="preview", exclusive=True, exit_on_error=False)
+
+    async def _load_preview(self, file: Path, name: str) -> None:
+        try:
+            text = await asyncio.to_thread(read_preview, file)
+        except PreviewUnavailable as problem:
+            self.post_message(self.PreviewLoaded(name, None, str(problem)))
+        else:
+            self.post_message(self.PreviewLoaded(name, text, None))
+
+    def on_agent_screen_preview_loaded(self, message: PreviewLoaded) -> None:
+        preview = self.query_one(ArtifactPreview)
+        if message.text is not None:
+            preview.show_text(message.path, message.text)
+        else:
+            preview.show_message(message.path, message.problem or "")
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,96 @@
+"""ApprovalsModal: every tool call waiting for a human, across the fleet: approve, always allow, or deny."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, OptionList
+from textual.widgets.option_list import Option
+
+from sessions.state import FleetState, PendingApproval
+from tui.format import duration
+
+if TYPE_CHECKING:
+    from tui.app import TokenmaxxApp
+
+ARGS_CHARS = 160
+
+
+class ApprovalsModal(ModalScreen[None]):
+    """The queue repaints live: decided calls leave it, new ones join it."""
+
+    CSS_PATH = "approvals.tcss"
+    BINDINGS = [
+        Binding("y", "decide(True, False)", "Approve", id="approvals.approve"),
+        Binding("a", "decide(True, True)", "Always allow tool", id="approvals.always"),
+        Binding("n", "decide(False, False)", "Deny", id="approvals.deny"),
+        Binding("escape", "dismiss", "Close", id="approvals.close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[tuple[str, PendingApproval]] = []
+        self._painted = False
+
+    @property
+    def cockpit(self) -> TokenmaxxApp:
+        return cast("TokenmaxxApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="approvals"):
+            yield Label("Approvals waiting", id="title")
+            yield OptionList(id="queue")
+            yield Label("", id="empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.paint(self.cockpit.fleet.state, self.cockpit.clock())
+        self.query_one("#queue").focus()
+
+    def paint(self, state: FleetState, now: float) -> None:
+        """Show the calls waiting now, keeping the highlight on the same call."""
+        waiting = [(agent.name, p) for agent in state.agents.values() for p in agent.pending]
+        if self._painted and waiting == self.waiting:
+            return
+        self._painted = True
+        queue = self.query_one("#queue", OptionList)
+        keep = self.current[1].call_id if self.current else None
+        self.waiting = waiting
+        queue.set_options([Option(_label(name, p, now), id=p.call_id) for name, p in waiting])
+        ids = [p.call_id for _, p in waiting]
+        queue.highlighted = ids.index(keep) if keep in ids else (0 if ids else None)
+        self.query_one("#empty", Label).update("" if waiting else "No tool call is waiting for approval.")
+        self.refresh_bindings()
+
+    @property
+    def current(self) -> tuple[str, PendingApproval] | None:
+        index = self.query_one("#queue", OptionList).highlighted
+        return self.waiting[index] if index is not None and index < len(self.waiting) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "decide":
+            return self.current is not None
+        return True
+
+    def action_decide(self, approve: bool, always: bool) -> None:
+        current = self.current
+        if current is not None:
+            agent, pending = current
+            self.cockpit.control.decide(agent, pending.call_id, approve=approve, always=always)
+
+
+def _label(agent: str, pending: PendingApproval, now: float) -> Content:
+    args = json.dumps(pending.args, ensure_ascii=False, default=str)
+    args = args if len(args) <= ARGS_CHARS else args[: ARGS_CHARS - 1] + "…"
+    return Content.assemble(
+        Content.styled(f"{agent:<14}", "bold"),
+        Content.styled(f"{pending.tool:<14}", "bold $agent-approval"),
+        Content.styled(f"waiting {duration(now - pending.ts):>6}  ", "$foreground 60%"),
+        args,
+    )

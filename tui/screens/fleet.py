@@ -1,0 +1,204 @@
+"""FleetScreen: every agent as a pane in a grid (or a row in a table), the token meter and the flag banner."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Input, Static
+
+from sessions.state import FleetState
+from tui.agent_filter import AgentFilter, arrange
+from tui.screens.supervised import SupervisedScreen
+from tui.widgets.agent_grid import AgentGrid
+from tui.widgets.agent_table import AgentTable
+from tui.widgets.flag_banner import FlagBanner
+from tui.widgets.token_meter import TokenMeter
+
+SORTS = {"0": "plan", "1": "status", "2": "cost", "3": "tokens", "4": "time"}
+_VALUE_SORTS = frozenset({"status", "cost", "tokens", "time"})
+
+
+class FleetScreen(SupervisedScreen):
+    """The cursor names one agent; tagged agents (space) take the bulk actions instead."""
+
+    CSS_PATH = "fleet.tcss"
+    AUTO_FOCUS = ""
+    BINDINGS = [
+        Binding("enter", "zoom", "Zoom", id="zoom"),
+        Binding("space", "tag", "Tag", id="tag"),
+        Binding("t", "toggle_table", "Table", id="table", tooltip="Switch between the grid and the table"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("f", "status_filter", "Status filter", id="status_filter", show=False),
+        Binding("escape", "clear", "Clear tags/filter", id="clear", show=False),
+        Binding("up", "move(0, -1)", "Up", id="up", show=False),
+        Binding("down,j", "move(0, 1)", "Down", id="down", show=False),
+        Binding("left,h", "move(-1, 0)", "Left", id="left", show=False),
+        Binding("right,l", "move(1, 0)", "Right", id="right", show=False),
+        *[Binding(key, f"sort('{name}')", f"Sort by {name}", id=f"sort_{name}", show=False) for key, name in SORTS.items()],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: str | None = None
+        self.tagged: frozenset[str] = frozenset()
+        self.filter = AgentFilter()
+        self.sort_by = "plan"
+        self.table_mode = False
+        self.names: list[str] = []
+        self._arranged_for: tuple[object, ...] = ()
+        self._viewbar = ""
+
+    def compose(self) -> ComposeResult:
+        yield FlagBanner(live=self.cockpit.fleet.live, id="banner")
+        yield TokenMeter(id="meter")
+        yield Static("", id="viewbar")
+        yield AgentGrid(id="grid")
+        yield AgentTable(id="table")
+        yield Input(placeholder="filter: text or regex; ! in front inverts · enter keeps · esc clears", id="filter")
+        yield Footer(compact=True)
+
+    def targets(self) -> list[str]:
+        if self.tagged:
+            return [name for name in self.names if name in self.tagged] or sorted(self.tagged)
+        return [self.selected] if self.selected else []
+
+    def deliverable(self) -> tuple[str, str] | None:
+        agent = self.state.agents.get(self.selected or "")
+        if agent is None or not agent.artifacts:
+            return None
+        return agent.name, agent.artifacts[-1].path
+
+    def paint(self, state: FleetState, now: float) -> None:
+        self.state = state
+        self.query_one(FlagBanner).show(state)
+        self.query_one(TokenMeter).show(state, now)
+        self._arrange(state, now)
+        queued = self.cockpit.control.reprompts.texts()
+        shown = [state.agents[name] for name in self.names]
+        if self.table_mode:
+            table = self.query_one(AgentTable)
+            table.paint(shown, now, queued, self.tagged)
+            table.select(self.selected)
+        else:
+            grid = self.query_one(AgentGrid)
+            grid.show_agents(shown)
+            grid.mark(self.selected, self.tagged)
+            grid.paint(state.agents, now, queued)
+        self._show_viewbar()
+        super().paint(state, now)
+
+    def _arrange(self, state: FleetState, now: float) -> None:
+        """Filter and sort the agents, re-sorting by changing values at most once a second."""
+        tick = int(now) if self.sort_by in _VALUE_SORTS or self.filter.group != "all" else None
+        key = (self.filter, self.sort_by, tuple(state.agents), tick)
+        if key != self._arranged_for:
+            self._arranged_for = key
+            reverse = self.sort_by.endswith(" reversed")
+            self.names = [a.name for a in arrange(state.agents.values(), self.filter, self.sort_by.removesuffix(" reversed"), reverse, now)]
+        if self.selected not in self.names:
+            self.selected = self.names[0] if self.names else None
+
+    def _show_viewbar(self) -> None:
+        parts = [f"{'table' if self.table_mode else 'grid'} · {len(self.names)} of {len(self.state.agents)} agents"]
+        if self.filter.describe():
+            parts.append(f"filter {self.filter.describe()}")
+        if self.sort_by != "plan":
+            parts.append(f"sorted by {self.sort_by}")
+        if self.tagged:
+            parts.append(f"{len(self.tagged)} tagged (esc clears)")
+        text = "  ·  ".join(parts)
+        if text != self._viewbar:
+            self._viewbar = text
+            self.query_one("#viewbar", Static).update(text)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sort" and not self.table_mode:
+            return False
+        if action in ("zoom", "tag") and self.selected is None:
+            return None
+        return super().check_action(action, parameters)
+
+    def action_zoom(self) -> None:
+        from tui.screens.agent import AgentScreen
+
+        if self.selected:
+            self.app.push_screen(AgentScreen(self.selected))
+
+    def action_tag(self) -> None:
+        if self.selected:
+            self.tagged = self.tagged ^ {self.selected}
+            self.cockpit.repaint()
+
+    def action_toggle_table(self) -> None:
+        self.table_mode = not self.table_mode
+        self.set_class(self.table_mode, "-table")
+        if self.table_mode:
+            self.query_one(AgentTable).focus()
+        else:
+            self.set_focus(None)
+            self.query_one(AgentGrid).reveal(self.selected or "")
+        self.refresh_bindings()
+        self.cockpit.repaint()
+
+    def action_filter(self) -> None:
+        self.set_class(True, "-filtering")
+        self.query_one("#filter", Input).focus()
+
+    def action_status_filter(self) -> None:
+        self.filter = self.filter.next_group()
+        self.cockpit.repaint()
+
+    def action_sort(self, name: str) -> None:
+        self.sort_by = f"{name} reversed" if self.sort_by == name and name != "plan" else name
+        self.cockpit.repaint()
+
+    def action_clear(self) -> None:
+        if self.focused is self.query_one("#filter"):
+            self.query_one("#filter", Input).value = ""
+            self._leave_filter()
+        elif self.tagged:
+            self.tagged = frozenset()
+        elif self.filter != AgentFilter():
+            self.filter = AgentFilter()
+        self.cockpit.repaint()
+
+    def action_move(self, dx: int, dy: int) -> None:
+        if not self.names:
+            return
+        step = dx + dy * (1 if self.table_mode else self.query_one(AgentGrid).columns)
+        index = self.names.index(self.selected) if self.selected in self.names else 0
+        self.selected = self.names[max(0, min(len(self.names) - 1, index + step))]
+        if not self.table_mode:
+            self.query_one(AgentGrid).reveal(self.selected)
+        self.cockpit.repaint()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter = self.filter.with_text(event.value)
+        self.cockpit.repaint()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self._leave_filter()
+
+    def _leave_filter(self) -> None:
+        if not self.query_one("#filter", Input).value:
+            self.set_class(False, "-filtering")
+        if self.table_mode:
+            self.query_one(AgentTable).focus()
+        else:
+            self.set_focus(None)
+
+    @on(DataTable.RowHighlighted, "#table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        name = event.row_key.value
+        if name is not None and name != self.selected:
+            self.selected = name
+            self.cockpit.repaint()
+
+    @on(DataTable.RowSelected, "#table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.selected = event.row_key.value or self.selected
+        self.action_zoom()
+

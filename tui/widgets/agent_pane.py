@@ -1,0 +1,114 @@
+"""AgentPane: one agent at a glance in a fixed-size box, repainted only when what it shows changed."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widget import Widget
+
+from sessions.state import AgentState
+from tui.format import TONES, count, doing, duration, flag_badges, money, one_line, status_of
+
+TAIL_SHOWN = 3
+PANE_HEIGHT = 10
+
+
+class AgentPane(Widget):
+    """Status, model, elapsed, tokens, dollars, current tool, flags and the last lines of output."""
+
+    DEFAULT_CSS = f"""
+    AgentPane {{
+        height: {PANE_HEIGHT};
+        padding: 0 1;
+        border: round $panel-lighten-2;
+        border-title-color: $foreground;
+        border-title-style: bold;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-active {{ border: round $agent-active 60%; }}
+        &.-approval {{ border: heavy $agent-approval; }}
+        &.-stalled {{ border: heavy $agent-stalled; }}
+        &.-looping {{ border: heavy $agent-looping; }}
+        &.-done {{ border: round $agent-done 50%; }}
+        &.-failed {{ border: round $agent-failed; }}
+        &.-killed {{ border: round $agent-killed; }}
+        &.-tagged {{ background: $primary 15%; border-subtitle-color: $primary; }}
+        &.-selected {{ border: double $primary; }}
+    }}
+    """
+
+    def __init__(self, agent: AgentState, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.agent = agent
+        self.now = 0.0
+        self.queued: str | None = None
+        self.border_title = f"{agent.name} · {agent.role}" if agent.role else agent.name
+        self._painted: tuple[object, ...] | None = None
+
+    def show(self, agent: AgentState, now: float, queued: str | None) -> bool:
+        """Take the latest state; refresh only if the pane would look different. True when it refreshed."""
+        key = (agent, queued, _ticking_second(agent, now))
+        if self._painted is not None and _same(self._painted, key):
+            return False
+        self._painted = key
+        self.agent, self.now, self.queued = agent, now, queued
+        tone = status_of(agent, now).tone
+        for name in TONES:
+            self.set_class(name == tone, f"-{name}")
+        self.refresh()
+        return True
+
+    def mark(self, *, selected: bool, tagged: bool) -> None:
+        """Show the cursor and the bulk-action tag."""
+        self.set_class(selected, "-selected")
+        self.set_class(tagged, "-tagged")
+        self.border_subtitle = "tagged" if tagged else ""
+
+    def render(self) -> Content:
+        agent, now = self.agent, self.now
+        lines = [
+            _headline(agent, now),
+            Content.styled(f"{agent.provider}/{agent.model}", "$foreground 60%"),
+            _spend(agent),
+            _now_line(agent, self.queued),
+            flag_badges(agent),
+            *_tail(agent),
+        ]
+        return Content("\n").join(lines)
+
+
+def _same(painted: tuple[object, ...], key: tuple[object, ...]) -> bool:
+    return painted[0] is key[0] and painted[1:] == key[1:]
+
+
+def _ticking_second(agent: AgentState, now: float) -> int | None:
+    """The second that the pane's clock shows, for agents whose clock runs."""
+    running = agent.started_at is not None and agent.ended_at is None
+    return int(now) if running or agent.status == "retrying" else None
+
+
+def _headline(agent: AgentState, now: float) -> Content:
+    parts = [status_of(agent, now).content(), Content.styled(f"  {duration(agent.elapsed(now))}", "$foreground 70%")]
+    if agent.loop_times > 1:
+        parts.append(Content.styled(f"  iter {agent.iteration}/{agent.loop_times}", "bold $secondary"))
+    return Content.assemble(*parts)
+
+
+def _spend(agent: AgentState) -> Content:
+    live = "↑" if agent.live_output_estimate else ""
+    return Content.assemble(
+        f"in {count(agent.tokens.input)}  out {count(agent.shown_output_tokens)}{live}  ",
+        money(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
+    )
+
+
+def _now_line(agent: AgentState, queued: str | None) -> Content:
+    if agent.finished and agent.summary and queued is None:
+        return Content.styled(one_line(agent.summary), "$foreground 80%")
+    idle = f"turn {agent.turn}  tools {agent.tool_calls}" if agent.turn else ""
+    return doing(agent, queued, Content.styled(idle, "$foreground 50%"))
+
+
+def _tail(agent: AgentState) -> list[Content]:
+    lines = [line for line in agent.lines if line.strip()][-TAIL_SHOWN:]
+    return [Content.styled(line, "$foreground 80%") for line in lines]
+

@@ -1,0 +1,69 @@
+"""FlagBanner: one line that counts the agents needing a human and names the key for each."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widget import Widget
+
+from sessions.state import AgentState, FleetState
+from tui.format import FLAG_KEYS
+
+NOT_LIVE = "replay: supervision keys are off (this fleet is a recording, not a live run)"
+
+
+class FlagBanner(Widget):
+    """Loud when a watchdog flag, a pending approval or a rejected plan edit waits; quiet otherwise."""
+
+    DEFAULT_CSS = """
+    FlagBanner {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $foreground 70%;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-alert { background: $error; color: $background; text-style: bold; }
+        &.-replay { background: $secondary 40%; color: $foreground; }
+    }
+    """
+
+    def __init__(self, *, live: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.live = live
+        self.message = ""
+        self._painted: str | None = None
+
+    def show(self, state: FleetState) -> bool:
+        """Take the latest state; refresh only when the message changes. True when it refreshed."""
+        needs = [a for a in state.agents.values() if not a.finished and (a.flags or a.pending)]
+        message = _message(needs, state.plan_error)
+        if message == self._painted:
+            return False
+        self.message = self._painted = message
+        self.set_class(bool(message), "-alert")
+        self.set_class(not message and not self.live, "-replay")
+        self.refresh()
+        return True
+
+    def render(self) -> Content:
+        if self.message:
+            return Content(self.message)
+        return Content(NOT_LIVE if not self.live else "all agents fine: nothing needs you")
+
+
+def _message(needs: list[AgentState], plan_error: str | None) -> str:
+    parts = [_need(agent) for agent in needs]
+    if plan_error:
+        parts.insert(0, f"plan edit rejected: {plan_error}")
+    if not needs:
+        return parts[0] if parts else ""
+    noun = "agent needs" if len(needs) == 1 else "agents need"
+    return f"⚑ {len(needs)} {noun} you: " + ", ".join(parts)
+
+
+def _need(agent: AgentState) -> str:
+    if agent.pending:
+        return f"{agent.name} awaits approval (A)"
+    flag = agent.flags[0]
+    key, action = FLAG_KEYS.get(flag, ("enter", "look"))
+    return f"{agent.name} {flag.replace('_', ' ')} ({key} {action})"

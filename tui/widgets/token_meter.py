@@ -1,0 +1,138 @@
+"""TokenMeter: the fleet's tokens, dollars, burn rate, projection and outcomes, always on screen."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widget import Widget
+
+from sessions.state import FleetState, burn_rate, cost_per_accepted, seconds_to_budget, sparkline_buckets
+from tui.format import count, duration, money, status_of
+
+BAR_WIDTH = 20
+SPARK_BUCKETS = 30
+SPARK_SPAN_S = 300.0
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+class TokenMeter(Widget):
+    """Four fixed lines: tokens by kind, spend against budget, trend and outcomes, agents by status."""
+
+    DEFAULT_CSS = """
+    TokenMeter {
+        height: 6;
+        padding: 0 1;
+        border: round $primary 40%;
+        border-title-color: $primary;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "fleet"
+        self.state = FleetState()
+        self.now = 0.0
+        self._painted: tuple[object, ...] | None = None
+
+    def show(self, state: FleetState, now: float) -> bool:
+        """Take the latest state; refresh only when a figure on the meter changed. True when it refreshed."""
+        key = _meter_key(state, now)
+        if key == self._painted:
+            return False
+        self._painted = key
+        self.state, self.now = state, now
+        self.border_title = f"fleet · {state.name}" if state.name else "fleet"
+        self.refresh()
+        return True
+
+    def render(self) -> Content:
+        state, now = self.state, self.now
+        return Content("\n").join([_tokens(state), _spend(state, now), _trend(state, now), _agents(state, now)])
+
+
+def _meter_key(state: FleetState, now: float) -> tuple[object, ...]:
+    counts = tuple(sorted(state.count_by_status().items()))
+    return (
+        state.tokens, state.cost_usd, state.unknown_price_tokens, state.live_output_estimate,
+        state.burn[-1:], state.accepted, state.rejected, state.budget_usd, state.cache_saved_usd,
+        counts, len(state.flagged()), state.name, int(now),
+    )
+
+
+def _label(text: str) -> Content:
+    return Content.styled(f"{text:<8}", "bold $primary")
+
+
+def _tokens(state: FleetState) -> Content:
+    tokens = state.tokens
+    live = state.live_output_estimate
+    hit = tokens.cache_hit_rate
+    return Content.assemble(
+        _label("tokens"),
+        f"in {count(tokens.input)}  out {count(tokens.output + live)}",
+        Content.styled(f" (+{count(live)} live)" if live else "", "$agent-active"),
+        f"  cache r {count(tokens.cache_read)} w {count(tokens.cache_write)}  reasoning {count(tokens.reasoning)}",
+        f"  hit {hit:.0%}" if hit is not None else "  hit -",
+        "  saved ",
+        money(state.cache_saved_usd),
+    )
+
+
+def _spend(state: FleetState, now: float) -> Content:
+    tokens_s, usd_h = burn_rate(state, now)
+    left = seconds_to_budget(state, now)
+    projection = "" if left is None else f"  budget left {duration(left)}" if left > 0 else "  budget spent"
+    return Content.assemble(
+        _label("spend"),
+        _bar(state),
+        " ",
+        money(state.cost_usd, state.unknown_price_tokens, state.simulated),
+        f" / {money(state.budget_usd).plain}" if state.budget_usd is not None else " (no budget)",
+        Content.styled(f"  unpriced {count(state.unknown_price_tokens)} tok" if state.unknown_price_tokens else "", "$cost-unknown"),
+        f"  burn {tokens_s:,.0f} tok/s ${usd_h:,.2f}/h",
+        Content.styled(projection, "bold $warning" if left is not None and left < 600 else ""),
+    )
+
+
+def _bar(state: FleetState) -> Content:
+    if not state.budget_usd:
+        return Content.styled("░" * BAR_WIDTH, "$foreground 30%")
+    fraction = min(1.0, state.cost_usd / state.budget_usd)
+    filled = round(fraction * BAR_WIDTH)
+    colour = "$error" if fraction >= 1 else "$warning" if fraction >= 0.8 else "$meter-bar"
+    return Content.assemble(Content.styled("█" * filled, colour), Content.styled("░" * (BAR_WIDTH - filled), "$foreground 30%"))
+
+
+def _trend(state: FleetState, now: float) -> Content:
+    per_accepted = cost_per_accepted(state)
+    return Content.assemble(
+        _label("trend"),
+        Content.styled(sparkline(sparkline_buckets(state, now, SPARK_BUCKETS, SPARK_SPAN_S)), "$meter-bar"),
+        Content.styled(f" {SPARK_SPAN_S / 60:.0f} min", "$foreground 60%"),
+        f"  deliverables ✓{state.accepted} ✗{state.rejected}  ",
+        money(per_accepted) if per_accepted is not None else Content("-"),
+        "/accepted",
+        f"  interventions {state.interventions}",
+    )
+
+
+def sparkline(values: list[int]) -> str:
+    """One block character per value, scaled to the largest."""
+    peak = max(values, default=0)
+    if peak <= 0:
+        return _BLOCKS[1] * len(values)
+    return "".join(_BLOCKS[max(1, round(v / peak * (len(_BLOCKS) - 1)))] if v else _BLOCKS[1] for v in values)
+
+
+_SHORT = {"running a tool": "tool", "awaiting approval": "approval", "waiting on deps": "waiting"}
+
+
+def _agents(state: FleetState, now: float) -> Content:
+    tallies: dict[tuple[str, str], int] = {}
+    for agent in state.agents.values():
+        view = status_of(agent, now)
+        key = (_SHORT.get(view.label, view.label), view.tone)
+        tallies[key] = tallies.get(key, 0) + 1
+    parts = [Content.styled(f"{n} {label}", f"$agent-{tone}") for (label, tone), n in tallies.items()]
+    return Content.assemble(_label("agents"), f"{len(state.agents)}: ", Content(" · ").join(parts) if parts else "none yet")
