@@ -34,7 +34,7 @@ CHARS_PER_TOKEN = 4
 DELTA_INTERVAL_S = 0.05
 FIRST_TOKEN_S = 0.3
 STALL_TEXT_CHARS = 48
-MAX_LOOP_TURNS = 20
+MAX_LOOP_TURNS = 400  # long enough that a person can step in; the budget usually stops it first
 SPEAKER_TAG = re.compile(r"^\[[\w -]+\]\s*")
 OPTION_TYPES: dict[str, type] = {"stall_at_turn": int, "loop_on_first_run": bool, "fail": bool}
 

@@ -163,7 +163,8 @@ async def test_loop_repeats_one_call_on_the_first_run_and_behaves_after_a_fresh_
     assert (out / "charts" / "loc.svg").exists()
 
 
-async def test_loop_gives_up_after_twenty_repeats() -> None:
+async def test_loop_gives_up_after_its_limit_of_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.providers.sim.MAX_LOOP_TURNS", 20)
     provider = SimProvider(speed=FAST)
     provider.configure("fc", {"loop_on_first_run": True})
     messages = [Message("user", (TextPart("check"),))]
