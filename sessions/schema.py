@@ -30,7 +30,7 @@ from sessions.events import (
     from_row,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BACKFILL_PAGE = 5000
 BUSY_TIMEOUT_MS = 10_000
 HOST = socket.gethostname()
@@ -119,6 +119,10 @@ V2_STATEMENTS = (
     "CREATE INDEX events_by_agent ON events (session_id, agent, seq)",
     "CREATE INDEX sessions_by_start ON sessions (started_at)",
 )
+
+# Replay markers and stats read a few kinds of a session without scanning every payload.
+V3_STATEMENTS = ("CREATE INDEX events_by_kind ON events (session_id, kind, seq)",)
+
 
 @dataclass
 class Rollup:
@@ -271,6 +275,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, V1_STATEMENTS),
     Migration(2, V2_STATEMENTS, _backfill_rollups),
+    Migration(3, V3_STATEMENTS),
 )
 
 

@@ -374,6 +374,10 @@ class Store:
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
+    async def fetch_rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run one read-only query for the history readers (replay markers, stats) and return its rows."""
+        return [tuple(row) for row in await self._fetchall(sql, params)]
+
     async def import_events(self, events: Iterable[Event]) -> str:
         """Write a whole session from its events, keeping its id and seqs; returns the id."""
         self._check_writable()
