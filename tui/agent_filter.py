@@ -68,8 +68,8 @@ class AgentFilter:
     def describe(self) -> str:
         parts = [] if self.group == "all" else [f"status: {self.group}"]
         if self.text:
-            kind = "text" if self.regex_error else "regex"
-            parts.append(f"{'not ' if self.invert else ''}{kind} {self.pattern!r}")
+            how = "excluding" if self.invert else "matching"
+            parts.append(f"{how} {self.pattern!r}{' as text' if self.regex_error else ''}")
         return ", ".join(parts)
 
 

@@ -23,7 +23,7 @@ ARGS_CHARS = 160
 
 
 class ApprovalsModal(ModalScreen[None]):
-    """The queue repaints live: decided calls leave it, new ones join it."""
+    """Oldest first; the queue repaints live: decided calls leave it, new ones join it."""
 
     CSS_PATH = "approvals.tcss"
     BINDINGS = [
@@ -55,7 +55,7 @@ class ApprovalsModal(ModalScreen[None]):
 
     def paint(self, state: FleetState, now: float) -> None:
         """Show the calls waiting now, keeping the highlight on the same call."""
-        waiting = [(agent.name, p) for agent in state.agents.values() for p in agent.pending]
+        waiting = sorted(((a.name, p) for a in state.agents.values() for p in a.pending), key=lambda item: item[1].ts)
         if self._painted and waiting == self.waiting:
             return
         self._painted = True
@@ -75,7 +75,7 @@ class ApprovalsModal(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "decide":
-            return self.current is not None
+            return True if self.current is not None else None
         return True
 
     def action_decide(self, approve: bool, always: bool) -> None:

@@ -30,7 +30,7 @@ class FleetScreen(SupervisedScreen):
         Binding("t", "toggle_table", "Table", id="table", tooltip="Switch between the grid and the table"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f", "status_filter", "Status filter", id="status_filter", show=False),
-        Binding("escape", "clear", "Clear tags/filter", id="clear", show=False),
+        Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the tags, else the filter"),
         Binding("up", "move(0, -1)", "Up", id="up", show=False),
         Binding("down,j", "move(0, 1)", "Down", id="down", show=False),
         Binding("left,h", "move(-1, 0)", "Left", id="left", show=False),
@@ -117,6 +117,8 @@ class FleetScreen(SupervisedScreen):
             return False
         if action in ("zoom", "tag") and self.selected is None:
             return None
+        if action == "clear":
+            return bool(self.tagged) or self.filter != AgentFilter() or self.has_class("-filtering")
         return super().check_action(action, parameters)
 
     def action_zoom(self) -> None:
@@ -128,6 +130,7 @@ class FleetScreen(SupervisedScreen):
     def action_tag(self) -> None:
         if self.selected:
             self.tagged = self.tagged ^ {self.selected}
+            self.refresh_bindings()
             self.cockpit.repaint()
 
     def action_toggle_table(self) -> None:
@@ -147,6 +150,7 @@ class FleetScreen(SupervisedScreen):
 
     def action_status_filter(self) -> None:
         self.filter = self.filter.next_group()
+        self.refresh_bindings()
         self.cockpit.repaint()
 
     def action_sort(self, name: str) -> None:
@@ -161,6 +165,7 @@ class FleetScreen(SupervisedScreen):
             self.tagged = frozenset()
         elif self.filter != AgentFilter():
             self.filter = AgentFilter()
+        self.refresh_bindings()
         self.cockpit.repaint()
 
     def action_move(self, dx: int, dy: int) -> None:
@@ -176,6 +181,7 @@ class FleetScreen(SupervisedScreen):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter = self.filter.with_text(event.value)
+        self.refresh_bindings()
         self.cockpit.repaint()
 
     @on(Input.Submitted, "#filter")

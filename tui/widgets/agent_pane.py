@@ -19,7 +19,7 @@ class AgentPane(Widget):
     AgentPane {{
         height: {PANE_HEIGHT};
         padding: 0 1;
-        border: round $panel-lighten-2;
+        border: round $foreground 30%;
         border-title-color: $foreground;
         border-title-style: bold;
         text-wrap: nowrap;

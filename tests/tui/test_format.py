@@ -1,0 +1,46 @@
+"""How numbers, money and statuses read: unknown prices never show as $0."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessions.state import AgentState, PendingApproval
+from tui.format import count, duration, money, status_of
+
+
+def test_unknown_prices_are_a_question_mark_never_zero_dollars() -> None:
+    assert money(0.0, unknown_tokens=500).plain == "?"
+    assert money(0.25, unknown_tokens=500).plain == "$0.2500+?"
+    assert "$cost-unknown" in str(money(0.0, unknown_tokens=1).spans[0].style)
+    assert money(1.5, simulated=True).plain == "$1.50 sim"
+
+
+@pytest.mark.parametrize(("n", "text"), [(950, "950"), (12_345, "12.3k"), (123_456, "123k"), (4_560_000, "4.56M")])
+def test_counts(n: int, text: str) -> None:
+    assert count(n) == text
+
+
+@pytest.mark.parametrize(("s", "text"), [(-3, "0s"), (42.9, "42s"), (185, "3m05s"), (3720, "1h02m")])
+def test_durations(s: float, text: str) -> None:
+    assert duration(s) == text
+
+
+@pytest.mark.parametrize(
+    ("agent", "label", "detail", "tone"),
+    [
+        (AgentState(name="a", status="waiting", reason="after b"), "waiting on deps", "after b", "waiting"),
+        (AgentState(name="a", status="tool", current_tool="run_command"), "running a tool", "run_command", "active"),
+        (AgentState(name="a", status="retrying", retry_at=112.0), "retrying", "in 12s", "waiting"),
+        (AgentState(name="a", status="streaming", flags=("stalled",)), "stalled", "", "stalled"),
+        (AgentState(name="a", status="tool", flags=("looping",)), "looping", "", "looping"),
+        (AgentState(name="a", status="over_budget", flags=("over_budget",)), "over budget", "", "failed"),
+        (AgentState(name="a", status="killed", flags=("stalled",)), "killed", "", "killed"),
+        (
+            AgentState(name="a", status="awaiting_approval", pending=(PendingApproval(call_id="c", tool="run_command", args={}, ts=0),)),
+            "awaiting approval", "run_command", "approval",
+        ),
+    ],
+)
+def test_honest_statuses(agent: AgentState, label: str, detail: str, tone: str) -> None:
+    view = status_of(agent, now=100.0)
+    assert (view.label, view.detail, view.tone) == (label, detail, tone)

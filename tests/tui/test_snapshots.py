@@ -1,0 +1,75 @@
+"""Snapshots of every screen and meaningful state, at 120x40 on the sample fleet with the clock fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from tests.tui.helpers import SIZE, make_app
+from themes import BUILTIN_THEMES
+
+
+async def wait_for_workers(pilot: Pilot[None]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.repaint()  # type: ignore[attr-defined]
+    await pilot.pause()
+
+
+async def type_reprompt(pilot: Pilot[None]) -> None:
+    await pilot.press("r")
+    pilot.app.screen.query_one(TextArea).cursor_blink = False
+    await pilot.press(*"Add a caption", "enter", *"then stop.")
+
+
+def test_fleet_grid(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The red banner names facts (A), deck (r) and critic (k); the meter shows $0.0767+? sim of $5.00 with
+    5.8k unpriced tokens in amber; eight panes in three columns, charts under the cursor (double border), deck amber
+    STALLED, critic pink LOOPING at iter 3/5, local DONE at an amber '?', flaky RETRYING in 15s, review waiting."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE)
+
+
+def test_fleet_table_sorted_by_cost(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The table view (t) sorted by cost (2): charts ($0.0231) first, unpriced local ('?') near the end; one row per agent with
+    status, model, time, in/out tokens, cost and what it does now; the viewbar says 'sorted by cost'."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["t", "2"])
+
+
+async def filter_and_tag(pilot: Pilot[None]) -> None:
+    await pilot.press("l", "space", "slash")
+    pilot.app.screen.query_one(Input).cursor_blink = False
+    await pilot.press(*"!sim")
+
+
+def test_fleet_filtered_and_tagged(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The grid filtered to '!sim' (everything not on the sim provider) with logs tagged (space): four panes,
+    logs highlighted as tagged, the viewbar says "excluding 'sim'", the filter input open at the bottom and the
+    footer offering only esc to clear."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=filter_and_tag)
+
+
+def test_agent_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """charts up close: its summary pane, the transcript (task, turn 1 text, the write_file call and its result,
+    the artifact, usage), one row of usage per turn, the artifact list and the SVG shown as text."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["enter"], run_before=wait_for_workers)
+
+
+def test_reprompt_input_for_a_busy_agent(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The reprompt modal over the fleet for charts, which is streaming: the hint says the message will wait for a
+    safe point; two typed lines in the text area; Send (ctrl+s) and Cancel (esc) buttons."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=type_reprompt)
+
+
+def test_approvals_queue(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The approvals modal (A): facts wants run_command with the curl arguments, waiting 25s; the footer offers
+    y approve, a always allow, n deny, esc close."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["A"])
+
+
+@pytest.mark.parametrize("theme", [t.name for t in BUILTIN_THEMES])
+def test_fleet_in_each_theme(snap_compare, tmp_path: Path, theme: str) -> None:  # type: ignore[no-untyped-def]
+    """The fleet grid in one built-in theme: statuses, flags, the amber unknown price and the banner stay readable."""
+    assert snap_compare(make_app(tmp_path, theme=theme), terminal_size=SIZE)
