@@ -25,6 +25,7 @@ class Control:
         self.fleet = fleet
         self.notify = notify
         self.reprompts = RepromptQueue()
+        self.pausing: set[str] = set()
 
     def send(self, command: cmd.Command) -> bool:
         """Hand `command` to the fleet; False (and a notice) when it does not apply."""
@@ -41,23 +42,28 @@ class Control:
             self.send(cmd.Kill(agent=name))
 
     def toggle_pause(self, names: Iterable[str]) -> None:
+        """Resume the agents paused (or asked to pause) and pause the others at their next safe point."""
         agents = self.fleet.state.agents
         for name in names:
-            paused = name in agents and agents[name].status == "paused"
-            self.send(cmd.Resume(agent=name) if paused else cmd.Pause(agent=name))
+            if name in self.pausing or (name in agents and agents[name].status == "paused"):
+                self.pausing.discard(name)
+                self.send(cmd.Resume(agent=name))
+            elif self.send(cmd.Pause(agent=name)):
+                self.pausing.add(name)
+                self.notify(f"{name} pauses at its next safe point (p again resumes it)", "information")
 
     def restart(self, names: Iterable[str]) -> None:
         for name in names:
             self.reprompts.drop(name)
             self.send(cmd.Restart(agent=name))
 
-    def reprompt(self, names: Iterable[str], text: str) -> list[str]:
-        """Send `text` to each idle agent now and queue it for each busy one; returns the queued names."""
+    def reprompt(self, names: Iterable[str], text: str, *, now: bool = False) -> list[str]:
+        """Send `text` to each idle agent (or all, with `now`) at once and queue it for each busy one; returns the queued names."""
         queued = []
         agents = self.fleet.state.agents
         for name in names:
             agent = agents.get(name)
-            if agent is not None and is_busy(agent):
+            if agent is not None and is_busy(agent) and not now:
                 self.reprompts.put(agent, text)
                 queued.append(name)
             else:
@@ -83,6 +89,8 @@ class Control:
         self.send(cmd.ResumeAll() if self.fleet.state.stopped else cmd.StopAll())
 
     def deliver_due(self, state: FleetState) -> None:
-        """Send the queued reprompts whose agents reached a safe point."""
+        """Send the queued reprompts whose agents reached a safe point; forget pauses that took effect or ended."""
+        agents = state.agents
+        self.pausing = {n for n in self.pausing if n in agents and agents[n].status != "paused" and not agents[n].finished}
         for queued in self.reprompts.due(state.agents):
             self.send(cmd.Reprompt(agent=queued.agent, text=queued.text))

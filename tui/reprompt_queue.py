@@ -25,8 +25,8 @@ class QueuedReprompt:
 
 
 def is_busy(agent: AgentState) -> bool:
-    """True while the agent is mid-reply or mid-tool, where a reprompt would cut it off."""
-    return agent.status in BUSY_STATUSES
+    """True while the agent is mid-reply or mid-tool, where a reprompt would cut it off; a stalled agent is not."""
+    return agent.status in BUSY_STATUSES and "stalled" not in agent.flags
 
 
 class RepromptQueue:

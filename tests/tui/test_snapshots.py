@@ -59,7 +59,8 @@ def test_agent_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-
 
 def test_reprompt_input_for_a_busy_agent(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The reprompt modal over the fleet for charts, which is streaming: the hint says the message will wait for a
-    safe point; two typed lines in the text area; Send (ctrl+s) and Cancel (esc) buttons."""
+    safe point or ctrl+n interrupts; two typed lines in the text area; Cancel, Send now and Send buttons, and a footer
+    with ^s, ^n and esc."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=type_reprompt)
 
 

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, TextArea
+from textual.widgets import Button, Footer, Label, TextArea
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,16 @@ class RepromptAnswer:
 
     text: str = ""
     drop: bool = False
+    now: bool = False
 
 
 class RepromptModal(ModalScreen[RepromptAnswer | None]):
-    """ctrl+s sends, ctrl+r drops the waiting message, esc cancels; enter is a new line."""
+    """ctrl+s sends (a busy agent gets it at its next safe point), ctrl+n interrupts, ctrl+r drops the waiting message."""
 
     CSS_PATH = "reprompt.tcss"
     BINDINGS = [
         Binding("ctrl+s", "send", "Send", id="reprompt.send"),
+        Binding("ctrl+n", "send(True)", "Send now", id="reprompt.send_now", tooltip="Interrupt a busy agent instead of waiting"),
         Binding("ctrl+r", "drop", "Drop queued", id="reprompt.drop"),
         Binding("escape", "cancel", "Cancel", id="reprompt.cancel"),
     ]
@@ -44,7 +46,10 @@ class RepromptModal(ModalScreen[RepromptAnswer | None]):
                 if self.queued is not None:
                     yield Button("Drop queued (ctrl+r)", variant="warning", id="drop")
                 yield Button("Cancel (esc)", id="cancel")
+                if self.busy:
+                    yield Button("Send now (ctrl+n)", variant="warning", id="now")
                 yield Button("Send (ctrl+s)", variant="primary", id="send")
+        yield Footer()
 
     def on_mount(self) -> None:
         area = self.query_one("#message", TextArea)
@@ -54,18 +59,26 @@ class RepromptModal(ModalScreen[RepromptAnswer | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "drop":
             return self.queued is not None
+        if action == "send" and parameters == (True,):
+            return bool(self.busy) or self.queued is not None
         return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        {"send": self.action_send, "drop": self.action_drop, "cancel": self.action_cancel}[str(event.button.id)]()
+        match event.button.id:
+            case "send" | "now":
+                self.action_send(now=event.button.id == "now")
+            case "drop":
+                self.action_drop()
+            case _:
+                self.action_cancel()
 
-    def action_send(self) -> None:
+    def action_send(self, now: bool = False) -> None:
         text = self.query_one("#message", TextArea).text.strip()
         if not text:
             self.notify("Type a message first (or esc to cancel).", severity="warning")
             return
-        self.dismiss(RepromptAnswer(text=text))
+        self.dismiss(RepromptAnswer(text=text, now=now))
 
     def action_drop(self) -> None:
         self.dismiss(RepromptAnswer(drop=True))
@@ -84,5 +97,6 @@ def _hint(busy: list[str], queued: str | None) -> str:
     if queued is not None:
         return "A message is waiting for this agent's next safe point: edit it and send again, or drop it."
     if busy:
-        return f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} busy: the message will wait for a safe point, and can be edited or dropped until then."
+        verb = "is" if len(busy) == 1 else "are"
+        return f"{', '.join(busy)} {verb} busy: the message waits for a safe point (editable until then); ctrl+n interrupts now."
     return "The agent gets this message now, as a note from the supervisor."

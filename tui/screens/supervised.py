@@ -139,7 +139,7 @@ class SupervisedScreen(Screen[None]):
                 self.cockpit.control.drop_reprompt(name)
             self.notify(f"dropped the message waiting for {', '.join(names)}")
         else:
-            self.cockpit.control.reprompt(names, answer.text)
+            self.cockpit.control.reprompt(names, answer.text, now=answer.now)
         self.cockpit.repaint()
 
     def action_pause(self) -> None:
