@@ -91,7 +91,7 @@ def test_the_demo_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None
     assert outcome(db, "charts") == "killed"
 
     terminal.keys("q")
-    terminal.wait_for(lambda s: "still running" in s and "Quit and stop them?" in s, timeout=10)
+    terminal.wait_for(lambda s: "still running" in s and "Quit and stop" in s, timeout=10)
     terminal.keys("y")
     deadline = time.monotonic() + 15
     while "e2e" in terminal.tmux("list-sessions") and time.monotonic() < deadline:
