@@ -194,9 +194,17 @@ class AgentLoop:
                     elif isinstance(item, UsageReport):
                         coalescer.flush()
                         self._report_usage(item.usage, estimated=False)
+            except asyncio.CancelledError:
+                if reply.usage is None:
+                    self._report_usage(self._billed_estimate(request), estimated=True)
+                raise
             finally:
                 coalescer.flush()
         return reply
+
+    def _billed_estimate(self, request: ModelRequest) -> Usage:
+        """What a reply cut short by the supervisor was likely billed: its whole input, the output so far."""
+        return Usage(input_tokens=_estimate_tokens(request), output_tokens=-(-self._streamed_chars // CHARS_PER_TOKEN))
 
     def _emit_text(self, text: str) -> None:
         self.conversation.text(text)

@@ -297,3 +297,15 @@ async def test_restarting_a_failed_dependency_brings_back_what_it_skipped(tmp_pa
     assert sup.state.agents["a"].outcome == "done"
     await sup.wait()
     await sup.finish()
+
+
+async def test_a_reply_cut_short_by_the_supervisor_is_billed_as_an_estimate(tmp_path: Path) -> None:
+    sup, sink, provider = supervisor(tmp_path, hanging_script)
+    await sup.start()
+    await until(lambda: sup.state.agents["a"].live_output_estimate > 0)
+    sup.handle(cmd.Kill(agent="a"))
+    await sup.wait()
+    (usage,) = sink.of("a", "usage")
+    assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens == 2  # "thinking" streamed: 8 characters
+    assert sink.of("a")[-1].kind == "agent_finished"
+    await sup.finish()
