@@ -11,6 +11,7 @@ from tests.tui.fake_fleet import FakeFleet
 from tests.tui.sample_fleet import clock, sample_fleet
 from tui.app import TokenmaxxApp
 from tui.config import Config, Settings
+from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_pane import AgentPane
 
 SIZE = (120, 40)
@@ -34,7 +35,7 @@ def shown(widget: Widget) -> str:
 
 
 def pane(app: TokenmaxxApp, name: str) -> AgentPane:
-    return app.screen.query_one(f"AgentGrid").panes[name]  # type: ignore[attr-defined, no-any-return]
+    return app.screen.query_one(AgentGrid).panes[name]
 
 
 async def settle(pilot: Pilot[None]) -> None:
