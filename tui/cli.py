@@ -40,10 +40,11 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; user errors from the store and plans become one clear line and exit 2."""
     from agents.plan import PlanError
     from sessions.store import StoreError
+    from tui.config import ConfigError
 
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
-    except (PlanError, StoreError) as error:
+    except (PlanError, StoreError, ConfigError) as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted", 130)
@@ -125,13 +126,16 @@ def init(path: Path, force: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--status", type=click.Choice(["running", "done", "failed", "stopped", "interrupted"]), help="Only sessions with this status.")
+@click.option("--since", metavar="DATE", help="Only sessions started since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
+@click.option("--sort", type=click.Choice(["started", "duration", "cost", "tokens", "name"]), default="started", show_default=True, help="Newest, longest, costliest or largest first; names A-Z.")
 @db_option
-def sessions(as_json: bool, db: Path | None) -> None:
+def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db: Path | None) -> None:
     """List past and running sessions."""
-    from tui.listing import print_sessions
+    from tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
-    run_async(lambda: print_sessions(db_path, as_json=as_json, echo=click.echo))
+    run_history(lambda: list_sessions(db_path, echo=click.echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
 
 
 @main.command()
@@ -153,3 +157,53 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
         sys.exit(run_async(lambda: resume_tui(session, db_path)))
     except CannotResume as error:
         fail(str(error))
+
+
+# -- history: export, import, stats (logic in tui/history_cli.py) ------------------------------
+
+
+def run_history(make: Callable[[], Awaitable[T]]) -> T:
+    """`run_async` for the history commands, whose own user errors also exit 2 with one line."""
+    from tui.history_cli import HistoryError
+
+    try:
+        return run_async(make)
+    except HistoryError as error:
+        fail(str(error))
+
+
+@main.command()
+@click.argument("session")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "md"]), default="jsonl", show_default=True, help="Lossless JSONL (importable) or a Markdown transcript.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@db_option
+def export(session: str, fmt: str, output: Path | None, db: Path | None) -> None:
+    """Export a session (SESSION: its id or a unique prefix)."""
+    from tui.history_cli import export_session
+
+    db_path = resolve_db(db)
+    stdout = sys.stdout
+    run_history(lambda: export_session(db_path, session, fmt, output, stdout))  # type: ignore[arg-type]
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def import_(file: Path, db: Path | None) -> None:
+    """Import a session from a JSONL export; prints its id."""
+    from tui.history_cli import import_session
+
+    db_path = resolve_db(db)
+    click.echo(run_history(lambda: import_session(db_path, file)))
+
+
+@main.command()
+@click.option("--since", metavar="DATE", help="Only what happened since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@db_option
+def stats(since: str | None, as_json: bool, db: Path | None) -> None:
+    """What the tokens bought: spend beside outcomes by role, model, plan and day."""
+    from tui.history_cli import print_stats
+
+    db_path = resolve_db(db)
+    run_history(lambda: print_stats(db_path, echo=click.echo, since=since, as_json=as_json))

@@ -97,3 +97,21 @@ def test_help_does_not_import_the_sdks() -> None:
     code = "import sys; from tui.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit: pass\nprint(sorted(m for m in ('anthropic', 'openai', 'textual') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().endswith("[]"), result.stdout + result.stderr
+
+
+def test_a_broken_config_file_exits_2_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.toml").write_text("[settings]\ntheme = 12\n")
+    (tmp_path / "fleet.toml").write_text('name = "x"\n[[agents]]\nname = "a"\nrole = "critic"\ntask = "t"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "run", "fleet.toml", "--db", str(tmp_path / "s.db")],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "TOKENMAXX_CONFIG_DIR": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "config.toml" in result.stderr and "Traceback" not in result.stderr
