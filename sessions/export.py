@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,23 @@ from sessions.events import Event, UnknownEventKind, decode, encode
 
 OUTPUT_MAX_LINES = 40
 OUTPUT_MAX_CHARS = 4000
+TEXT_ARG_CHARS = 100
+HEADING_DEMOTION = 3  # an agent's "# Title" sits below the transcript's "### Turn"
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?=\s|$)")
+_LANGUAGES = {
+    ".py": "python",
+    ".sh": "sh",
+    ".md": "markdown",
+    ".html": "html",
+    ".svg": "xml",
+    ".xml": "xml",
+    ".csv": "csv",
+    ".json": "json",
+    ".toml": "toml",
+    ".js": "javascript",
+    ".css": "css",
+}
 _QUIET_STATUSES = frozenset({"queued", "waiting", "starting", "streaming", "tool", "awaiting_approval", "done"})
 
 
@@ -188,12 +206,28 @@ def _agent_section(agent: str, agent_events: list[Event]) -> str:
             streamed.append(event.text)
             continue
         if streamed:
-            blocks.append("".join(streamed).strip())
+            blocks.append(_agent_text("".join(streamed)))
             streamed = []
         blocks.append(_agent_block(event))
     if streamed:
-        blocks.append("".join(streamed).strip())
+        blocks.append(_agent_text("".join(streamed)))
     return "\n\n".join(block for block in blocks if block)
+
+
+def _agent_text(text: str) -> str:
+    """An agent's own words, its headings demoted below the transcript's and a fence it left open closed."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in text.strip().splitlines():
+        marker = _FENCE.match(line)
+        if marker and (fence is None or (marker.group(1).startswith(fence) and not marker.group(2).strip())):
+            fence = marker.group(1) if fence is None else None
+        elif fence is None and (heading := _HEADING.match(line)):
+            line = "#" * min(len(heading.group(1)) + HEADING_DEMOTION, 6) + line[len(heading.group(1)) :]
+        lines.append(line)
+    if fence is not None:
+        lines.append(fence)
+    return "\n".join(lines)
 
 
 def _agent_block(event: Event) -> str:  # noqa: C901 - one branch per kind, ending in assert_never
@@ -203,14 +237,14 @@ def _agent_block(event: Event) -> str:  # noqa: C901 - one branch per kind, endi
         case ev.TurnStarted():
             return f"### Turn {event.turn}"
         case ev.ToolCall():
-            return f"**Tool call** `{event.tool}` (`{event.call_id}`)\n\n" + _fenced(_json(event.args), "json")
+            return f"**Tool call** `{event.tool}` (`{event.call_id}`)\n\n" + _args_block(event.args)
         case ev.ToolResult():
             verdict = "ok" if event.ok else "failed"
             heading = f"**Result** of `{event.call_id}`: {verdict} in {event.duration_s:.2f} s"
             return heading + "\n\n" + _fenced(_truncated(event.output))
         case ev.ApprovalRequested():
             heading = f"> **Approval requested** for `{event.tool}` (`{event.call_id}`)"
-            return heading + "\n\n" + _fenced(_json(event.args), "json")
+            return heading + "\n\n" + _args_block(event.args)
         case ev.ApprovalDecided():
             return f"> **{'Approved' if event.approved else 'Denied'}** `{event.call_id}` by {event.by}"
         case ev.UsageReported():
@@ -261,6 +295,27 @@ def _usage_line(usage: ev.UsageReported) -> str:
 def _action_line(action: ev.SupervisorAction, target: str) -> str:
     text = f": {action.text}" if action.text else ""
     return f"**{action.by}** {action.action} ({target}){text}"
+
+
+def _args_block(args: dict[str, Any]) -> str:
+    """Short arguments as JSON; a long or multi-line text argument (a command, a file's content) as itself."""
+    texts = {key: value for key, value in args.items() if isinstance(value, str) and _is_long_text(value)}
+    rest = {key: value for key, value in args.items() if key not in texts}
+    blocks = [_fenced(_json(rest), "json")] if rest or not texts else []
+    blocks += [f"`{key}`:\n\n" + _fenced(_truncated(value), _language(key, args)) for key, value in texts.items()]
+    return "\n\n".join(blocks)
+
+
+def _is_long_text(value: str) -> bool:
+    return "\n" in value.strip() or len(value) > TEXT_ARG_CHARS
+
+
+def _language(key: str, args: dict[str, Any]) -> str:
+    if key in ("command", "cmd", "script"):
+        return "sh"
+    path = args.get("path")
+    suffix = Path(path).suffix.lower() if isinstance(path, str) else ""
+    return _LANGUAGES.get(suffix, "")
 
 
 def _json(value: Any) -> str:
