@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents import commands as cmd
+from agents.artifact_watch import ArtifactWatch, already_reported
 from agents.commanding import CommandError, CommandHandling
 from agents.budget import Budgets
 from agents.conversation import FRESH_START, initial_message
@@ -22,6 +23,7 @@ from agents.plan import Plan
 from agents.plan_models import AgentSpec
 from agents.providers import make_provider
 from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
+from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
 from agents.runs import AgentRun
 from agents.tools import Workspace, tool_specs
 from agents.watchdog import Watchdog
@@ -52,6 +54,8 @@ class Supervisor(CommandHandling):
         clock: Callable[[], float] = time.monotonic,
         out_root: Path | None = None,
         providers: dict[str, Provider] | None = None,
+        watch_plan: bool = False,
+        watch_out: bool = True,
     ) -> None:
         self.plan = plan
         self.store = store
@@ -65,7 +69,9 @@ class Supervisor(CommandHandling):
         self.runs: dict[str, AgentRun] = {}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._provider_slots: dict[str, asyncio.Semaphore] = {}
-        self._parallel = asyncio.Semaphore(plan.max_parallel)
+        self.slots = Slots(plan.max_parallel)
+        self.pending_specs: dict[str, AgentSpec] = {}
+        self.removed: set[str] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._all_done = asyncio.Event()
         self.watchdog = Watchdog(
@@ -76,6 +82,8 @@ class Supervisor(CommandHandling):
             clock=clock,
         )
         log.subscribe(self.watchdog.observe)
+        self.plan_watch = PlanWatch(self) if watch_plan else None
+        self.artifact_watch = ArtifactWatch(self.out_root, self.runs.__contains__, self.emit) if watch_out else None
 
     @classmethod
     def create(cls, plan: Plan, store, *, session_id: str | None = None, **options) -> Supervisor:  # type: ignore[no-untyped-def]
@@ -87,7 +95,14 @@ class Supervisor(CommandHandling):
     def state(self) -> FleetState:
         return self.log.state
 
+    @property
+    def providers_in_use(self) -> frozenset[str]:
+        return frozenset(self._providers)
+
     def emit(self, event: ev.Event) -> ev.Event:
+        """Record an event; an artifact already recorded with the same content is dropped."""
+        if isinstance(event, ev.Artifact) and already_reported(self.state, event):
+            return event
         return self.log.emit(event)
 
     async def start(self) -> None:
@@ -111,10 +126,22 @@ class Supervisor(CommandHandling):
         self.start_watchdog()
 
     def start_watchdog(self) -> None:
+        """Start the watchers: the watchdog, the out folder's and, when asked for, the plan file's."""
         self._watcher = asyncio.create_task(self._watch(), name="watchdog")
+        for watch in (self.artifact_watch, self.plan_watch):
+            if watch is not None:
+                watch.start()
 
     def add_agent(self, spec: AgentSpec) -> None:
         """Queue an agent of the plan and start its task."""
+        self.announce(spec)
+        run = AgentRun(spec)
+        self.runs[spec.name] = run
+        self._all_done.clear()
+        self.launch(run, fresh=True)
+
+    def announce(self, spec: AgentSpec) -> None:
+        """Record the agent as queued with `spec`: a new agent, or one whose plan entry changed."""
         self.emit(
             ev.AgentQueued(
                 agent=spec.name,
@@ -127,10 +154,6 @@ class Supervisor(CommandHandling):
                 loop_times=spec.loop.times or 0,
             )
         )
-        run = AgentRun(spec)
-        self.runs[spec.name] = run
-        self._all_done.clear()
-        self.launch(run, fresh=True)
 
     async def wait(self) -> FleetState:
         """Wait until every agent has finished."""
@@ -140,6 +163,8 @@ class Supervisor(CommandHandling):
 
     async def finish(self, status: str | None = None) -> None:
         """End the session: stop what still runs, record how it ended, release providers."""
+        if self.plan_watch is not None:
+            await self.plan_watch.stop()
         unfinished = [run for run in self.runs.values() if run.task is not None and not run.task.done()]
         for run in unfinished:
             run.stop_reason = "shutdown"
@@ -148,6 +173,8 @@ class Supervisor(CommandHandling):
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        if self.artifact_watch is not None:
+            await self.artifact_watch.stop()
         self.emit(ev.SessionEnded(status=status or self._session_status(bool(unfinished))))  # type: ignore[arg-type]
         for provider in self._providers.values():
             await provider.aclose()
@@ -155,12 +182,14 @@ class Supervisor(CommandHandling):
     def _session_status(self, stopped: bool) -> str:
         if stopped:
             return "stopped"
-        outcomes = [a.outcome for a in self.state.agents.values()]
+        outcomes = [a.outcome for a in self.state.agents.values() if not a.withdrawn]
         return "done" if all(o == "done" for o in outcomes) else "failed"
 
     # agent lifecycle ----------------------------------------------------------------------
 
     def launch(self, run: AgentRun, *, fresh: bool) -> None:
+        if fresh:
+            take_pending_spec(self, run)
         run.stop_reason = None
         run.task = asyncio.create_task(self._lifecycle(run, fresh=fresh), name=f"agent:{run.name}")
         self._all_done.clear()
@@ -171,7 +200,7 @@ class Supervisor(CommandHandling):
             if skip:
                 self._finish(run, "skipped", skip)
                 return
-            async with self._parallel:
+            async with self.slots:
                 await self._iterations(run, fresh=fresh)
         except asyncio.CancelledError:
             self._stopped(run)
@@ -186,6 +215,8 @@ class Supervisor(CommandHandling):
             self._finish(run, "killed", "killed by the supervisor")
         elif reason == "restart":
             self.launch(run, fresh=True)
+        elif reason == "removed":
+            self._finish(run, "skipped", REMOVED)
 
     async def _wait_for_dependencies(self, run: AgentRun) -> str | None:
         after = run.spec.after
@@ -219,14 +250,21 @@ class Supervisor(CommandHandling):
                 self._finish(run, result.outcome or "done", result.summary)
                 return
             run.iteration += 1
+            take_pending_spec(self, run)
             fresh = True
 
     def _loops_again(self, run: AgentRun) -> bool:
+        """Another iteration, unless the agent left the plan, ran its times, or the next could pass `until_usd`."""
         spec = run.spec.loop
-        if spec.times is not None and run.iteration >= spec.times:
+        if run.name in self.removed or (spec.times is not None and run.iteration >= spec.times):
             return False
-        spent = self.state.agents[run.name].cost_usd
-        return spec.until_usd is None or spent < spec.until_usd
+        if spec.until_usd is None:
+            return True
+        agent = self.state.agents[run.name]
+        dearest = max(agent.costs_by_iteration)
+        if agent.unknown_price_tokens or dearest <= 0:
+            return spec.times is not None  # spend that cannot be measured never ends a loop
+        return agent.cost_usd + dearest <= spec.until_usd
 
     def _agent_loop(self, run: AgentRun, *, fresh: bool) -> AgentLoop | None:
         spec = run.spec

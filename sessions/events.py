@@ -93,6 +93,9 @@ class PlanLoaded(_Event):
     reload: bool = False
     budget_usd: float | None = None
     budget_tokens: int | None = None
+    changed_on_restart: list[str] = []  # started agents whose new plan entry applies at their next fresh start
+    removed_still_running: list[str] = []  # agents gone from the plan that run until they end or are killed
+    settings_kept: list[str] = []  # fleet settings this save changed that the session keeps (name, workdir, out, ...)
 
 
 class PlanRejected(_Event):

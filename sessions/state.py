@@ -106,6 +106,18 @@ class AgentState(_Frozen):
     retry_at: float | None = None
     outcome: Outcome | None = None
     summary: str = ""
+    change_on_restart: bool = False  # its plan entry changed after it started; the change applies at its next fresh start
+    removed_from_plan: bool = False
+
+    @property
+    def costs_by_iteration(self) -> tuple[float, ...]:
+        """What each loop iteration cost, the one running (or last) included."""
+        return (*self.iteration_costs, self.cost_usd - sum(self.iteration_costs))
+
+    @property
+    def withdrawn(self) -> bool:
+        """Removed from the plan before it started, so it never ran."""
+        return self.removed_from_plan and self.outcome == "skipped"
 
     @property
     def live_output_estimate(self) -> int:
@@ -218,6 +230,7 @@ def _fleet_after(state: FleetState, event: Event) -> FleetState:  # noqa: C901 -
         case ev.SessionResumed():
             return state.model_copy(update={"status": "running", "ended_at": None})
         case ev.PlanLoaded():
+            state = _reloaded(state, event) if event.reload else state
             return state.model_copy(
                 update={
                     "plan_error": None,
@@ -253,6 +266,13 @@ def _fleet_after(state: FleetState, event: Event) -> FleetState:  # noqa: C901 -
             assert_never(event)
 
 
+def _reloaded(state: FleetState, event: ev.PlanLoaded) -> FleetState:
+    """Mark the agents whose plan entry waits for a fresh start, and those no longer in the plan."""
+    planned, pending = set(event.agents), set(event.changed_on_restart)
+    marks = {name: {"change_on_restart": name in pending, "removed_from_plan": name not in planned} for name in state.agents}
+    return state.model_copy(update={"agents": {name: agent.model_copy(update=marks[name]) for name, agent in state.agents.items()}})
+
+
 def _put(state: FleetState, agent: AgentState) -> FleetState:
     return state.model_copy(update={"agents": {**state.agents, agent.name: agent}})
 
@@ -266,6 +286,8 @@ def _queued(previous: AgentState | None, event: ev.AgentQueued) -> AgentState:
         "after": tuple(event.after),
         "loop_times": event.loop_times,
         "last_event_ts": event.ts,
+        "change_on_restart": False,
+        "removed_from_plan": False,
     }
     if previous is None:
         return AgentState(name=event.agent, queued_at=event.ts, **spec)

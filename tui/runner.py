@@ -22,7 +22,7 @@ async def _start_new(supervisor: Supervisor) -> None:
 async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prepare: Prepare | None = None) -> int:
     """Run every agent of a new session of `plan` to the end, printing progress."""
     async with await Store.open(db_path) as store:
-        supervisor = Supervisor.create(plan, store, headless=True, auto_yes=yes)
+        supervisor = Supervisor.create(plan, store, headless=True, auto_yes=yes, watch_plan=True)
         if prepare is not None:
             prepare(supervisor.out_root)
         return await _headless(supervisor, store, _start_new, echo, db_path)
@@ -68,7 +68,7 @@ async def run_tui(plan: Plan, db_path: Path, *, prepare: Prepare | None = None) 
     from tui.fleet_view import LiveFleet
 
     async with await Store.open(db_path) as store:
-        supervisor = Supervisor.create(plan, store)
+        supervisor = Supervisor.create(plan, store, watch_plan=True)
         if prepare is not None:
             prepare(supervisor.out_root)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start)

@@ -1,0 +1,154 @@
+"""Artifact watching: files that appear in the session's out folder become `artifact` events.
+
+The agent loop already reports what write_file and run_command wrote; this watch (the task
+`artifact-watch`) catches the rest, such as files a background process leaves behind. A file
+is reported once it has settled (the same size, time and inode for `SETTLE_S`), under the
+agent whose folder holds it, with its path relative to the out root. The supervisor drops a
+report whose agent, path and sha256 are already recorded (`already_reported`), so a file is
+never reported twice with the same content. Ignored: the out root's `inputs/` folder, files
+directly in the out root or in folders of no agent, hidden files and folders (`.name`),
+temporary files (`*.tmp`, `*~`), symlinks and the folders themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from watchfiles import Change, awatch
+
+from sessions import events as ev
+from sessions.state import FleetState
+
+SETTLE_S = 0.2
+STEP_MS = 50
+MAX_GROUP_MS = 400
+INPUTS = "inputs"
+CHUNK = 1 << 20
+
+Signature = tuple[int, int, int]
+
+
+def already_reported(state: FleetState, artifact: ev.Artifact) -> bool:
+    """Whether the agent's artifacts already hold this path with this content."""
+    agent = state.agents.get(artifact.agent)
+    return agent is not None and any(a.path == artifact.path and a.sha256 == artifact.sha256 for a in agent.artifacts)
+
+
+class ArtifactWatch:
+    """Watches an out root and reports each settled file through `report`."""
+
+    def __init__(self, out_root: Path, is_agent: Callable[[str], bool], report: Callable[[ev.Artifact], object]) -> None:
+        self.out_root = out_root
+        self.is_agent = is_agent
+        self.report = report
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self._settling: dict[Path, asyncio.Task[None]] = {}
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._watch(), name="artifact-watch")
+
+    async def stop(self) -> None:
+        """Stop watching and drop files still settling."""
+        tasks = [t for t in (self.task, *self._settling.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        # awatch places its inotify watches before it first waits, so `ready` holds once this task yields.
+        self.ready.set()
+        async for changes in awatch(self.out_root, watch_filter=None, step=STEP_MS, debounce=MAX_GROUP_MS):
+            for change, raw in changes:
+                if change != Change.deleted:
+                    self._changed(Path(raw))
+
+    def _changed(self, path: Path) -> None:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            return
+        if stat.S_ISDIR(mode) and self._agent_folder(path):
+            self._scan(path)
+        elif stat.S_ISREG(mode) and path not in self._settling and self.owner(path) is not None:
+            self._settling[path] = asyncio.create_task(self._settle(path), name="artifact-settle")
+
+    def _scan(self, folder: Path) -> None:
+        """Pick up files made in a new folder before its own watch was in place."""
+        for top, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                self._changed(Path(top) / name)
+
+    def owner(self, path: Path) -> str | None:
+        """The agent a file under the out root belongs to, or None when the file is ignored."""
+        parts = self._parts(path)
+        if len(parts) < 2 or parts[-1].endswith((".tmp", "~")):
+            return None
+        return parts[0]
+
+    def _agent_folder(self, path: Path) -> bool:
+        return bool(self._parts(path))
+
+    def _parts(self, path: Path) -> tuple[str, ...]:
+        """The path's parts below the out root, or () when it lies outside an agent's folder or is hidden."""
+        try:
+            parts = path.relative_to(self.out_root).parts
+        except ValueError:
+            return ()
+        if not parts or parts[0] == INPUTS or any(p.startswith(".") for p in parts) or not self.is_agent(parts[0]):
+            return ()
+        return parts
+
+    async def _settle(self, path: Path) -> None:
+        try:
+            await self._report_when_settled(path)
+        except OSError:
+            return
+        finally:
+            self._settling.pop(path, None)
+
+    async def _report_when_settled(self, path: Path) -> None:
+        seen = _signature(path)
+        while seen is not None:
+            await asyncio.sleep(SETTLE_S)
+            now = _signature(path)
+            if now != seen:
+                seen = now
+                continue
+            size, digest = await asyncio.to_thread(_digest, path)
+            now = _signature(path)
+            if now == seen:
+                self._report(path, size, digest)
+                return
+            seen = now
+
+    def _report(self, path: Path, size: int, digest: str) -> None:
+        agent = self.owner(path)
+        if agent is not None:
+            relative = path.relative_to(self.out_root).as_posix()
+            self.report(ev.Artifact(agent=agent, path=relative, bytes=size, sha256=digest))
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file, read without following a symlink; OSError when it is gone."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    sha, size = hashlib.sha256(), 0
+    with os.fdopen(fd, "rb") as file:
+        while chunk := file.read(CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
