@@ -153,8 +153,8 @@ class Replay:
         """Snapshot every `every` events each stretch longer than GAP_STRETCH intervals; returns how many.
 
         Sessions recorded live or imported already have them; this serves older ones. A running
-        session is left alone (its writer takes snapshots). `progress(done, total)` hears of each
-        `every` events reduced.
+        session is left alone (its writer takes snapshots), and so is one this store cannot write
+        to (`needs_snapshots` then stays True). `progress(done, total)` hears of each `every` events.
         """
         gaps = [] if self.live else _gaps(self._snapshot_seqs, self.last_seq, every * GAP_STRETCH)
         total, done, written = sum(hi - lo for lo, hi in gaps), 0, []
@@ -163,7 +163,8 @@ class Replay:
             async for event in self.store.iter_events(self.session_id, from_seq=lo + 1, to_seq=hi):
                 state = reduce(state, event)
                 if (event.seq - lo) % every == 0 and event.seq < hi:
-                    self.store.append_snapshot(self.session_id, event.seq, state_to_json(state))
+                    if not self._store_snapshot(event.seq, state):
+                        break
                     written.append(event.seq)
                 done += 1
                 if progress is not None and done % every == 0:
@@ -171,6 +172,14 @@ class Replay:
         await self.store.flush()
         self._snapshot_seqs = sorted({*self._snapshot_seqs, *written})
         return len(written)
+
+    def _store_snapshot(self, seq: int, state: FleetState) -> bool:
+        """Queue a snapshot; False when this store cannot (a session another process wrote after it opened)."""
+        try:
+            self.store.append_snapshot(self.session_id, seq, state_to_json(state))
+        except ValueError:
+            return False
+        return True
 
 
 async def _snapshot_seqs(store: Store, session_id: str, after: int) -> list[int]:

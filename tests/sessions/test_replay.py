@@ -286,3 +286,15 @@ def test_next_and_previous_marker() -> None:
     assert next_marker(markers, 20, direction=-1) == markers[0]
     assert next_marker(markers, 31, direction=-1) == markers[2]
     assert next_marker(markers, 10, direction=-1) is None
+
+
+async def test_a_store_that_cannot_write_the_snapshots_leaves_them_to_later(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    async with await Store.open(path) as early:
+        async with await Store.open(path) as other:
+            session_id = new_session_id()
+            events = [ev.Text(agent="a", text=f"{i}\n", ts=BASE_TS + i) for i in range(SNAPSHOT_EVERY * GAP_STRETCH + 10)]
+            await other.import_events([e.model_copy(update={"session_id": session_id, "seq": i}) for i, e in enumerate(events, 1)])
+        replay = await Replay.open(early, session_id)  # `early` opened before the session existed
+        assert await replay.ensure_snapshots() == 0 and replay.needs_snapshots
+        assert (await replay.state_at(len(events))).seq == len(events)
