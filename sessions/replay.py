@@ -130,12 +130,13 @@ class Replay:
     async def markers(self) -> list[Marker]:
         """Every marker of the session so far, in seq order (read once, then only what is new)."""
         rows = await self.store.fetch_rows(_MARKERS_SQL, (self.session_id, self._markers_read_to))
-        for seq, ts, kind, agent, payload in rows:
+        fresh = [row for row in rows if int(row[0]) > self._markers_read_to]  # type: ignore[call-overload]
+        for seq, ts, kind, agent, payload in fresh:
             marker = _marker(seq, ts, kind, agent, json.loads(payload))  # type: ignore[arg-type]
             if marker is not None:
                 self._markers.append(marker)
-        if rows:
-            self._markers_read_to = int(rows[-1][0])  # type: ignore[arg-type]
+        if fresh:
+            self._markers_read_to = int(fresh[-1][0])  # type: ignore[call-overload]
         return list(self._markers)
 
     async def refresh(self) -> bool:
@@ -144,7 +145,8 @@ class Replay:
         self.summary = await self.store.session(self.session_id)
         if self.last_seq > before:
             newest = self._snapshot_seqs[-1] if self._snapshot_seqs else 0
-            self._snapshot_seqs += await _snapshot_seqs(self.store, self.session_id, after=newest)
+            found = await _snapshot_seqs(self.store, self.session_id, after=newest)
+            self._snapshot_seqs = sorted({*self._snapshot_seqs, *found})
         return self.last_seq > before
 
     async def ensure_snapshots(

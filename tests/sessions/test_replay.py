@@ -298,3 +298,10 @@ async def test_a_store_that_cannot_write_the_snapshots_leaves_them_to_later(tmp_
         replay = await Replay.open(early, session_id)  # `early` opened before the session existed
         assert await replay.ensure_snapshots() == 0 and replay.needs_snapshots
         assert (await replay.state_at(len(events))).seq == len(events)
+
+
+async def test_concurrent_marker_reads_list_each_marker_once(store: Store) -> None:
+    session_id = await store.import_events(stamped_every_kind("feed00000003"))
+    replay = await Replay.open(store, session_id)
+    first, second = await asyncio.gather(replay.markers(), replay.markers())
+    assert first == second == await replay.markers() and len({m.seq for m in first}) == len(first) == 6
