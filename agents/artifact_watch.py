@@ -42,7 +42,9 @@ def already_reported(state: FleetState, artifact: ev.Artifact) -> bool:
 class ArtifactWatch:
     """Watches an out root and reports each settled file through `report`."""
 
-    def __init__(self, out_root: Path, is_agent: Callable[[str], bool], report: Callable[[ev.Artifact], object]) -> None:
+    def __init__(
+        self, out_root: Path, is_agent: Callable[[str], bool], report: Callable[[ev.Artifact], object]
+    ) -> None:
         self.out_root = out_root
         self.is_agent = is_agent
         self.report = report

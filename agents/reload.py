@@ -1,10 +1,10 @@
 """Hot reload: while a fleet runs, its plan file is watched and each good save is applied to the session.
 
 The task `plan-watch` watches the plan's folder (editors save by renaming a new file into
-place) and reloads once saves have stopped for one to two `QUIET_MS` steps (100-200 ms), so
-a burst of saves makes one reload. A broken save keeps the running plan and records `plan_rejected` (once per distinct
-error); the next good save is applied and its `plan_loaded` clears the error. A good save is
-compared agent by agent with the session:
+place) and reloads once saves have stopped for one to two `QUIET_MS` steps (100-200 ms), so a
+burst of saves makes one reload. A broken save keeps the running plan and records
+`plan_rejected` (once per distinct error); the next good save is applied and its `plan_loaded`
+clears the error. A good save is compared agent by agent with the session:
 
 - an added agent is queued and starts when its `after` allows;
 - a changed agent that has not started takes the change at once (a fresh `agent_queued`);
@@ -157,7 +157,8 @@ class PlanReloader:
         if text == self._rejected:
             return None
         self._rejected = text
-        return self.supervisor.emit(ev.PlanRejected(path=display_path(error.path), error=text))  # type: ignore[return-value]
+        rejected = ev.PlanRejected(path=display_path(error.path), error=text)
+        return self.supervisor.emit(rejected)  # type: ignore[return-value]
 
     def apply(self, new: Plan) -> ev.PlanLoaded | None:
         """Make `new` the session's plan: settings, then each agent as the module docstring says."""
@@ -236,7 +237,8 @@ class PlanWatch:
             try:
                 self.reloader.reload()
             except Exception as error:  # noqa: BLE001 - a reload that fails must not end the watch unseen
-                self.reloader.supervisor.emit(ev.PlanRejected(path=display_path(self.path), error=f"could not apply: {error!r}"))
+                failed = ev.PlanRejected(path=display_path(self.path), error=f"could not apply: {error!r}")
+                self.reloader.supervisor.emit(failed)
 
     def _is_plan(self, change: Change, path: str) -> bool:
         return Path(path).name == self.path.name
