@@ -30,6 +30,10 @@ class ProgressPrinter:
         match event:
             case ev.SessionStarted():
                 return f"session {event.session_id} started: {event.name}"
+            case ev.PlanLoaded(reload=True):
+                return _reloaded(event)
+            case ev.PlanRejected():
+                return f"plan edit rejected: {event.path}: {event.error} (the running plan goes on)"
             case ev.AgentQueued():
                 after = f" (after {', '.join(event.after)})" if event.after else ""
                 return f"{event.agent:<12} queued: {event.role} on {event.provider}/{event.model}{after}"
@@ -63,6 +67,17 @@ class ProgressPrinter:
             return None
         reason = f" ({event.reason})" if event.reason else ""
         return f"{event.agent:<12} {event.status}{reason}"
+
+
+def _reloaded(event: ev.PlanLoaded) -> str:
+    notes = [f"{len(event.agents)} agents"]
+    if event.changed_on_restart:
+        notes.append(f"changes on restart for {', '.join(event.changed_on_restart)}")
+    if event.removed_still_running:
+        notes.append(f"removed but still running: {', '.join(event.removed_still_running)}")
+    if event.settings_kept:
+        notes.append(f"kept until the next session: {', '.join(event.settings_kept)}")
+    return f"plan reloaded: {event.path} ({'; '.join(notes)})"
 
 
 def _first_line(text: str) -> str:
@@ -114,4 +129,5 @@ def _row(agent: AgentState) -> tuple[str, ...]:
 
 def exit_code(state: FleetState) -> int:
     """0 when every agent is done, 1 when any failed, was killed, ran over budget or was skipped."""
-    return 0 if state.agents and all(a.outcome == "done" for a in state.agents.values()) else 1
+    counted = [a for a in state.agents.values() if not a.withdrawn]
+    return 0 if counted and all(a.outcome == "done" for a in counted) else 1

@@ -34,7 +34,7 @@ async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo)
 
     async with await Store.open(db_path) as store:
         session_id = await store.resolve(session)
-        supervisor, events = await resumed_supervisor(store, session_id, headless=True, auto_yes=yes)
+        supervisor, events = await resumed_supervisor(store, session_id, headless=True, auto_yes=yes, watch_plan=True)
         echo(f"resuming session {session_id}: {supervisor.plan.name}")
         return await _headless(supervisor, store, lambda s: resume(s, events), echo, db_path)
 
@@ -88,7 +88,7 @@ async def resume_tui(session: str, db_path: Path) -> int:
     from tui.fleet_view import LiveFleet
 
     async with await Store.open(db_path) as store:
-        supervisor, events = await resumed_supervisor(store, await store.resolve(session))
+        supervisor, events = await resumed_supervisor(store, await store.resolve(session), watch_plan=True)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events))
         try:
             await app.run_async()
