@@ -30,7 +30,6 @@ SORT_KEYS: dict[str, Callable[[SessionSummary], object]] = {
     "tokens": lambda s: s.input_tokens + s.output_tokens,
     "name": lambda s: s.name.lower(),
 }
-STATUSES = ("running", "done", "failed", "stopped", "interrupted")
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
 _UNIT_S = {"h": 3600, "d": 86_400, "w": 7 * 86_400}
 
