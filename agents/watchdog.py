@@ -51,9 +51,15 @@ class Watchdog:
         agent = getattr(event, "agent", None)
         if agent is None or isinstance(event, ev.AgentFlagged):
             return
-        watch = self._watches.setdefault(agent, _Watch(last_seen=self.clock()))
-        watch.last_seen = self.clock()
-        watch.raised.discard("stalled")
+        now = self.clock()
+        watch = self._watches.get(agent)
+        if watch is None:
+            watch = self._watches[agent] = _Watch(last_seen=now)
+        watch.last_seen = now
+        if watch.raised:
+            watch.raised.discard("stalled")
+        if type(event) is ev.Text:
+            return
         match event:
             case ev.ToolCall():
                 self._tool_call(agent, watch, event)

@@ -3,7 +3,10 @@
 `EventLog.emit` is the one path of a running fleet: the store assigns the seq and queues
 the write, the reducer advances the live state, and subscribers (the watchdog, the
 headless printer) hear of it. Every `snapshot_every` events a snapshot of the state is
-queued with the events, so replay can seek without reading a whole session.
+queued with the events, so replay can seek without reading a whole session. A large fleet's
+snapshot is large (hundreds of kB for 500 agents), so the interval grows with the last
+snapshot's size, up to `SNAPSHOT_STRETCH` times `snapshot_every`, to keep snapshots from
+outweighing the events they summarise.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from sessions.events import Event
 from sessions.state import FleetState, initial_state, reduce, state_to_json
 
 Subscriber = Callable[[Event, FleetState], None]
+
+SNAPSHOT_BYTES_PER_EVENT = 100
+SNAPSHOT_STRETCH = 5
 
 
 class EventSink(Protocol):
@@ -39,25 +45,36 @@ class EventLog:
         self.state = state or initial_state()
         self.version = 0
         self.snapshot_every = snapshot_every
+        self._snapshot_due = snapshot_every
         self._since_snapshot = 0
         self._subscribers: list[Subscriber] = []
+        self._told: tuple[Subscriber, ...] = ()
 
     def emit(self, event: Event) -> Event:
         stamped = self.sink.append(self.session_id, event)
         self.state = reduce(self.state, stamped)
         self.version += 1
         self._since_snapshot += 1
-        if self._since_snapshot >= self.snapshot_every:
+        if self._since_snapshot >= self._snapshot_due:
             self.snapshot()
-        for subscriber in tuple(self._subscribers):
+        for subscriber in self._told:
             subscriber(stamped, self.state)
         return stamped
 
     def snapshot(self) -> None:
         self._since_snapshot = 0
-        self.sink.append_snapshot(self.session_id, self.state.seq, state_to_json(self.state))
+        state_json = state_to_json(self.state)
+        self.sink.append_snapshot(self.session_id, self.state.seq, state_json)
+        stretched = len(state_json) // SNAPSHOT_BYTES_PER_EVENT
+        self._snapshot_due = min(max(self.snapshot_every, stretched), self.snapshot_every * SNAPSHOT_STRETCH)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber(event, state)` after every event; returns the unsubscribe function."""
         self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers else None
+        self._told = tuple(self._subscribers)
+        return lambda: self._unsubscribe(subscriber)
+
+    def _unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+            self._told = tuple(self._subscribers)

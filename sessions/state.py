@@ -9,7 +9,7 @@ States are immutable; `reduce` returns a new state sharing what did not change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, assert_never
+from typing import Literal, TypeVar, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +29,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_M = TypeVar("_M", bound=_Frozen)
+_set = object.__setattr__
+
+
+def _changed(model: _M, changes: dict[str, object]) -> _M:
+    """`model.model_copy(update=changes)` without the generic copying, for models with no extra or private fields."""
+    new = model.__class__.__new__(model.__class__)
+    _set(new, "__dict__", {**model.__dict__, **changes})
+    _set(new, "__pydantic_fields_set__", model.__pydantic_fields_set__.union(changes))
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_private__", None)
+    return new
+
+
 class Tokens(_Frozen):
     input: int = 0
     output: int = 0
@@ -45,12 +59,15 @@ class Tokens(_Frozen):
         return self.cache_read / self.input if self.input else None
 
     def plus(self, usage: ev.UsageReported) -> Tokens:
-        return Tokens(
-            input=self.input + usage.input_tokens,
-            output=self.output + usage.output_tokens,
-            cache_read=self.cache_read + usage.cache_read_tokens,
-            cache_write=self.cache_write + usage.cache_write_tokens,
-            reasoning=self.reasoning + usage.reasoning_tokens,
+        return _changed(
+            self,
+            {
+                "input": self.input + usage.input_tokens,
+                "output": self.output + usage.output_tokens,
+                "cache_read": self.cache_read + usage.cache_read_tokens,
+                "cache_write": self.cache_write + usage.cache_write_tokens,
+                "reasoning": self.reasoning + usage.reasoning_tokens,
+            },
         )
 
 
@@ -190,8 +207,12 @@ def initial_state() -> FleetState:
 
 def reduce(state: FleetState, event: Event) -> FleetState:
     """The state after `event`; `state` itself is left unchanged."""
-    state = _fleet_after(state, event)
-    return state.model_copy(update={"seq": max(state.seq, event.seq), "last_ts": max(state.last_ts, event.ts)})
+    update = _fleet_changes(state, event)
+    if event.seq > state.seq:
+        update["seq"] = event.seq
+    if event.ts > state.last_ts:
+        update["last_ts"] = event.ts
+    return _changed(state, update)
 
 
 def reduce_all(events: Iterable[Event], state: FleetState | None = None) -> FleetState:
@@ -209,52 +230,18 @@ def state_from_json(text: str | bytes) -> FleetState:
     return FleetState.model_validate_json(text)
 
 
-def _fleet_after(state: FleetState, event: Event) -> FleetState:  # noqa: C901 - one arm per kind
+Changes = dict[str, object]
+
+
+def _fleet_changes(state: FleetState, event: Event) -> Changes:  # noqa: C901 - one arm per kind
+    """What `event` changes in the fleet's fields; the arms go from the most frequent kind down."""
     match event:
-        case ev.SessionStarted():
-            return state.model_copy(
-                update={
-                    "session_id": event.session_id,
-                    "name": event.name,
-                    "plan": event.plan,
-                    "cwd": event.cwd,
-                    "version": event.version,
-                    "prices": event.prices,
-                    "status": "running",
-                    "started_at": event.ts,
-                    "ended_at": None,
-                }
-            )
-        case ev.SessionEnded():
-            return state.model_copy(update={"status": event.status, "ended_at": event.ts})
-        case ev.SessionResumed():
-            return state.model_copy(update={"status": "running", "ended_at": None})
-        case ev.PlanLoaded():
-            state = _reloaded(state, event) if event.reload else state
-            return state.model_copy(
-                update={
-                    "plan_error": None,
-                    "budget_usd": event.budget_usd,
-                    "budget_tokens": event.budget_tokens,
-                }
-            )
-        case ev.PlanRejected():
-            return state.model_copy(update={"plan_error": f"{event.path}: {event.error}"})
-        case ev.AgentQueued():
-            return _put(state, _queued(state.agents.get(event.agent), event))
+        case ev.Text() | ev.ToolCall() | ev.ToolResult() | ev.AgentStatusChanged() | ev.TurnStarted():
+            return _agent_event(state, event)
         case ev.UsageReported():
             return _usage(state, event)
-        case ev.ArtifactReview():
-            return _count_reviews(_agent_event(state, event))
-        case ev.SupervisorAction():
-            return _supervisor_action(state, event)
         case (
-            ev.AgentStatusChanged()
-            | ev.TurnStarted()
-            | ev.Text()
-            | ev.ToolCall()
-            | ev.ToolResult()
-            | ev.ApprovalRequested()
+            ev.ApprovalRequested()
             | ev.ApprovalDecided()
             | ev.ProviderError()
             | ev.AgentFlagged()
@@ -262,19 +249,46 @@ def _fleet_after(state: FleetState, event: Event) -> FleetState:  # noqa: C901 -
             | ev.AgentFinished()
         ):
             return _agent_event(state, event)
+        case ev.ArtifactReview():
+            return _count_reviews(_agent_event(state, event))
+        case ev.SupervisorAction():
+            return _supervisor_action(state, event)
+        case ev.AgentQueued():
+            return _put(state, _queued(state.agents.get(event.agent), event))
+        case ev.SessionStarted():
+            return {
+                "session_id": event.session_id,
+                "name": event.name,
+                "plan": event.plan,
+                "cwd": event.cwd,
+                "version": event.version,
+                "prices": event.prices,
+                "status": "running",
+                "started_at": event.ts,
+                "ended_at": None,
+            }
+        case ev.SessionEnded():
+            return {"status": event.status, "ended_at": event.ts}
+        case ev.SessionResumed():
+            return {"status": "running", "ended_at": None}
+        case ev.PlanLoaded():
+            reloaded = _reloaded(state, event) if event.reload else {}
+            return {**reloaded, "plan_error": None, "budget_usd": event.budget_usd, "budget_tokens": event.budget_tokens}
+        case ev.PlanRejected():
+            return {"plan_error": f"{event.path}: {event.error}"}
         case _:
             assert_never(event)
 
 
-def _reloaded(state: FleetState, event: ev.PlanLoaded) -> FleetState:
+def _reloaded(state: FleetState, event: ev.PlanLoaded) -> Changes:
     """Mark the agents whose plan entry waits for a fresh start, and those no longer in the plan."""
     planned, pending = set(event.agents), set(event.changed_on_restart)
     marks = {name: {"change_on_restart": name in pending, "removed_from_plan": name not in planned} for name in state.agents}
-    return state.model_copy(update={"agents": {name: agent.model_copy(update=marks[name]) for name, agent in state.agents.items()}})
+    return {"agents": {name: _changed(agent, marks[name]) for name, agent in state.agents.items()}}
 
 
-def _put(state: FleetState, agent: AgentState) -> FleetState:
-    return state.model_copy(update={"agents": {**state.agents, agent.name: agent}})
+def _put(state: FleetState, agent: AgentState) -> Changes:
+    return {"agents": {**state.agents, agent.name: agent}}
 
 
 def _queued(previous: AgentState | None, event: ev.AgentQueued) -> AgentState:
@@ -291,41 +305,46 @@ def _queued(previous: AgentState | None, event: ev.AgentQueued) -> AgentState:
     }
     if previous is None:
         return AgentState(name=event.agent, queued_at=event.ts, **spec)
-    return previous.model_copy(update=spec)
+    return _changed(previous, spec)
 
 
-def _agent_event(state: FleetState, event: Event) -> FleetState:
+def _agent_of(state: FleetState, name: str, ts: float) -> AgentState:
+    return state.agents.get(name) or AgentState(name=name, queued_at=ts)
+
+
+def _agent_event(state: FleetState, event: Event) -> Changes:
     name: str = getattr(event, "agent")
-    agent = state.agents.get(name) or AgentState(name=name, queued_at=event.ts)
-    agent = _agent_after(agent, event)
-    if not isinstance(event, ev.AgentFlagged) and agent.flags:
-        agent = _clear_flags(agent, _PROGRESS_CLEARS)
-    return _put(state, agent.model_copy(update={"last_event_ts": max(agent.last_event_ts, event.ts)}))
+    agent = _agent_of(state, name, event.ts)
+    changes = _agent_changes(agent, event)
+    if type(event) is not ev.AgentFlagged:
+        _clear_progress_flags(agent, changes)
+    if event.ts > agent.last_event_ts:
+        changes["last_event_ts"] = event.ts
+    return _put(state, _changed(agent, changes))
 
 
-def _agent_after(agent: AgentState, event: Event) -> AgentState:  # noqa: C901 - one arm per kind
+def _agent_changes(agent: AgentState, event: Event) -> Changes:  # noqa: C901 - one arm per kind
     match event:
-        case ev.AgentStatusChanged():
-            return _status(agent, event)
-        case ev.TurnStarted():
-            return agent.model_copy(update={"turn": event.turn, "retry_at": None})
         case ev.Text():
             return _text(agent, event.text)
         case ev.ToolCall():
-            return agent.model_copy(update={"current_tool": event.tool, "tool_calls": agent.tool_calls + 1})
+            return {"current_tool": event.tool, "tool_calls": agent.tool_calls + 1}
         case ev.ToolResult():
-            return agent.model_copy(update={"current_tool": None})
+            return {"current_tool": None}
+        case ev.AgentStatusChanged():
+            return _status(agent, event)
+        case ev.TurnStarted():
+            return {"turn": event.turn, "retry_at": None}
         case ev.ApprovalRequested():
             pending = PendingApproval(call_id=event.call_id, tool=event.tool, args=event.args, ts=event.ts)
-            return agent.model_copy(update={"pending": (*agent.pending, pending)})
+            return {"pending": (*agent.pending, pending)}
         case ev.ApprovalDecided():
-            return agent.model_copy(update={"pending": tuple(p for p in agent.pending if p.call_id != event.call_id)})
+            return {"pending": tuple(p for p in agent.pending if p.call_id != event.call_id)}
         case ev.ProviderError():
             retry_at = event.ts + event.retry_in_s if event.retry_in_s is not None else None
-            return agent.model_copy(update={"last_error": f"{event.error_kind}: {event.message}", "retry_at": retry_at})
+            return {"last_error": f"{event.error_kind}: {event.message}", "retry_at": retry_at}
         case ev.AgentFlagged():
-            flags = agent.flags if event.flag in agent.flags else (*agent.flags, event.flag)
-            return agent.model_copy(update={"flags": flags})
+            return {"flags": agent.flags if event.flag in agent.flags else (*agent.flags, event.flag)}
         case ev.Artifact():
             return _artifact(agent, event)
         case ev.ArtifactReview():
@@ -333,11 +352,11 @@ def _agent_after(agent: AgentState, event: Event) -> AgentState:  # noqa: C901 -
         case ev.AgentFinished():
             return _finished(agent, event)
         case _:
-            return agent
+            return {}
 
 
-def _status(agent: AgentState, event: ev.AgentStatusChanged) -> AgentState:
-    update: dict[str, object] = {"status": event.status, "reason": event.reason}
+def _status(agent: AgentState, event: ev.AgentStatusChanged) -> Changes:
+    update: Changes = {"status": event.status, "reason": event.reason}
     if event.status not in ("retrying",):
         update["retry_at"] = None
     if event.status in ("starting", "streaming") and agent.started_at is None:
@@ -349,94 +368,91 @@ def _status(agent: AgentState, event: ev.AgentStatusChanged) -> AgentState:
         update["iteration_costs"] = (*agent.iteration_costs, _iteration_cost(agent))
     if event.status in ("queued", "waiting", "paused") or event.status in ev.FINISHED_STATUSES:
         update["current_tool"] = None
-    return agent.model_copy(update=update)
+    return update
 
 
 def _iteration_cost(agent: AgentState) -> float:
     return agent.cost_usd - sum(agent.iteration_costs)
 
 
-def _text(agent: AgentState, text: str) -> AgentState:
+def _text(agent: AgentState, text: str) -> Changes:
+    update: Changes = {"live_chars": agent.live_chars + len(text)}
+    if "\n" not in text:
+        partial = agent.partial_line + text
+        update["partial_line"] = partial if len(partial) <= TAIL_LINE_CHARS else partial[-TAIL_LINE_CHARS:]
+        return update
     pieces = (agent.partial_line + text).split("\n")
-    tail = agent.tail
-    if len(pieces) > 1:
-        done = tuple(line[:TAIL_LINE_CHARS] for line in pieces[:-1])
-        tail = (tail + done)[-TAIL_LINES:]
-    return agent.model_copy(
-        update={
-            "tail": tail,
-            "partial_line": pieces[-1][-TAIL_LINE_CHARS:],
-            "live_chars": agent.live_chars + len(text),
-        }
-    )
+    done = tuple(line[:TAIL_LINE_CHARS] for line in pieces[:-1])
+    update["tail"] = (agent.tail + done)[-TAIL_LINES:]
+    update["partial_line"] = pieces[-1][-TAIL_LINE_CHARS:]
+    return update
 
 
-def _artifact(agent: AgentState, event: ev.Artifact) -> AgentState:
+def _artifact(agent: AgentState, event: ev.Artifact) -> Changes:
     info = ArtifactInfo(path=event.path, bytes=event.bytes, sha256=event.sha256, ts=event.ts)
     kept = tuple(a for a in agent.artifacts if a.path != event.path)
-    return agent.model_copy(update={"artifacts": (*kept, info)})
+    return {"artifacts": (*kept, info)}
 
 
-def _review(agent: AgentState, event: ev.ArtifactReview) -> AgentState:
+def _review(agent: AgentState, event: ev.ArtifactReview) -> Changes:
     artifacts = tuple(
-        a.model_copy(update={"verdict": event.verdict, "note": event.note}) if a.path == event.path else a
+        _changed(a, {"verdict": event.verdict, "note": event.note}) if a.path == event.path else a
         for a in agent.artifacts
     )
     if all(a.path != event.path for a in agent.artifacts):
         artifacts += (ArtifactInfo(path=event.path, bytes=0, sha256="", ts=event.ts, verdict=event.verdict, note=event.note),)
-    return agent.model_copy(update={"artifacts": artifacts})
+    return {"artifacts": artifacts}
 
 
-def _finished(agent: AgentState, event: ev.AgentFinished) -> AgentState:
-    return agent.model_copy(
-        update={
-            "status": event.outcome,
-            "outcome": event.outcome,
-            "summary": event.summary,
-            "ended_at": event.ts,
-            "current_tool": None,
-            "pending": (),
-            "live_chars": 0,
-            "flags": tuple(f for f in agent.flags if f in _STICKY_FLAGS),
-        }
-    )
+def _finished(agent: AgentState, event: ev.AgentFinished) -> Changes:
+    return {
+        "status": event.outcome,
+        "outcome": event.outcome,
+        "summary": event.summary,
+        "ended_at": event.ts,
+        "current_tool": None,
+        "pending": (),
+        "live_chars": 0,
+        "flags": tuple(f for f in agent.flags if f in _STICKY_FLAGS),
+    }
 
 
-def _clear_flags(agent: AgentState, flags: frozenset[str]) -> AgentState:
-    kept = tuple(f for f in agent.flags if f not in flags)
-    return agent if kept == agent.flags else agent.model_copy(update={"flags": kept})
+def _clear_progress_flags(agent: AgentState, changes: Changes) -> None:
+    """Drop the flags that progress clears (stalled) from the agent's flags after `changes`."""
+    flags: tuple[str, ...] = changes.get("flags", agent.flags)  # type: ignore[assignment]
+    if flags:
+        kept = tuple(f for f in flags if f not in _PROGRESS_CLEARS)
+        if kept != flags:
+            changes["flags"] = kept
 
 
-def _usage(state: FleetState, event: ev.UsageReported) -> FleetState:
+def _usage(state: FleetState, event: ev.UsageReported) -> Changes:
     known = event.cost_usd is not None
     unknown = 0 if known else event.input_tokens + event.output_tokens
     cost = event.cost_usd or 0.0
     saved = event.cache_saved_usd or 0.0
     estimated = event.input_tokens + event.output_tokens if event.estimated else 0
-    agent = state.agents.get(event.agent) or AgentState(name=event.agent, queued_at=event.ts)
-    agent = agent.model_copy(
-        update={
-            "tokens": agent.tokens.plus(event),
-            "cost_usd": agent.cost_usd + cost,
-            "unknown_price_tokens": agent.unknown_price_tokens + unknown,
-            "estimated_tokens": agent.estimated_tokens + estimated,
-            "cache_saved_usd": agent.cache_saved_usd + saved,
-            "simulated": agent.simulated or event.simulated,
-            "live_chars": 0,
-            "last_event_ts": max(agent.last_event_ts, event.ts),
-        }
-    )
-    agent = _clear_flags(agent, _PROGRESS_CLEARS)
-    return _put(state, agent).model_copy(
-        update={
-            "tokens": state.tokens.plus(event),
-            "cost_usd": state.cost_usd + cost,
-            "unknown_price_tokens": state.unknown_price_tokens + unknown,
-            "cache_saved_usd": state.cache_saved_usd + saved,
-            "simulated": state.simulated or event.simulated,
-            "burn": _burned(state.burn, event.ts, event.input_tokens + event.output_tokens, cost),
-        }
-    )
+    agent = _agent_of(state, event.agent, event.ts)
+    changes: Changes = {
+        "tokens": agent.tokens.plus(event),
+        "cost_usd": agent.cost_usd + cost,
+        "unknown_price_tokens": agent.unknown_price_tokens + unknown,
+        "estimated_tokens": agent.estimated_tokens + estimated,
+        "cache_saved_usd": agent.cache_saved_usd + saved,
+        "simulated": agent.simulated or event.simulated,
+        "live_chars": 0,
+        "last_event_ts": max(agent.last_event_ts, event.ts),
+    }
+    _clear_progress_flags(agent, changes)
+    return {
+        **_put(state, _changed(agent, changes)),
+        "tokens": state.tokens.plus(event),
+        "cost_usd": state.cost_usd + cost,
+        "unknown_price_tokens": state.unknown_price_tokens + unknown,
+        "cache_saved_usd": state.cache_saved_usd + saved,
+        "simulated": state.simulated or event.simulated,
+        "burn": _burned(state.burn, event.ts, event.input_tokens + event.output_tokens, cost),
+    }
 
 
 def _burned(burn: tuple[tuple[int, int, float], ...], ts: float, tokens: int, usd: float) -> tuple[tuple[int, int, float], ...]:
@@ -449,27 +465,26 @@ def _burned(burn: tuple[tuple[int, int, float], ...], ts: float, tokens: int, us
     return (*kept, (second, tokens, usd))
 
 
-def _count_reviews(state: FleetState) -> FleetState:
-    verdicts = [a.verdict for agent in state.agents.values() for a in agent.artifacts]
-    return state.model_copy(update={"accepted": verdicts.count("accepted"), "rejected": verdicts.count("rejected")})
+def _count_reviews(changes: Changes) -> Changes:
+    agents: dict[str, AgentState] = changes["agents"]  # type: ignore[assignment]
+    verdicts = [a.verdict for agent in agents.values() for a in agent.artifacts]
+    return {**changes, "accepted": verdicts.count("accepted"), "rejected": verdicts.count("rejected")}
 
 
-def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> FleetState:
+def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> Changes:
     counted = event.action in INTERVENTIONS
-    update: dict[str, object] = {"interventions": state.interventions + counted}
+    update: Changes = {"interventions": state.interventions + counted}
     if event.action == "stop_all":
-        running = [a.name for a in state.agents.values() if not a.finished and a.status != "paused"]
-        update["stopped"] = tuple(running)
+        update["stopped"] = tuple(a.name for a in state.agents.values() if not a.finished and a.status != "paused")
     elif event.action == "resume_all":
         update["stopped"] = ()
-    state = state.model_copy(update=update)
     if event.agent is None or event.agent not in state.agents:
-        return state
+        return update
     agent = state.agents[event.agent]
-    changes: dict[str, object] = {"interventions": agent.interventions + counted}
+    changes: Changes = {"interventions": agent.interventions + counted}
     if event.action in ("restart", "reprompt", "kill", "resume"):
         changes["flags"] = tuple(f for f in agent.flags if f in _STICKY_FLAGS)
-    return _put(state, agent.model_copy(update=changes))
+    return {**update, **_put(state, _changed(agent, changes))}
 
 
 def burn_rate(state: FleetState, now: float, window_s: float = 60.0) -> tuple[float, float]:
