@@ -16,6 +16,7 @@ from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_the
 from tui.config import Config, save_config
 from tui.control import Control
 from tui.fleet_view import FleetView
+from tui.format import plural
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
 from tui.screens.help import HelpScreen, keys_of
@@ -153,5 +154,7 @@ class TokenmaxxApp(App[None]):
         if not self.fleet.live or not running:
             self.exit()
             return
-        question = f"{len(running)} agents are still running ({', '.join(running[:5])}{'…' if len(running) > 5 else ''}). Quit and stop them?"
+        one = len(running) == 1
+        names = f"{', '.join(running[:5])}{'…' if len(running) > 5 else ''}"
+        question = f"{plural(len(running), 'agent')} {'is' if one else 'are'} still running ({names}). Quit and stop {'it' if one else 'them'}?"
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)

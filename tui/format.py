@@ -27,13 +27,15 @@ _STATUS_TONES: dict[str, tuple[str, str]] = {
     "over_budget": ("over budget", "failed"),
     "skipped": ("skipped", "waiting"),
 }
-FLAG_KEYS: dict[str, tuple[str, str]] = {
-    "stalled": ("r", "reprompt"),
-    "looping": ("k", "kill"),
-    "burning": ("p", "pause"),
-    "over_budget": ("R", "restart"),
+FLAG_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "stalled": (("r", "reprompt"),),
+    "looping": (("R", "restart"), ("k", "kill")),
+    "burning": (("r", "reprompt"),),
+    "over_budget": (),
 }
-"""The key that answers each watchdog flag."""
+"""The keys that answer each watchdog flag, best first; a restart keeps the agents after it, a kill skips them."""
+FLAG_WHY: dict[str, str] = {"over_budget": "budget spent"}
+"""Why a flag has no key to press: an agent over budget has stopped, and no key gives it more money."""
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,21 @@ def money(usd: float, unknown_tokens: int = 0, simulated: bool = False) -> Conte
     return Content.assemble(*parts)
 
 
+def flag_hint(flag: str) -> str:
+    """The keys that answer `flag` ("R restart · k kill"), or why none does."""
+    keys = FLAG_KEYS.get(flag, (("enter", "look"),))
+    if not keys:
+        return FLAG_WHY.get(flag, "nothing to press")
+    return " · ".join(f"{key} {action}" for key, action in keys)
+
+
 def flag_badges(agent: AgentState) -> Content:
-    """The agent's watchdog flags as loud badges, each with the key that answers it."""
+    """The agent's watchdog flags as loud badges, each with the keys that answer it."""
     badges = []
     for flag in agent.flags:
-        key, action = FLAG_KEYS.get(flag, ("enter", "look"))
         tone = flag if flag in ("stalled", "looping") else "failed"
         badges.append(Content.styled(f" ⚑ {flag.upper().replace('_', ' ')} ", f"bold $background on $agent-{tone}"))
-        badges.append(Content.styled(f" {key} {action} ", "$foreground 70%"))
+        badges.append(Content.styled(f" {flag_hint(flag)} ", "$foreground 70%"))
     return Content.assemble(*badges)
 
 
@@ -128,6 +137,11 @@ def doing(agent: AgentState, queued: str | None, idle: Content) -> Content:
     if agent.last_error and agent.status in ("retrying", "failed"):
         return Content.styled(agent.last_error, "$agent-failed")
     return idle
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`n` and the noun that agrees with it: 1 agent, 2 agents, 0 agents."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def one_line(text: str) -> str:

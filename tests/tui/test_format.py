@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessions.state import AgentState, PendingApproval
-from tui.format import count, duration, money, status_of
+from tui.format import count, duration, flag_hint, money, plural, status_of
 
 
 def test_unknown_prices_are_a_question_mark_never_zero_dollars() -> None:
@@ -44,3 +44,24 @@ def test_durations(s: float, text: str) -> None:
 def test_honest_statuses(agent: AgentState, label: str, detail: str, tone: str) -> None:
     view = status_of(agent, now=100.0)
     assert (view.label, view.detail, view.tone) == (label, detail, tone)
+
+
+def test_a_looping_agent_is_restarted_first_and_killed_second() -> None:
+    """Killing a looping agent skips every agent after it, so the restart comes first."""
+    assert flag_hint("looping") == "R restart · k kill"
+
+
+@pytest.mark.parametrize("flag", ["stalled", "burning"])
+def test_stalled_and_burning_agents_are_reprompted(flag: str) -> None:
+    assert flag_hint(flag) == "r reprompt"
+
+
+def test_over_budget_offers_no_key_and_says_why() -> None:
+    hint = flag_hint("over_budget")
+    assert hint == "budget spent"
+    assert all(f"{key} " not in hint for key in ("r", "R", "k", "p"))
+
+
+@pytest.mark.parametrize(("n", "text"), [(0, "0 agents"), (1, "1 agent"), (2, "2 agents"), (1200, "1,200 agents")])
+def test_counts_agree_with_their_noun(n: int, text: str) -> None:
+    assert plural(n, "agent") == text

@@ -12,8 +12,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Label
 
 INTRO = (
-    "Flags: STALLED (no progress: r reprompt), LOOPING (the same call again and again: k kill or R restart), "
-    "approvals waiting (A). Tag agents with space for bulk kill, pause or reprompt. ctrl+p finds any command."
+    "Flags: STALLED (no progress: r reprompt), LOOPING (the same call again and again: R restart, which keeps the "
+    "agents after it; k kill skips them), BURNING (tokens without progress: r reprompt), OVER BUDGET (stopped: its "
+    "budget is spent, no key gives it more), approvals waiting (A). Tag agents with space for bulk kill, pause or "
+    "reprompt. ctrl+p finds any command."
 )
 
 

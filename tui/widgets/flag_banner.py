@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from sessions.state import AgentState, FleetState
-from tui.format import FLAG_KEYS
+from tui.format import flag_hint
 
 NOT_LIVE = "replay: supervision keys are off (this fleet is a recording, not a live run)"
 
@@ -65,5 +65,4 @@ def _need(agent: AgentState) -> str:
     if agent.pending:
         return f"{agent.name} awaits approval (A)"
     flag = agent.flags[0]
-    key, action = FLAG_KEYS.get(flag, ("enter", "look"))
-    return f"{agent.name} {flag.replace('_', ' ')} ({key} {action})"
+    return f"{agent.name} {flag.replace('_', ' ')} ({flag_hint(flag)})"

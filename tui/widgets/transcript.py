@@ -13,7 +13,7 @@ from textual.theme import Theme
 from textual.widgets import RichLog
 
 from sessions import events as ev
-from tui.format import count, duration
+from tui.format import count, duration, plural
 
 Line: TypeAlias = tuple[str, str]
 """(tone, text): the tone picks the colour."""
@@ -85,7 +85,7 @@ def describe(event: ev.Event) -> list[Line]:  # noqa: C901 - one arm per kind wo
         case ev.UsageReported():
             return [("quiet", _usage(event))]
         case ev.Artifact():
-            return [("artifact", f"📄 {event.path} ({event.bytes:,} bytes)")]
+            return [("artifact", f"📄 {event.path} ({plural(event.bytes, 'byte')})")]
         case ev.ArtifactReview():
             return [("ok" if event.verdict == "accepted" else "error", f"{event.verdict}: {event.path}")]
         case ev.AgentFinished():
@@ -105,7 +105,7 @@ def _result(event: ev.ToolResult) -> list[Line]:
     lines: list[Line] = [(tone, f"{mark} {duration(event.duration_s)}  {output[0]}")]
     lines += [("quiet", f"  {line}") for line in output[1:RESULT_LINES]]
     if len(output) > RESULT_LINES:
-        lines.append(("quiet", f"  … {len(output) - RESULT_LINES} more lines"))
+        lines.append(("quiet", f"  … {plural(len(output) - RESULT_LINES, 'more line')}"))
     return lines
 
 
