@@ -1,4 +1,8 @@
-"""AgentGrid: the fleet as a scrolling grid of fixed-size AgentPanes, as many columns as the width allows."""
+"""AgentGrid: the fleet as a scrolling grid of fixed-size AgentPanes, as many columns as the width allows.
+
+The panes' size changes only when the grid is resized or the number of agents shown changes: a few
+agents share the height, many scroll at the smallest pane height. Data updates never relayout.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from collections.abc import Mapping
 
 from textual import events
 from textual.containers import VerticalScroll
-from textual.geometry import Region
+from textual.css.scalar import Scalar
+from textual.geometry import Region, Size
 
 from sessions.state import AgentState
 from tui.widgets.agent_pane import PANE_HEIGHT, AgentPane
@@ -16,7 +21,7 @@ MAX_COLUMNS = 4
 
 
 class AgentGrid(VerticalScroll, can_focus=False):
-    """Panes in plan order; only panes in view repaint, the others catch up when scrolled to."""
+    """Panes in the order given; only panes in view repaint, the others catch up when scrolled to."""
 
     DEFAULT_CSS = f"""
     AgentGrid {{
@@ -37,18 +42,37 @@ class AgentGrid(VerticalScroll, can_focus=False):
 
     @property
     def columns(self) -> int:
-        return max(1, min(MAX_COLUMNS, self.size.width // MIN_PANE_WIDTH))
+        """The columns the grid lays out now."""
+        return self.styles.grid_size_columns
+
+    @property
+    def pane_height(self) -> int:
+        """The rows each pane takes now."""
+        rows = self.styles.grid_rows
+        return int(rows[0].value) if rows else PANE_HEIGHT
 
     def on_resize(self, event: events.Resize) -> None:
-        if self.styles.grid_size_columns != self.columns:
-            self.styles.grid_size_columns = self.columns
+        self._fit(event.size)
         self.call_after_refresh(self._catch_up)
+
+    def _fit(self, size: Size) -> None:
+        """Choose the columns and the pane height for this size and the number of panes shown."""
+        shown = max(1, len(self.order))
+        widest = max(1, min(MAX_COLUMNS, size.width // MIN_PANE_WIDTH))
+        rows = -(-shown // widest)
+        columns = -(-shown // rows)
+        height = max(PANE_HEIGHT, size.height // rows)
+        if self.styles.grid_size_columns != columns:
+            self.styles.grid_size_columns = columns
+        if self.styles.grid_rows != (Scalar.from_number(height),):
+            self.styles.grid_rows = (height,)
 
     def show_agents(self, agents: list[AgentState]) -> None:
         """Show exactly these agents, in this order (mounting and removing panes only when that changes)."""
         names = [a.name for a in agents]
         if names == self.order:
             return
+        resized = len(names) != len(self.order)
         gone = [pane for name, pane in self.panes.items() if name not in names]
         for pane in gone:
             del self.panes[str(pane.agent.name)]
@@ -61,6 +85,8 @@ class AgentGrid(VerticalScroll, can_focus=False):
         for index, name in enumerate(names):
             if self.children.index(self.panes[name]) != index:
                 self.move_child(self.panes[name], before=index)
+        if resized and self.size:
+            self._fit(self.size)
 
     def paint(self, agents: Mapping[str, AgentState], now: float, queued: Mapping[str, str]) -> int:
         """Hand each visible pane its agent's latest state; returns how many panes refreshed."""

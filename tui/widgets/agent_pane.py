@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from textual.content import Content
-from textual.widget import Widget
 
 from sessions.state import AgentState
 from tui.format import TONES, count, doing, duration, flag_badges, money, one_line, status_of
+from tui.widgets.row_strips import RowWidget
 
-TAIL_SHOWN = 3
 PANE_HEIGHT = 10
+"""The smallest pane; the grid makes panes taller when few agents leave the screen half empty."""
+FIXED_LINES = 5
+"""Headline, model, spend, what it does now, flags; the rows below them show the tail of its output."""
 
 
-class AgentPane(Widget):
-    """Status, model, elapsed, tokens, dollars, current tool, flags and the last lines of output."""
+class AgentPane(RowWidget):
+    """Status, model, elapsed, tokens, dollars, current tool, flags and the last lines of output, wrapped to fit."""
 
-    DEFAULT_CSS = f"""
-    AgentPane {{
-        height: {PANE_HEIGHT};
+    DEFAULT_CSS = """
+    AgentPane {
+        height: 1fr;
         padding: 0 1;
         border: round $foreground 30%;
         border-title-color: $foreground;
         border-title-style: bold;
         text-wrap: nowrap;
         text-overflow: ellipsis;
-        &.-active {{ border: round $agent-active 60%; }}
-        &.-approval {{ border: heavy $agent-approval; }}
-        &.-stalled {{ border: heavy $agent-stalled; }}
-        &.-looping {{ border: heavy $agent-looping; }}
-        &.-done {{ border: round $agent-done 50%; }}
-        &.-failed {{ border: round $agent-failed; }}
-        &.-killed {{ border: round $agent-killed; }}
-        &.-tagged {{ background: $primary 15%; border-subtitle-color: $primary; }}
-        &.-selected {{ border: double $primary; }}
-    }}
+        &.-active { border: round $agent-active 60%; }
+        &.-approval { border: heavy $agent-approval; }
+        &.-stalled { border: heavy $agent-stalled; }
+        &.-looping { border: heavy $agent-looping; }
+        &.-done { border: round $agent-done 50%; }
+        &.-failed { border: round $agent-failed; }
+        &.-killed { border: round $agent-killed; }
+        &.-tagged { background: $primary 15%; border-subtitle-color: $primary; }
+        &.-selected { border: double $primary; }
+    }
     """
 
     def __init__(self, agent: AgentState, *, id: str | None = None) -> None:
@@ -45,7 +49,7 @@ class AgentPane(Widget):
         self._painted: tuple[object, ...] | None = None
 
     def show(self, agent: AgentState, now: float, queued: str | None) -> bool:
-        """Take the latest state; refresh only if the pane would look different. True when it refreshed."""
+        """Take the latest state; refresh only the rows that would look different. True when the state was new."""
         key = (agent, queued, _ticking_second(agent, now))
         if self._painted is not None and _same(self._painted, key):
             return False
@@ -54,26 +58,28 @@ class AgentPane(Widget):
         tone = status_of(agent, now).tone
         for name in TONES:
             self.set_class(name == tone, f"-{name}")
-        self.refresh()
+        self.show_rows()
         return True
 
     def mark(self, *, selected: bool, tagged: bool) -> None:
         """Show the cursor and the bulk-action tag."""
         self.set_class(selected, "-selected")
         self.set_class(tagged, "-tagged")
-        self.border_subtitle = "tagged" if tagged else ""
+        subtitle = "tagged" if tagged else ""
+        if subtitle != (self.border_subtitle or ""):
+            self.border_subtitle = subtitle
 
-    def render(self) -> Content:
+    def rows(self) -> list[Content]:
+        """What the pane shows, one Content per row, the tail of the output wrapped to the pane's width."""
         agent, now = self.agent, self.now
-        lines = [
+        return [
             _headline(agent, now),
             Content.styled(f"{agent.provider}/{agent.model}", "$foreground 60%"),
             _spend(agent),
             _now_line(agent, self.queued),
             flag_badges(agent),
-            *_tail(agent),
+            *tail_rows(agent.lines, self.size.width, self.size.height - FIXED_LINES),
         ]
-        return Content("\n").join(lines)
 
 
 def _same(painted: tuple[object, ...], key: tuple[object, ...]) -> bool:
@@ -108,7 +114,20 @@ def _now_line(agent: AgentState, queued: str | None) -> Content:
     return doing(agent, queued, Content.styled(idle, "$foreground 50%"))
 
 
-def _tail(agent: AgentState) -> list[Content]:
-    lines = [line for line in agent.lines if line.strip()][-TAIL_SHOWN:]
-    return [Content.styled(line, "$foreground 80%") for line in lines]
+def tail_rows(lines: tuple[str, ...], width: int, rows: int) -> list[Content]:
+    """The last `rows` screen rows of the non-blank `lines`, each line wrapped to `width` cells."""
+    if rows <= 0:
+        return []
+    shown: list[str] = []
+    for line in reversed(lines):
+        if line.strip():
+            shown[:0] = wrapped(line, max(1, width))
+            if len(shown) >= rows:
+                break
+    return [Content.styled(row, "$foreground 80%") for row in shown[-rows:]]
 
+
+@lru_cache(maxsize=4096)
+def wrapped(line: str, width: int) -> tuple[str, ...]:
+    """`line` word-wrapped to rows of at most `width` cells (kept: finished lines are wrapped once, not every frame)."""
+    return tuple(row.plain.rstrip() for row in Content(line.expandtabs(4)).wrap(width))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widget import Widget
 
 from sessions.state import FleetState, burn_rate, cost_per_accepted, seconds_to_budget, sparkline_buckets
 from tui.format import count, duration, money, status_of
+from tui.widgets.row_strips import RowWidget
 
 BAR_WIDTH = 20
 SPARK_BUCKETS = 30
@@ -14,7 +14,7 @@ SPARK_SPAN_S = 300.0
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-class TokenMeter(Widget):
+class TokenMeter(RowWidget):
     """Four fixed lines: tokens by kind, spend against budget, trend and outcomes, agents by status."""
 
     DEFAULT_CSS = """
@@ -36,19 +36,21 @@ class TokenMeter(Widget):
         self._painted: tuple[object, ...] | None = None
 
     def show(self, state: FleetState, now: float) -> bool:
-        """Take the latest state; refresh only when a figure on the meter changed. True when it refreshed."""
+        """Take the latest state; refresh the lines whose figures changed. True when any figure did."""
         key = _meter_key(state, now)
         if key == self._painted:
             return False
         self._painted = key
         self.state, self.now = state, now
-        self.border_title = f"fleet · {state.name}" if state.name else "fleet"
-        self.refresh()
+        title = f"fleet · {state.name}" if state.name else "fleet"
+        if title != self.border_title:
+            self.border_title = title
+        self.show_rows()
         return True
 
-    def render(self) -> Content:
+    def rows(self) -> list[Content]:
         state, now = self.state, self.now
-        return Content("\n").join([_tokens(state), _spend(state, now), _trend(state, now), _agents(state, now)])
+        return [_tokens(state), _spend(state, now), _trend(state, now), _agents(state, now)]
 
 
 def _meter_key(state: FleetState, now: float) -> tuple[object, ...]:
