@@ -26,15 +26,17 @@ async def type_reprompt(pilot: Pilot[None]) -> None:
 
 
 def test_fleet_grid(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The red banner names facts (A), deck (r) and critic (k); the meter shows $0.0767+? sim of $5.00 with
-    5.8k unpriced tokens in amber; eight panes in three columns, charts under the cursor (double border), deck amber
-    STALLED, critic pink LOOPING at iter 3/5, local DONE at an amber '?', flaky RETRYING in 15s, review waiting."""
+    """The red banner names facts (A), deck (r reprompt) and critic (R restart · k kill); the meter shows $0.0767+? sim
+    of $5.00 with 5.8k unpriced tokens in amber; eight panes in three columns, charts under the cursor (double border)
+    with its last two lines, the second wrapped; deck amber STALLED, critic pink LOOPING at iter 3/5, local DONE at an
+    amber '?', flaky RETRYING in 15s, review waiting."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE)
 
 
 def test_fleet_table_sorted_by_cost(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The table view (t) sorted by cost (2): charts ($0.0231) first, unpriced local ('?') near the end; one row per agent with
-    status, model, time, in/out tokens, cost and what it does now; the viewbar says 'sorted by cost'."""
+    """The table view (t) sorted by cost (2): charts ($0.0231) first under the cursor, unpriced local ('?') near the end;
+    a header, then one row per agent with status, model, time, in/out tokens, cost and what it does now, every other row
+    striped; the viewbar says 'sorted by cost'."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["t", "2"])
 
 
@@ -45,9 +47,9 @@ async def filter_and_tag(pilot: Pilot[None]) -> None:
 
 
 def test_fleet_filtered_and_tagged(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The grid filtered to '!sim' (everything not on the sim provider) with logs tagged (space): four panes,
-    logs highlighted as tagged, the viewbar says "excluding 'sim'", the filter input open at the bottom and the
-    footer offering only esc to clear."""
+    """The grid filtered to '!sim' (everything not on the sim provider) with logs tagged (space): four panes in two
+    columns, taller to fill the height, logs highlighted as tagged, the viewbar says "excluding 'sim'", the filter
+    input open at the bottom and the footer offering only esc to clear."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=filter_and_tag)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from sessions.state import FleetState
 from tui.agent_filter import AgentFilter, arrange
+from tui.format import plural
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_table import AgentTable
@@ -35,6 +36,10 @@ class FleetScreen(SupervisedScreen):
         Binding("down,j", "move(0, 1)", "Down", id="down", show=False),
         Binding("left,h", "move(-1, 0)", "Left", id="left", show=False),
         Binding("right,l", "move(1, 0)", "Right", id="right", show=False),
+        Binding("pageup", "page(-1)", "Page up", id="page_up", show=False),
+        Binding("pagedown", "page(1)", "Page down", id="page_down", show=False),
+        Binding("home", "jump(0)", "First", id="first", show=False),
+        Binding("end", "jump(-1)", "Last", id="last", show=False),
         *[Binding(key, f"sort('{name}')", f"Sort by {name}", id=f"sort_{name}", show=False) for key, name in SORTS.items()],
     ]
 
@@ -100,7 +105,7 @@ class FleetScreen(SupervisedScreen):
             self.selected = self.names[0] if self.names else None
 
     def _show_viewbar(self) -> None:
-        parts = [f"{'table' if self.table_mode else 'grid'} · {len(self.names)} of {len(self.state.agents)} agents"]
+        parts = [f"{'table' if self.table_mode else 'grid'} · {len(self.names)} of {plural(len(self.state.agents), 'agent')}"]
         if self.filter.describe():
             parts.append(f"filter {self.filter.describe()}")
         if self.sort_by != "plan":
@@ -110,7 +115,7 @@ class FleetScreen(SupervisedScreen):
         text = "  ·  ".join(parts)
         if text != self._viewbar:
             self._viewbar = text
-            self.query_one("#viewbar", Static).update(text)
+            self.query_one("#viewbar", Static).update(text, layout=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "sort" and not self.table_mode:
@@ -135,11 +140,9 @@ class FleetScreen(SupervisedScreen):
 
     def action_toggle_table(self) -> None:
         self.table_mode = not self.table_mode
-        self.set_class(self.table_mode, "-table")
-        if self.table_mode:
-            self.query_one(AgentTable).focus()
-        else:
-            self.set_focus(None)
+        self.query_one(AgentTable).display = self.table_mode
+        self.query_one(AgentGrid).display = not self.table_mode
+        if not self.table_mode:
             self.query_one(AgentGrid).reveal(self.selected or "")
         self.refresh_bindings()
         self.cockpit.repaint()
@@ -169,11 +172,26 @@ class FleetScreen(SupervisedScreen):
         self.cockpit.repaint()
 
     def action_move(self, dx: int, dy: int) -> None:
-        if not self.names:
-            return
         step = dx + dy * (1 if self.table_mode else self.query_one(AgentGrid).columns)
         index = self.names.index(self.selected) if self.selected in self.names else 0
-        self.selected = self.names[max(0, min(len(self.names) - 1, index + step))]
+        self._select_index(index + step)
+
+    def action_page(self, pages: int) -> None:
+        if self.table_mode:
+            step = self.query_one(AgentTable).visible_rows
+        else:
+            grid = self.query_one(AgentGrid)
+            step = grid.columns * max(1, grid.size.height // max(1, grid.pane_height))
+        index = self.names.index(self.selected) if self.selected in self.names else 0
+        self._select_index(index + pages * step)
+
+    def action_jump(self, index: int) -> None:
+        self._select_index(index if index >= 0 else len(self.names) - 1)
+
+    def _select_index(self, index: int) -> None:
+        if not self.names:
+            return
+        self.selected = self.names[max(0, min(len(self.names) - 1, index))]
         if not self.table_mode:
             self.query_one(AgentGrid).reveal(self.selected)
         self.cockpit.repaint()
@@ -191,20 +209,13 @@ class FleetScreen(SupervisedScreen):
     def _leave_filter(self) -> None:
         if not self.query_one("#filter", Input).value:
             self.set_class(False, "-filtering")
-        if self.table_mode:
-            self.query_one(AgentTable).focus()
+        self.set_focus(None)
+
+    @on(AgentTable.Clicked)
+    def _row_clicked(self, event: AgentTable.Clicked) -> None:
+        self.selected = event.name
+        if event.again:
+            self.action_zoom()
         else:
-            self.set_focus(None)
-
-    @on(DataTable.RowHighlighted, "#table")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        name = event.row_key.value
-        if name is not None and name != self.selected:
-            self.selected = name
             self.cockpit.repaint()
-
-    @on(DataTable.RowSelected, "#table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self.selected = event.row_key.value or self.selected
-        self.action_zoom()
 

@@ -1,14 +1,17 @@
-"""AgentTable: one row per agent for large fleets, updating only the rows whose agent changed."""
+"""AgentTable: one row per agent for large fleets; a row is rebuilt only when its agent changed, and only changed lines repaint."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from textual import events
 from textual.content import Content
-from textual.widgets import DataTable
+from textual.message import Message
+from textual.style import Style
 
 from sessions.state import AgentState
 from tui.format import count, doing, duration, money, status_of
+from tui.widgets.row_strips import RowWidget
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("agent", 12),
@@ -19,81 +22,161 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("cost", 12),
     ("now", 22),
 )
+"""Each column's label and width; the last one also takes whatever width is left."""
+SCROLL_ROWS = 3
 
 
-class AgentTable(DataTable[Content]):
-    """Rows in the order the fleet screen gives; the cursor follows its agent when the order changes."""
+class AgentTable(RowWidget, can_focus=False):
+    """Rows in the order the fleet screen gives; the cursor row (`select`) always stays in view."""
 
+    COMPONENT_CLASSES = {"agent-table--header", "agent-table--cursor", "agent-table--stripe"}
     DEFAULT_CSS = """
-    AgentTable { height: 1fr; }
+    AgentTable {
+        height: 1fr;
+        background: $surface;
+        & > .agent-table--header { background: $panel; color: $foreground; text-style: bold; }
+        & > .agent-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+        & > .agent-table--stripe { background: $surface-lighten-1 50%; }
+    }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.order: list[str] = []
-        self._painted: dict[str, tuple[object, ...]] = {}
+    class Clicked(Message):
+        """A row was clicked; `again` when it was the cursor row already."""
 
-    def on_mount(self) -> None:
-        for label, width in COLUMNS:
-            self.add_column(label, width=width, key=label)
+        def __init__(self, name: str, again: bool) -> None:
+            super().__init__()
+            self.name = name
+            self.again = again
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.order: list[str] = []
+        self.selected: str | None = None
+        self.top = 0
+        self._rows: dict[str, tuple[tuple[object, ...], Content]] = {}
+        self._styled: dict[str, tuple[str, Content]] = {}
+        self._styles: dict[str, Style] = {}
+        self._painted: tuple[list[AgentState], float, Mapping[str, str], frozenset[str]] = ([], 0.0, {}, frozenset())
 
     @property
-    def selected(self) -> str | None:
-        """The agent under the cursor."""
-        if not self.order or not 0 <= self.cursor_row < len(self.order):
-            return None
-        return self.order[self.cursor_row]
+    def visible_rows(self) -> int:
+        """How many agent rows fit under the header."""
+        return max(1, self.size.height - 1)
 
-    def select(self, name: str | None) -> None:
-        if name in self.order and self.selected != name:
-            self.move_cursor(row=self.order.index(name), animate=False)
-
-    def paint(
-        self, agents: list[AgentState], now: float, queued: Mapping[str, str], tagged: frozenset[str]
-    ) -> int:
-        """Show these agents in this order; returns how many rows changed."""
+    def paint(self, agents: list[AgentState], now: float, queued: Mapping[str, str], tagged: frozenset[str]) -> int:
+        """Show these agents in this order; returns how many rows were rebuilt."""
+        self._painted = (agents, now, queued, tagged)
+        if not self.size:
+            return 0
+        rebuilt = 0
+        width = self.size.width
+        for agent in agents:
+            key = (agent, queued.get(agent.name), agent.name in tagged, _tick(agent, now), width)
+            known = self._rows.get(agent.name)
+            if known is None or known[0][0] is not agent or known[0][1:] != key[1:]:
+                self._rows[agent.name] = (key, _row(agent, now, queued.get(agent.name), agent.name in tagged, width))
+                self._styled.pop(agent.name, None)
+                rebuilt += 1
         names = [a.name for a in agents]
         if names != self.order:
-            self._rebuild(agents, now, queued, tagged)
-            return len(agents)
-        changed = 0
-        for agent in agents:
-            key = (agent, queued.get(agent.name), agent.name in tagged, _tick(agent, now))
-            previous = self._painted.get(agent.name)
-            if previous is not None and previous[0] is key[0] and previous[1:] == key[1:]:
-                continue
-            self._painted[agent.name] = key
-            for (column, _), value in zip(COLUMNS, _cells(agent, now, queued.get(agent.name), agent.name in tagged)):
-                self.update_cell(agent.name, column, value)
-            changed += 1
-        return changed
+            self.order = names
+            self._rows = {name: self._rows[name] for name in names}
+            self._styled = {name: self._styled[name] for name in names if name in self._styled}
+            self._keep_in_view()
+        self.show_rows()
+        return rebuilt
 
-    def _rebuild(self, agents: list[AgentState], now: float, queued: Mapping[str, str], tagged: frozenset[str]) -> None:
-        keep = self.selected
-        self.clear()
-        self._painted.clear()
-        for agent in agents:
-            self.add_row(*_cells(agent, now, queued.get(agent.name), agent.name in tagged), key=agent.name)
-            self._painted[agent.name] = (agent, queued.get(agent.name), agent.name in tagged, _tick(agent, now))
-        self.order = [a.name for a in agents]
-        if keep in self.order:
-            self.move_cursor(row=self.order.index(keep), animate=False)
+    def select(self, name: str | None) -> None:
+        """Put the cursor on `name`, scrolling it into view."""
+        if name != self.selected:
+            self.selected = name
+            self._keep_in_view()
+            self.show_rows()
+
+    def on_resize(self) -> None:
+        self._keep_in_view()
+        self.paint(*self._painted)
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        self._styled.clear()
+        super().notify_style_update()
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.top + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self.order):
+            name = self.order[index]
+            self.post_message(self.Clicked(name, again=name == self.selected))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._scroll(SCROLL_ROWS)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._scroll(-SCROLL_ROWS)
+
+    def _scroll(self, rows: int) -> None:
+        self.top = max(0, min(len(self.order) - self.visible_rows, self.top + rows))
+        self.show_rows()
+
+    def _keep_in_view(self) -> None:
+        index = self.order.index(self.selected) if self.selected in self.order else 0
+        self.top = max(0, min(self.top, index, len(self.order) - self.visible_rows))
+        if index >= self.top + self.visible_rows:
+            self.top = index - self.visible_rows + 1
+
+    def rows(self) -> list[Content]:
+        """The header, then the rows in view, the cursor row and every other row styled."""
+        shown = self.order[self.top : self.top + self.visible_rows]
+        lines = [self._header(self.size.width)]
+        for index, name in enumerate(shown, self.top):
+            lines.append(self._line(name, "cursor" if name == self.selected else "stripe" if index % 2 else ""))
+        return lines
+
+    def _line(self, name: str, part: str) -> Content:
+        """The row of `name` styled as the cursor, a stripe or plain, kept until the row or its style changes."""
+        styled = self._styled.get(name)
+        if styled is None or styled[0] != part:
+            row = self._rows[name][1]
+            styled = (part, row.stylize_before(self._style(part)) if part else row)
+            self._styled[name] = styled
+        return styled[1]
+
+    def _header(self, width: int) -> Content:
+        labels = Content(" ").join(Content(label).truncate(size, pad=True) for label, size in COLUMNS)
+        last = len(self.order) and min(len(self.order), self.top + self.visible_rows)
+        where = f"{self.top + 1}-{last} of {len(self.order)} " if len(self.order) > self.visible_rows else ""
+        header = Content.assemble(" ", labels).truncate(max(0, width - len(where)), pad=True) + where
+        return header.stylize_before(self._style("header"))
+
+    def _style(self, part: str) -> Style:
+        if part not in self._styles:
+            self._styles[part] = Style.from_styles(self.get_component_styles(f"agent-table--{part}"))
+        return self._styles[part]
 
 
 def _tick(agent: AgentState, now: float) -> int | None:
     return int(now) if agent.started_at is not None and agent.ended_at is None else None
 
 
-def _cells(agent: AgentState, now: float, queued: str | None, tagged: bool) -> list[Content]:
-    mark = Content.styled("● ", "bold $primary") if tagged else Content("")
+def _row(agent: AgentState, now: float, queued: str | None, tagged: bool, width: int) -> Content:
+    """The agent's cells, each cut to its column, the last one to the width left, as one line `width` cells wide."""
+    left = max(1, width - 1 - sum(size + 1 for _, size in COLUMNS[:-1]))
+    cells = [*_cells(agent, now), _now(agent, queued, left)]
+    if tagged:
+        cells[0] = Content.assemble(Content.styled("● ", "bold $primary"), cells[0])
+    sizes = [size for _, size in COLUMNS[:-1]] + [left]
+    fitted = [cell.truncate(size, ellipsis=True, pad=True) for cell, size in zip(cells, sizes)]
+    return Content.assemble(" ", Content(" ").join(fitted)).truncate(width, ellipsis=True, pad=True)
+
+
+def _cells(agent: AgentState, now: float) -> list[Content]:
     return [
-        Content.assemble(mark, Content.styled(agent.name, "bold")),
+        Content.styled(agent.name, "bold"),
         _status(agent, now),
         Content(f"{agent.provider}/{agent.model}"),
         Content(duration(agent.elapsed(now))),
         Content(f"{count(agent.tokens.input)}/{count(agent.shown_output_tokens)}"),
         money(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
-        _now(agent, queued),
     ]
 
 
@@ -105,5 +188,7 @@ def _status(agent: AgentState, now: float) -> Content:
     return Content.assemble(Content.styled(f"⚑ {' '.join(others)} ", "bold $agent-failed"), view.content())
 
 
-def _now(agent: AgentState, queued: str | None) -> Content:
-    return doing(agent, queued, Content(agent.lines[-1] if agent.lines else ""))
+def _now(agent: AgentState, queued: str | None, width: int) -> Content:
+    """What the agent does now; its last line of output cut first, as measuring a long line is slow."""
+    last = agent.lines[-1][: width + 1] if agent.lines else ""
+    return doing(agent, queued, Content(last))
