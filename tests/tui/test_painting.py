@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 from sessions import events as ev
 from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import make_app, settle
+from tests.tui.sample_fleet import clock, sample_fleet
+from tui.app import TokenmaxxApp
+from tui.config import Config
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.token_meter import TokenMeter
 
@@ -99,3 +103,17 @@ async def test_the_table_view_leaves_the_hidden_grid_alone(tmp_path: Path) -> No
         await pilot.press("t")
         await settle(pilot)
         assert "table time" in pane.render().plain
+
+
+async def test_the_heap_is_frozen_once_up_in_a_terminal_and_left_alone_under_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    async with make_app(tmp_path / "test").run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert frozen == []
+    config = Config(directory=tmp_path / "terminal")
+    app = TokenmaxxApp(sample_fleet(), config=config, clock=clock, freeze_heap=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert frozen == [True]
