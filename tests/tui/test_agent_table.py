@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.color import Color
 from textual.geometry import Region
 
 from sessions import events as ev
@@ -79,3 +80,16 @@ async def test_a_click_selects_a_row_and_a_second_click_opens_it(tmp_path: Path)
         await pilot.click(AgentTable, offset=(2, 3))
         await pilot.pause()
         assert isinstance(app.screen, AgentScreen) and app.screen.agent == "facts"
+
+
+async def test_a_new_theme_redraws_the_cursor_row_in_its_colours(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await settle(pilot)
+        table = app.screen.query_one(AgentTable)
+        for theme in ("tokenmaxx-light", "tokenmaxx-dark"):
+            app.theme = theme
+            await pilot.pause()
+            cursor = Color.parse(app.theme_variables["block-cursor-background"]).rich_color
+            assert table.render_line(1)._segments[0].style.bgcolor == cursor  # type: ignore[union-attr]

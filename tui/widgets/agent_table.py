@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from textual import events
 from textual.content import Content
 from textual.message import Message
-from textual.style import Style
 
 from sessions.state import AgentState
 from tui.format import count, doing, duration, money, status_of
@@ -24,19 +23,21 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 )
 """Each column's label and width; the last one also takes whatever width is left."""
 SCROLL_ROWS = 3
+LOOKS = {
+    "header": "bold $foreground on $panel",
+    "cursor": "bold $block-cursor-foreground on $block-cursor-background",
+    "stripe": "on $surface-lighten-1 50%",
+}
+"""Theme variables, resolved when a line is drawn, so a new theme only redraws; the cursor's colours cover the cells'."""
 
 
 class AgentTable(RowWidget, can_focus=False):
     """Rows in the order the fleet screen gives; the cursor row (`select`) always stays in view."""
 
-    COMPONENT_CLASSES = {"agent-table--header", "agent-table--cursor", "agent-table--stripe"}
     DEFAULT_CSS = """
     AgentTable {
         height: 1fr;
         background: $surface;
-        & > .agent-table--header { background: $panel; color: $foreground; text-style: bold; }
-        & > .agent-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
-        & > .agent-table--stripe { background: $surface-lighten-1 50%; }
     }
     """
 
@@ -55,7 +56,6 @@ class AgentTable(RowWidget, can_focus=False):
         self.top = 0
         self._rows: dict[str, tuple[tuple[object, ...], Content]] = {}
         self._styled: dict[str, tuple[str, Content]] = {}
-        self._styles: dict[str, Style] = {}
         self._painted: tuple[list[AgentState], float, Mapping[str, str], frozenset[str]] = ([], 0.0, {}, frozenset())
 
     @property
@@ -97,10 +97,6 @@ class AgentTable(RowWidget, can_focus=False):
         self._keep_in_view()
         self.paint(*self._painted)
 
-    def notify_style_update(self) -> None:
-        self._styles.clear()
-        self._styled.clear()
-        super().notify_style_update()
 
     def on_click(self, event: events.Click) -> None:
         index = self.top + event.y - 1
@@ -136,9 +132,7 @@ class AgentTable(RowWidget, can_focus=False):
         """The row of `name` styled as the cursor, a stripe or plain, kept until the row or its style changes."""
         styled = self._styled.get(name)
         if styled is None or styled[0] != part:
-            row = self._rows[name][1]
-            styled = (part, row.stylize_before(self._style(part)) if part else row)
-            self._styled[name] = styled
+            styled = self._styled[name] = (part, _styled(self._rows[name][1], part))
         return styled[1]
 
     def _header(self, width: int) -> Content:
@@ -146,12 +140,13 @@ class AgentTable(RowWidget, can_focus=False):
         last = len(self.order) and min(len(self.order), self.top + self.visible_rows)
         where = f"{self.top + 1}-{last} of {len(self.order)} " if len(self.order) > self.visible_rows else ""
         header = Content.assemble(" ", labels).truncate(max(0, width - len(where)), pad=True) + where
-        return header.stylize_before(self._style("header"))
+        return header.stylize_before(LOOKS["header"])
 
-    def _style(self, part: str) -> Style:
-        if part not in self._styles:
-            self._styles[part] = Style.from_styles(self.get_component_styles(f"agent-table--{part}"))
-        return self._styles[part]
+
+def _styled(row: Content, part: str) -> Content:
+    if not part:
+        return row
+    return row.stylize(LOOKS[part]) if part == "cursor" else row.stylize_before(LOOKS[part])
 
 
 def _tick(agent: AgentState, now: float) -> int | None:
