@@ -47,14 +47,7 @@ class AgentFilter:
         return _in_group(agent, self.group) and self._text_matches(agent)
 
     def _text_matches(self, agent: AgentState) -> bool:
-        if not self.pattern:
-            return True
-        haystack = " ".join((agent.name, agent.role, agent.provider, agent.model, agent.status, *agent.flags))
-        if self.regex_error is None:
-            found = re.search(self.pattern, haystack, re.IGNORECASE) is not None
-        else:
-            found = self.pattern.lower() in haystack.lower()
-        return found != self.invert
+        return text_matches(self.text, " ".join((agent.name, agent.role, agent.provider, agent.model, agent.status, *agent.flags)))
 
     def with_group(self, group: str) -> AgentFilter:
         return AgentFilter(self.text, group)
@@ -71,6 +64,19 @@ class AgentFilter:
             how = "excluding" if self.invert else "matching"
             parts.append(f"{how} {self.pattern!r}{' as text' if self.regex_error else ''}")
         return ", ".join(parts)
+
+
+def text_matches(text: str, haystack: str) -> bool:
+    """Whether `haystack` matches `text`: a case-insensitive regex, plain text if it is not one; `!` in front inverts."""
+    invert = text.startswith("!")
+    pattern = text[1:] if invert else text
+    if not pattern:
+        return True
+    try:
+        found = re.search(pattern, haystack, re.IGNORECASE) is not None
+    except re.error:
+        found = pattern.lower() in haystack.lower()
+    return found != invert
 
 
 def _in_group(agent: AgentState, group: str) -> bool:

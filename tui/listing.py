@@ -55,7 +55,7 @@ def sessions_table(summaries: list[SessionSummary]) -> str:
             s.id,
             s.name,
             time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started_at)),
-            _duration(s.duration_s),
+            duration_text(s.duration_s),
             s.status,
             str(s.agents),
             f"{s.input_tokens + s.output_tokens:,}",
@@ -69,7 +69,7 @@ def sessions_table(summaries: list[SessionSummary]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

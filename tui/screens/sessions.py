@@ -1,0 +1,232 @@
+"""SessionsScreen: every recorded session, filtered and sorted; enter replays the one under the cursor.
+
+The list is read from the store in a worker and read again every couple of seconds, so running
+sessions move on and new ones appear; a key never waits on the database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from sessions.store import SessionSummary, Store, StoreError
+from tui.format import plural
+from tui.headless import money
+from tui.listing import duration_text
+from tui.session_filter import SORTS, SessionQuery
+
+if TYPE_CHECKING:
+    from tui.app import TokenmaxxApp
+
+REFRESH_S = 2.0
+COLUMNS = ("id", "name", "started", "duration", "status", "agents", "tokens", "cost", "accepted/rejected")
+STATUS_TONES = {
+    "running": "agent-active",
+    "interrupted": "agent-stalled",
+    "done": "agent-done",
+    "failed": "agent-failed",
+    "stopped": "agent-killed",
+}
+
+
+class SessionTable(DataTable[object]):
+    """The list itself; enter (or a click on the cursor row) chooses the session under the cursor."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Replay", id="sessions.replay")]
+
+
+class SessionsScreen(Screen[None]):
+    """The cursor stays on its session while the list refreshes, re-sorts or filters."""
+
+    CSS_PATH = "sessions.tcss"
+    AUTO_FOCUS = "#sessions"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="sessions.filter"),
+        Binding("f", "status", "Status", id="sessions.status", tooltip="Show only running, interrupted, done, failed or stopped sessions"),
+        *[
+            Binding(str(n), f"sort('{key}')", f"Sort by {key}", id=f"sessions.sort_{key}", show=False)
+            for n, key in enumerate(SORTS, start=1)
+        ],
+        Binding("escape", "back", "Back", id="sessions.back", tooltip="Clear the filter, else close"),
+    ]
+
+    def __init__(self, store_path: Path, *, closable: bool = True) -> None:
+        super().__init__()
+        self.store_path = store_path
+        self.closable = closable
+        self.query_ = SessionQuery()
+        self.sessions: list[SessionSummary] = []
+        self.shown: list[SessionSummary] = []
+        self.problem: str | None = None
+        self.loaded = False
+        self._store: Store | None = None
+
+    @property
+    def cockpit(self) -> TokenmaxxApp:
+        return cast("TokenmaxxApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static("sessions", id="sessions-bar")
+        table = SessionTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        yield table
+        yield Static("", id="sessions-empty")
+        yield Input(placeholder="filter: id, name, plan or folder; text or regex; ! in front inverts · enter keeps · esc clears", id="filter")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda _: self._show(), init=False)
+        self.reload()
+        self.set_interval(REFRESH_S, self.reload, name="sessions refresh")
+
+    async def on_unmount(self) -> None:
+        if self._store is not None:
+            store, self._store = self._store, None
+            await store.close()
+
+    @work(group="sessions", exclusive=True, exit_on_error=False)
+    async def reload(self) -> None:
+        """Read the sessions again; a database that is missing or broken becomes a message, never a crash."""
+        try:
+            sessions = await self._read()
+        except (StoreError, OSError) as error:
+            self.problem = f"cannot read {self.store_path}: {error}"
+            sessions = []
+        else:
+            self.problem = None
+        self.loaded = True
+        if sessions != self.sessions or not self.shown:
+            self.sessions = sessions
+            self._show()
+        self._show_bar()
+
+    async def _read(self) -> list[SessionSummary]:
+        if self._store is None:
+            if not self.store_path.exists():
+                return []
+            self._store = await Store.open(self.store_path)
+        return await self._store.sessions()
+
+    def _show(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        keep = self.selected
+        self.shown = self.query_.apply(self.sessions)
+        table.clear()
+        now = time.time()
+        colours = self.app.theme_variables
+        for summary in self.shown:
+            table.add_row(*_cells(summary, now, colours.get(STATUS_TONES.get(summary.status, "agent-waiting"), "")), key=summary.id)
+        if keep is not None and keep.id in {s.id for s in self.shown}:
+            table.move_cursor(row=table.get_row_index(keep.id), animate=False)
+        self._show_empty()
+        self.refresh_bindings()
+
+    def _show_empty(self) -> None:
+        empty = self.query_one("#sessions-empty", Static)
+        if self.problem:
+            message = self.problem
+        elif not self.loaded:
+            message = "reading sessions…"
+        elif not self.sessions:
+            message = f"No sessions yet (database: {self.store_path}).\nStart one with: tokenmaxx demo"
+        elif not self.shown:
+            message = "No session matches the filter (esc clears it)."
+        else:
+            message = ""
+        empty.update(message)
+        empty.display = bool(message)
+
+    def _show_bar(self) -> None:
+        total = len(self.sessions)
+        text = f"sessions · {len(self.shown)} of {plural(total, 'session')} · {self.query_.describe()} · enter replays"
+        self.query_one("#sessions-bar", Static).update(text)
+
+    @property
+    def selected(self) -> SessionSummary | None:
+        table = self.query_one("#sessions", DataTable)
+        if not self.shown or not 0 <= table.cursor_row < len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.closable or self.query_.text != "" or self._filtering()
+        return True
+
+    def _filtering(self) -> bool:
+        return self.focused is self.query_one("#filter", Input)
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _row_chosen(self) -> None:
+        session = self.selected
+        if session is not None:
+            self.cockpit.open_replay(session.id)
+
+    def action_filter(self) -> None:
+        self.set_class(True, "-filtering")
+        self.query_one("#filter", Input).focus()
+
+    def action_status(self) -> None:
+        self._requery(self.query_.next_status())
+
+    def action_sort(self, key: str) -> None:
+        self._requery(self.query_.sorted_by(key))
+
+    def action_back(self) -> None:
+        field = self.query_one("#filter", Input)
+        if self._filtering() or self.query_.text:
+            field.value = ""
+            self._leave_filter()
+        elif self.closable:
+            self.dismiss()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._requery(replace(self.query_, text=event.value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self._leave_filter()
+
+    def _leave_filter(self) -> None:
+        if not self.query_one("#filter", Input).value:
+            self.set_class(False, "-filtering")
+        self.query_one("#sessions", DataTable).focus()
+        self.refresh_bindings()
+
+    def _requery(self, query: SessionQuery) -> None:
+        self.query_ = query
+        self._show()
+        self._show_bar()
+
+
+def _cells(s: SessionSummary, now: float, colour: str) -> tuple[object, ...]:
+    """One row; `colour` is the status's theme colour, read when the row is built."""
+    return (
+        Text(s.id[:8], style="bold"),
+        s.name,
+        _started(s.started_at, now),
+        duration_text(s.duration_s),
+        Text(s.status, style=f"bold {colour}".strip()),
+        Text(str(s.agents), justify="right"),
+        Text(f"{s.input_tokens + s.output_tokens:,}", justify="right"),
+        Text(money(s.cost_usd, s.unknown_price_tokens), justify="right"),
+        Text(f"{s.accepted}/{s.rejected}", justify="center"),
+    )
+
+
+def _started(ts: float, now: float) -> str:
+    """Today's sessions by time alone; older ones with the date."""
+    local, today = time.localtime(ts), time.localtime(now)
+    same_day = local[:3] == today[:3]
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", local)
