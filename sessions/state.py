@@ -334,7 +334,7 @@ def _agent_changes(agent: AgentState, event: Event) -> Changes:  # noqa: C901 - 
         case ev.AgentStatusChanged():
             return _status(agent, event)
         case ev.TurnStarted():
-            return {"turn": event.turn, "retry_at": None}
+            return {"turn": event.turn, "retry_at": None, **_end_line(agent)}
         case ev.ApprovalRequested():
             pending = PendingApproval(call_id=event.call_id, tool=event.tool, args=event.args, ts=event.ts)
             return {"pending": (*agent.pending, pending)}
@@ -386,6 +386,13 @@ def _text(agent: AgentState, text: str) -> Changes:
     update["tail"] = (agent.tail + done)[-TAIL_LINES:]
     update["partial_line"] = pieces[-1][-TAIL_LINE_CHARS:]
     return update
+
+
+def _end_line(agent: AgentState) -> Changes:
+    """A new turn starts a new line: the last turn's unfinished line joins the tail instead of running on."""
+    if not agent.partial_line:
+        return {}
+    return {"tail": (*agent.tail, agent.partial_line)[-TAIL_LINES:], "partial_line": ""}
 
 
 def _artifact(agent: AgentState, event: ev.Artifact) -> Changes:

@@ -212,3 +212,16 @@ def test_reduce_leaves_its_input_unchanged() -> None:
     frozen = state_to_json(before)
     reduce(before, ev.Text(agent="charts", text="more\n", seq=11, ts=5000))
     assert state_to_json(before) == frozen
+
+
+def test_a_new_turn_starts_a_new_line_in_the_tail() -> None:
+    events = [
+        ev.AgentQueued(agent="a", role="r", provider="sim", model="m", after=[]),
+        ev.TurnStarted(agent="a", turn=1),
+        ev.Text(agent="a", text="Let me look once more."),
+        ev.TurnStarted(agent="a", turn=2),
+        ev.Text(agent="a", text="That settles it"),
+    ]
+    agent = reduce_all(stamp(events)).agents["a"]
+    assert agent.tail == ("Let me look once more.",) and agent.partial_line == "That settles it"
+    assert agent.lines == ("Let me look once more.", "That settles it")
