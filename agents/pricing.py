@@ -11,24 +11,54 @@ Lookup order for `price_usage`:
   4. None.
 Which route prices a (model, provider) pair is cached; a genai-prices calculation costs
 ~0.1 ms and a miss on the model-alone route ~0.3 ms, so misses are what the cache saves.
+A price that is linear in the tokens (no tiers, no fee per request, no time-of-day price) is
+priced by arithmetic on its per-token rates, read once a UTC day from genai-prices (a price
+may change on a start date); any other price goes through genai-prices' `calc_price` each time.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agents.providers.base import Usage
 
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo
+
 Route = Literal["provider", "model"]
 _PER_MILLION = Decimal(1_000_000)
+_SECONDS_PER_DAY = 86_400
 
 
 class PricingError(ValueError):
     """Token counts that cannot be priced because they contradict each other."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Linear prices, USD per million tokens of each kind; `input` is for uncached input."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+    def cost(self, usage: Usage) -> Decimal:
+        """The price of `usage` at these rates."""
+        uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
+        total = (
+            uncached * self.input
+            + usage.cache_read_tokens * self.cache_read
+            + usage.cache_write_tokens * self.cache_write
+            + usage.output_tokens * self.output
+        )
+        return total / _PER_MILLION
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +72,13 @@ class PlanPrice:
 
     def cost(self, usage: Usage) -> float:
         """The price of `usage` at these rates."""
-        uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
-        total = (
-            uncached * Decimal(str(self.input))
-            + usage.cache_read_tokens * Decimal(str(_or(self.cache_read, self.input)))
-            + usage.cache_write_tokens * Decimal(str(_or(self.cache_write, self.input)))
-            + usage.output_tokens * Decimal(str(self.output))
+        rates = Rates(
+            Decimal(str(self.input)),
+            Decimal(str(self.output)),
+            Decimal(str(_or(self.cache_read, self.input))),
+            Decimal(str(_or(self.cache_write, self.input))),
         )
-        return float(total / _PER_MILLION)
+        return float(rates.cost(usage))
 
 
 def price_usage(
@@ -65,7 +94,11 @@ def price_usage(
     route = _route(model, provider_id)
     if route is None:
         return None
-    return float(_calc(usage, model, provider_id if route == "provider" else None))
+    priced_by = provider_id if route == "provider" else None
+    rates = linear_rates(model, priced_by, int(time.time() // _SECONDS_PER_DAY))
+    if rates is not None:
+        return float(rates.cost(usage))
+    return float(_calc(usage, model, priced_by))
 
 
 def max_cost(
@@ -126,6 +159,40 @@ def _route(model: str, provider_id: str | None) -> Route | None:
     return None
 
 
+@lru_cache(maxsize=256)
+def linear_rates(model: str, provider_id: str | None, utc_day: int) -> Rates | None:
+    """genai-prices' per-token rates for a model on a UTC day (days since the epoch), or None when its price is not linear.
+
+    The rates are what `calc_price` charges for a million tokens of each kind, so the two agree
+    by construction wherever the price is linear.
+    """
+    from genai_prices import data_snapshot
+
+    at = datetime.fromtimestamp(utc_day * _SECONDS_PER_DAY, UTC)
+    _, info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
+    if not _linear(info, at) or _calc(Usage(), model, provider_id, at) != 0:
+        return None
+    million = 1_000_000
+    return Rates(
+        input=_calc(Usage(input_tokens=million), model, provider_id, at),
+        output=_calc(Usage(output_tokens=million), model, provider_id, at),
+        cache_read=_calc(Usage(input_tokens=million, cache_read_tokens=million), model, provider_id, at),
+        cache_write=_calc(Usage(input_tokens=million, cache_write_tokens=million), model, provider_id, at),
+    )
+
+
+def _linear(info: ModelInfo, at: datetime) -> bool:
+    """Whether a model's price on `at`'s day is the same all day and proportional to each kind of token."""
+    from genai_prices.types import StartDateConstraint, TieredPrices
+
+    if isinstance(info.prices, list):
+        constraints = (conditional.constraint for conditional in info.prices)
+        if not all(c is None or isinstance(c, StartDateConstraint) for c in constraints):
+            return False
+    prices = vars(info.get_prices(at)).values()
+    return not any(isinstance(price, TieredPrices) for price in prices)
+
+
 def _priced(usage: Usage, model: str, provider_id: str | None) -> bool:
     try:
         _calc(usage, model, provider_id)
@@ -134,7 +201,7 @@ def _priced(usage: Usage, model: str, provider_id: str | None) -> bool:
     return True
 
 
-def _calc(usage: Usage, model: str, provider_id: str | None) -> Decimal:
+def _calc(usage: Usage, model: str, provider_id: str | None, at: datetime | None = None) -> Decimal:
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
@@ -144,7 +211,7 @@ def _calc(usage: Usage, model: str, provider_id: str | None) -> Decimal:
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
     )
-    return calc_price(priced, model, provider_id=provider_id).total_price
+    return calc_price(priced, model, provider_id=provider_id, genai_request_timestamp=at).total_price
 
 
 def _check(usage: Usage, model: str) -> None:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
+
 import genai_prices
 import pytest
 
-from agents.pricing import PlanPrice, PricingError, max_cost, price_table_version, price_usage, provider_id_for_url
+from agents.pricing import (
+    PlanPrice,
+    PricingError,
+    Rates,
+    linear_rates,
+    max_cost,
+    price_table_version,
+    price_usage,
+    provider_id_for_url,
+)
 from agents.providers.base import Usage
 
 USAGE = Usage(input_tokens=12_000, output_tokens=800, cache_read_tokens=9_000, cache_write_tokens=1_000)
@@ -99,3 +111,64 @@ def test_price_table_version_names_genai_prices_and_its_data():
 )
 def test_provider_id_for_url(base_url, default, expected):
     assert provider_id_for_url(base_url, default) == expected
+
+
+@pytest.fixture
+def calc_price_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models genai-prices' calc_price is asked to price from here on."""
+    calls: list[str] = []
+    real = genai_prices.calc_price
+
+    def counted(usage, model, **kwargs):
+        calls.append(model)
+        return real(usage, model, **kwargs)
+
+    monkeypatch.setattr(genai_prices, "calc_price", counted)
+    return calls
+
+
+CACHED_USAGES = [
+    USAGE,
+    Usage(input_tokens=150_000, output_tokens=4_096, cache_read_tokens=140_000),
+    Usage(input_tokens=7, output_tokens=3, cache_write_tokens=7),
+    Usage(input_tokens=1_234_567, output_tokens=89_012, cache_read_tokens=345_678, cache_write_tokens=123_456),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "provider_id"),
+    [("claude-sonnet-4-6", "anthropic"), ("claude-haiku-4-5", "anthropic"), ("gpt-4o", "openai"),
+     ("gemini-2.5-flash", "google"), ("claude-sonnet-4-6", "my-local-proxy")],
+)
+def test_linear_prices_are_computed_without_genai_prices_and_cost_the_same(model, provider_id, calc_price_calls):
+    expected = [genai(usage, model, provider_id if provider_id != "my-local-proxy" else None) for usage in CACHED_USAGES]
+    price_usage(USAGE, model, provider_id)
+    calc_price_calls.clear()
+    assert [price_usage(usage, model, provider_id) for usage in CACHED_USAGES] == expected
+    assert calc_price_calls == []
+
+
+@pytest.mark.parametrize(
+    ("model", "provider_id"),
+    [("gemini-2.5-pro", "google"), ("claude-sonnet-4-5", "anthropic"), ("deepseek-chat", "deepseek"), ("sonar", "perplexity")],
+)
+def test_tiered_timed_and_per_request_prices_go_through_genai_prices(model, provider_id, calc_price_calls):
+    """Tiers (above 200k input), off-peak hours and a fee per request are not linear in the tokens."""
+    assert linear_rates(model, provider_id, int(time.time() // 86_400)) is None
+    usages = [Usage(input_tokens=1_000, output_tokens=100), Usage(input_tokens=300_000, output_tokens=100)]
+    expected = [genai(usage, model, provider_id) for usage in usages]
+    price_usage(usages[0], model, provider_id)
+    calc_price_calls.clear()
+    assert [price_usage(usage, model, provider_id) for usage in usages] == expected
+    assert calc_price_calls == [model, model]
+
+
+def test_linear_rates_are_per_million_tokens_of_each_kind():
+    rates = linear_rates("claude-sonnet-4-6", "anthropic", int(time.time() // 86_400))
+    assert rates == Rates(input=Decimal(3), output=Decimal(15), cache_read=Decimal("0.3"), cache_write=Decimal("3.75"))
+
+
+def test_plan_price_still_wins_over_a_linear_genai_price(calc_price_calls):
+    plan = {"gpt-4o": PlanPrice(input=1.0, output=2.0)}
+    assert price_usage(USAGE, "gpt-4o", "openai", plan) == pytest.approx((12_000 * 1.0 + 800 * 2.0) / 1e6)
+    assert calc_price_calls == []
