@@ -11,7 +11,7 @@ from typing import Any
 
 from agents.tools.base import BaseTool, Param
 from agents.tools.process import CommandResult, run_in_group, scrubbed_env
-from agents.tools.workspace import ToolError, ToolOutcome, Workspace
+from agents.tools.workspace import ToolError, ToolOutcome, Workspace, real_root
 
 WRITTEN_SHOWN = 20
 
@@ -55,7 +55,7 @@ class RunCommand(BaseTool):
 
 def command_env(ws: Workspace) -> dict[str, str]:
     """The process environment without secrets, plus where the project, the out folder and the history are."""
-    extra = {"TOKENMAXX_PROJECT": str(ws.project.resolve()), "TOKENMAXX_OUT": str(ws.out_root.resolve())}
+    extra = {"TOKENMAXX_PROJECT": str(real_root(ws.project)), "TOKENMAXX_OUT": str(real_root(ws.out_root))}
     if os.environ.get("TOKENMAXX_DB"):
         extra["TOKENMAXX_DB"] = os.environ["TOKENMAXX_DB"]
     return scrubbed_env(os.environ, extra)

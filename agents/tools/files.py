@@ -18,6 +18,7 @@ from agents.tools.workspace import (
     Workspace,
     as_model_path,
     own_out_path,
+    real_root,
     resolve_readable,
     resolve_writable,
 )
@@ -77,7 +78,7 @@ class ListFiles(BaseTool):
     async def execute(self, args: dict[str, Any], ws: Workspace) -> ToolOutcome:
         raw = args.get("path", ".")
         real = resolve_readable(ws, raw)
-        if real == ws.out_root.resolve() and not real.exists():
+        if real == real_root(ws.out_root) and not real.exists():
             return ToolOutcome(ok=True, output="(empty directory: no agent has written anything yet)")
         if not stat.S_ISDIR(_stat(real, raw).st_mode):
             raise ToolError(f"{raw!r} is a file, not a folder; use read_file to read it")

@@ -3,6 +3,8 @@
 An agent reads its project and the session's out folder, and writes only in its own out folder.
 Path checks happen twice: lexically (absolute paths and `..` that climbs out are refused before
 the disk is touched), then after resolving symlinks (a link that points outside is refused).
+The roots themselves are resolved once per process (`real_root`); what lies below them is
+resolved on every call, so a link made after a first call is still caught.
 
     ToolError: a refusal or failure the model sees as the tool's error message
 """
@@ -10,6 +12,7 @@ the disk is touched), then after resolving symlinks (a link that points outside 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 OUT_PREFIX = "out:"
@@ -81,27 +84,33 @@ def resolve_writable(ws: Workspace, raw: str) -> Path:
         relative = "/".join(parts[1:])
     ws.own_out.mkdir(parents=True, exist_ok=True)
     real = _confine(ws.own_out, relative, raw, where)
-    if real == ws.own_out.resolve():
+    if real == real_root(ws.own_out):
         raise ToolError(f"path {raw!r} names {where} itself; give a file name such as 'report.md'")
     return real
 
 
 def as_model_path(ws: Workspace, real: Path) -> str:
     """Show a real path the way the model names it: project-relative or `out:`-prefixed."""
-    out_real = ws.out_root.resolve()
+    out_real = real_root(ws.out_root)
     if real.is_relative_to(out_real):
         return OUT_PREFIX + real.relative_to(out_real).as_posix()
-    return real.relative_to(ws.project.resolve()).as_posix() or "."
+    return real.relative_to(real_root(ws.project)).as_posix() or "."
 
 
 def own_out_path(ws: Workspace, real: Path) -> Path:
     """Express a real path inside the agent's out folder under `ws.own_out` as the caller spelled it."""
-    return ws.own_out / real.relative_to(ws.own_out.resolve())
+    return ws.own_out / real.relative_to(real_root(ws.own_out))
+
+
+@lru_cache(maxsize=4096)
+def real_root(root: Path) -> Path:
+    """A workspace root with its symlinks resolved, once: every tool call of every agent needs it."""
+    return root.resolve()
 
 
 def _confine(root: Path, relative: str, raw: str, where: str) -> Path:
     parts = _lexical_parts(relative, raw, where)
-    root_real = root.resolve()
+    root_real = real_root(root)
     real = root_real.joinpath(*parts).resolve()
     if not real.is_relative_to(root_real):
         raise ToolError(f"refused: path {raw!r} goes through a symlink that points outside {where}")

@@ -144,6 +144,21 @@ async def test_a_symlink_in_the_out_folder_pointing_outside_is_refused(ws: Works
     )
 
 
+async def test_a_symlink_made_after_a_first_call_is_still_refused(ws: Workspace) -> None:
+    """Each root is resolved once, but what lies below it is resolved on every call."""
+    assert (await run_tool("read_file", {"path": "notes.md"}, ws)).ok
+    assert (await run_tool("write_file", {"path": "report.md", "content": "first"}, ws)).ok
+    (ws.project / "later").symlink_to(_outside(ws))
+    (ws.own_out / "later").symlink_to(_outside(ws))
+    read = await run_tool("read_file", {"path": "later/secret.txt"}, ws)
+    assert read.output == "refused: path 'later/secret.txt' goes through a symlink that points outside the project"
+    listed = await run_tool("list_files", {"path": "out:charts/later"}, ws)
+    assert listed.output.startswith("refused: path 'out:charts/later' goes through a symlink that points outside")
+    written = await run_tool("write_file", {"path": "later/planted.txt", "content": "x"}, ws)
+    assert written.output.startswith("refused: path 'later/planted.txt' goes through a symlink that points outside")
+    assert not (_outside(ws) / "planted.txt").exists()
+
+
 async def test_a_symlink_that_stays_inside_the_project_is_followed(ws: Workspace) -> None:
     (ws.project / "code").symlink_to(ws.project / "src")
     outcome = await run_tool("read_file", {"path": "code/app.py"}, ws)
