@@ -4,7 +4,9 @@ Run: python bench/fleet_bench.py [--agents N] [--rate R] [--seconds S] (defaults
 Each configuration builds a plan in a temporary project (a custom role, so the sim's generic
 policy drives it, looping on its task so every agent keeps working), runs it with the real
 Store (a temporary database) and the real Supervisor, lets it settle, measures S seconds of
-steady state and stops it with `supervisor.finish("stopped")`. A small configuration
+steady state and stops it with `supervisor.finish("stopped")`. Like the headless runner, it
+freezes the heap once the fleet has settled (at the end of the warm-up; --no-freeze-heap to
+compare without). A small configuration
 (--small, default 50 agents) runs first in the same process so the two can be compared.
 
 The sim streams a delta every 50 ms while it talks and waits before its first token, so an
@@ -39,6 +41,7 @@ from agents.plan import Plan, parse_plan  # noqa: E402
 from agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
 from agents.supervisor import Supervisor  # noqa: E402
 from bench.fleet_probes import GcClock, Split, Stored, machine_busy, profile_report, stored_bytes, thread_cpu  # noqa: E402
+from tui.heap import freeze_heap  # noqa: E402
 from sessions import events as ev  # noqa: E402
 from sessions.state import FleetState  # noqa: E402
 from sessions.store import Store  # noqa: E402
@@ -197,7 +200,7 @@ async def run_config(
     *,
     warmup_s: float,
     seconds: float,
-    freeze_gc: bool = False,
+    freeze: bool = True,
     profile: cProfile.Profile | None = None,
 ) -> Result:
     """Run `agents` sim agents, measure `seconds` of steady state after `warmup_s`, then stop them."""
@@ -211,9 +214,9 @@ async def run_config(
             split.instrument(supervisor)
             probing = [asyncio.create_task(probes.lag()), asyncio.create_task(probes.commit(store))]
             await supervisor.start()
-            if freeze_gc:
-                gc.freeze()
             await asyncio.sleep(warmup_s)
+            if freeze:
+                freeze_heap()
             probes.clear()
             gc_clock.install()
             start = Sample.take(counters, split, gc_clock)
@@ -368,7 +371,7 @@ async def main(args: argparse.Namespace) -> None:
     speed = args.speed if args.speed is not None else await calibrate(args.rate)
     results = []
     for agents in (args.small, args.agents) if args.small else (args.agents,):
-        result = await run_config(agents, speed, warmup_s=args.warmup, seconds=args.seconds, freeze_gc=args.freeze_gc)
+        result = await run_config(agents, speed, warmup_s=args.warmup, seconds=args.seconds, freeze=not args.no_freeze_heap)
         report(result)
         results.append(result)
     if len(results) == 2:
@@ -377,7 +380,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.profile:
         profile = cProfile.Profile()
         seconds = min(args.seconds, 15.0)
-        await run_config(args.agents, speed, warmup_s=args.warmup, seconds=seconds, freeze_gc=args.freeze_gc, profile=profile)
+        await run_config(args.agents, speed, warmup_s=args.warmup, seconds=seconds, freeze=not args.no_freeze_heap, profile=profile)
         print("\n".join(profile_report(profile, args.agents, args.top)))
 
 
@@ -390,7 +393,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--small", type=int, default=50, help="agents in the comparison run (0: none)")
     parser.add_argument("--speed", type=float, default=None, help="sim speed (default: calibrated to --rate)")
     parser.add_argument(
-        "--freeze-gc", action="store_true", help="experiment: gc.freeze() once the fleet has started, as a runner could"
+        "--no-freeze-heap", action="store_true", help="leave the heap unfrozen (the headless runner freezes it once settled)"
     )
     parser.add_argument("--profile", action="store_true", help="attribute the event loop's time with cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions listed by --profile")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
@@ -18,6 +17,7 @@ from tui.config import Config, save_config
 from tui.control import Control
 from tui.fleet_view import FleetView
 from tui.format import plural
+from tui.heap import HEAP_SETTLED_S, freeze_heap
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
 from tui.screens.help import HelpScreen, keys_of
@@ -25,8 +25,6 @@ from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
 
 Clock = Callable[[], float]
-HEAP_SETTLED_S = 5.0
-"""By then the fleet has started and loaded what it keeps for the session (price tables, plans)."""
 
 
 class TokenmaxxApp(App[None]):
@@ -166,13 +164,3 @@ class TokenmaxxApp(App[None]):
         names = f"{', '.join(running[:5])}{'…' if len(running) > 5 else ''}"
         question = f"{plural(len(running), 'agent')} {'is' if one else 'are'} still running ({names}). Quit and stop {'it' if one else 'them'}?"
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
-
-
-def freeze_heap() -> None:
-    """Collect, then keep what lives now (modules, widgets, price tables) out of later collections.
-
-    A full collection of the ~130,000 objects a running fleet and its screen hold stalls the
-    event loop ~75-110 ms every few seconds; with them frozen it takes a few ms.
-    """
-    gc.collect()
-    gc.freeze()

@@ -10,6 +10,7 @@ from agents.plan import Plan
 from agents.supervisor import Supervisor
 from sessions.store import Store
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
+from tui.heap import HEAP_SETTLED_S, freeze_heap
 
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
@@ -42,11 +43,14 @@ async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo)
 async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: Echo, db_path: Path) -> int:
     supervisor.log.subscribe(ProgressPrinter(echo))
     await start(supervisor)
+    settled = asyncio.get_running_loop().call_later(HEAP_SETTLED_S, freeze_heap)
     try:
         await supervisor.wait()
     except asyncio.CancelledError:
         await asyncio.shield(_stop(supervisor, store))
         raise
+    finally:
+        settled.cancel()
     await supervisor.finish()
     await store.flush()
     state = supervisor.state

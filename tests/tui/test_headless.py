@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from sessions import events as ev
 from sessions.state import reduce_all
+from tests.agents.scripted import make_plan
+from tui import runner
 from tui.headless import ProgressPrinter, exit_code, money, summary_table
+
+FAST_SIM = """
+[providers.fast]
+kind = "sim"
+speed = 100.0
+
+[roles.noter]
+prompt = "You keep notes."
+tools = ["read_file", "list_files", "write_file"]
+"""
+NOTER = """
+[[agents]]
+name = "a"
+role = "noter"
+provider = "fast"
+task = "Write notes.md about the project."
+"""
 
 
 def stamp(events: list[ev.Event]) -> list[ev.Event]:
@@ -70,3 +93,12 @@ def test_the_summary_has_a_row_per_agent_and_a_total() -> None:
     table = summary_table(state).splitlines()
     assert table[0].split()[:2] == ["agent", "outcome"] and table[2].startswith("a ") and table[-1].startswith("total")
     assert "1/2 done" in table[-1]
+
+
+async def test_a_headless_run_freezes_the_heap_once_the_fleet_has_settled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen: list[bool] = []
+    monkeypatch.setattr(runner, "freeze_heap", lambda: frozen.append(True))
+    monkeypatch.setattr(runner, "HEAP_SETTLED_S", 0.0)
+    plan = make_plan(tmp_path, NOTER, FAST_SIM)
+    assert await runner.run_headless(plan, tmp_path / "s.db", yes=False, echo=lambda line: None) == 0
+    assert frozen == [True]
