@@ -152,6 +152,7 @@ class Supervisor(CommandHandling):
                 task=spec.task,
                 tools=self.plan.tools_for(spec),
                 loop_times=spec.loop.times or 0,
+                loop_until_usd=spec.loop.until_usd,
             )
         )
 

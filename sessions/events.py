@@ -114,7 +114,8 @@ class AgentQueued(_Event):
     task: str = ""
     system: str = ""
     tools: list[str] = []
-    loop_times: int = 1
+    loop_times: int = 1  # 0: until loop_until_usd
+    loop_until_usd: float | None = Field(default=None, exclude_if=lambda usd: usd is None)  # left out when unset, so older records encode as they were
 
 
 class AgentStatusChanged(_Event):

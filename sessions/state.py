@@ -104,6 +104,7 @@ class AgentState(_Frozen):
     turn: int = 0
     iteration: int = 1
     loop_times: int = 1
+    loop_until_usd: float | None = None
     tail: tuple[str, ...] = ()
     partial_line: str = ""
     current_tool: str | None = None
@@ -299,6 +300,7 @@ def _queued(previous: AgentState | None, event: ev.AgentQueued) -> AgentState:
         "task": event.task,
         "after": tuple(event.after),
         "loop_times": event.loop_times,
+        "loop_until_usd": event.loop_until_usd,
         "last_event_ts": event.ts,
         "change_on_restart": False,
         "removed_from_plan": False,

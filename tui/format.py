@@ -147,3 +147,24 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
 def one_line(text: str) -> str:
     """Text with its runs of whitespace, newlines included, made single spaces."""
     return " ".join(text.split())
+
+
+def iteration_label(agent: AgentState) -> str:
+    """`iter 2/5` for a counted loop, `iter 3 ≤$0.50` for a loop capped by spend, '' for an agent that runs once."""
+    if agent.loop_times == 1 and agent.loop_until_usd is None:
+        return ""
+    label = f"iter {agent.iteration}/{agent.loop_times}" if agent.loop_times else f"iter {agent.iteration}"
+    return f"{label} ≤{money_plain(agent.loop_until_usd)}" if agent.loop_until_usd is not None else label
+
+
+def plan_note(agent: AgentState) -> str:
+    """What a plan edit means for this agent, or ''."""
+    if agent.withdrawn:
+        return "withdrawn: removed from the plan before it started"
+    if agent.removed_from_plan and not agent.finished:
+        return "removed from plan, still running"
+    if agent.removed_from_plan:
+        return "removed from plan"
+    if agent.change_on_restart:
+        return "plan changed: takes effect on restart (R)"
+    return ""

@@ -8,7 +8,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from tests.tui.helpers import SIZE, make_app
+from sessions import events as ev
+from tests.tui.fake_fleet import T0
+from tests.tui.helpers import SIZE, make_app, select
+from tests.tui.pipeline_fleet import pipeline_fleet
 from themes import BUILTIN_THEMES
 
 
@@ -76,3 +79,26 @@ def test_approvals_queue(snap_compare, tmp_path: Path) -> None:  # type: ignore[
 def test_fleet_in_each_theme(snap_compare, tmp_path: Path, theme: str) -> None:  # type: ignore[no-untyped-def]
     """The fleet grid in one built-in theme: statuses, flags, the amber unknown price and the banner stay readable."""
     assert snap_compare(make_app(tmp_path, theme=theme), terminal_size=SIZE)
+
+
+def test_pipeline_of_the_demo(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline (P) of the demo's five agents at 190x32, four layers left to right: charts (DONE, selected in a
+    double box, its edges lit) and factcheck (STREAMING, ⚑ STALLED) first; logs (plan changed) beside them; deck
+    WAITING ON DEPS fed by three edges labelled 'loc.svg, loc.csv', 'failures.csv' and 'report.md'; critique waiting
+    at 'iter 1 ≤$0.5000'."""
+    app = make_app(tmp_path, fleet=pipeline_fleet(tmp_path / "out"))
+    assert snap_compare(app, terminal_size=(190, 32), press=["P"])
+
+
+async def zoom_critic_after_a_plan_change(pilot: Pilot[None]) -> None:
+    fleet = pilot.app.fleet  # type: ignore[attr-defined]
+    fleet.feed(ev.PlanLoaded(path="fleet.toml", agents=list(fleet.state.agents), reload=True, changed_on_restart=["critic"], ts=T0 + 121))
+    await select(pilot, "critic")
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+
+
+def test_agent_screen_of_a_looping_agent_with_a_plan_change(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """critic up close: its pane says LOOPING at iter 3/5 with the looping badge and 'plan changed: takes effect on
+    restart (R)'; the iterations box above usage reads '1: $0.0105 · 2: $0.0105 · 3: $0.0000 (running)'."""
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=zoom_critic_after_a_plan_change)

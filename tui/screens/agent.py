@@ -14,11 +14,13 @@ from textual.widgets import Footer, OptionList
 
 from sessions import events as ev
 from sessions.state import FleetState
+from tui.screens.artifact import open_artifact
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_pane import AgentPane
 from tui.widgets.artifact_list import ArtifactList
 from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
 from tui.widgets.flag_banner import FlagBanner
+from tui.widgets.iteration_costs import IterationCosts
 from tui.widgets.transcript import Transcript
 from tui.widgets.usage_table import UsageTable
 
@@ -27,7 +29,10 @@ class AgentScreen(SupervisedScreen):
     """The transcript loads from the record in a worker; live events append after it, none twice."""
 
     CSS_PATH = "agent.tcss"
-    BINDINGS = [Binding("escape", "back", "Back", id="back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("o", "open_artifact", "Open", id="agent.open", tooltip="Open the selected artifact: text here, other files with the system opener"),
+    ]
 
     class HistoryLoaded(Message):
         """A worker read the agent's recorded events."""
@@ -59,6 +64,7 @@ class AgentScreen(SupervisedScreen):
         with Horizontal(id="body"):
             yield Transcript(id="transcript")
             with Vertical(id="side"):
+                yield IterationCosts(id="iterations")
                 yield UsageTable(id="usage")
                 yield ArtifactList(id="artifacts")
                 yield ArtifactPreview(id="preview")
@@ -106,7 +112,9 @@ class AgentScreen(SupervisedScreen):
         if self.loaded and self._live:
             live, self._live = self._live, []
             self._append(live)
-        self.query_one(ArtifactList).show(agent.artifacts)
+        self.query_one(IterationCosts).show(agent)
+        if self.query_one(ArtifactList).show(agent.artifacts):
+            self.refresh_bindings()
         self._preview_selected()
         super().paint(state, now)
 
@@ -114,6 +122,20 @@ class AgentScreen(SupervisedScreen):
     def _artifact_highlighted(self) -> None:
         self._preview_selected()
         self.refresh_bindings()
+
+    @on(OptionList.OptionSelected, "#artifacts")
+    def _artifact_chosen(self) -> None:
+        self.action_open_artifact()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_artifact" and not any(artifacts.selected for artifacts in self.query(ArtifactList)):
+            return None
+        return super().check_action(action, parameters)
+
+    def action_open_artifact(self) -> None:
+        artifact = self.query_one(ArtifactList).selected
+        if artifact is not None:
+            open_artifact(self, self.cockpit.fleet.out_root, artifact.path)
 
     def _preview_selected(self) -> None:
         artifact = self.query_one(ArtifactList).selected

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Input, Static
 from sessions.state import FleetState
 from tui.agent_filter import AgentFilter, arrange
 from tui.format import plural
+from tui.screens.artifact import open_artifact
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_table import AgentTable
@@ -29,6 +30,8 @@ class FleetScreen(SupervisedScreen):
         Binding("enter", "zoom", "Zoom", id="zoom"),
         Binding("space", "tag", "Tag", id="tag"),
         Binding("t", "toggle_table", "Table", id="table", tooltip="Switch between the grid and the table"),
+        Binding("P", "pipeline", "Pipeline", id="pipeline", tooltip="Which agent waits on which, and what each hands along"),
+        Binding("o", "open_artifact", "Open", id="open", tooltip="Open the selected agent's latest artifact"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f", "status_filter", "Status filter", id="status_filter", show=False),
         Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the tags, else the filter"),
@@ -122,6 +125,8 @@ class FleetScreen(SupervisedScreen):
             return False
         if action in ("zoom", "tag") and self.selected is None:
             return None
+        if action == "open_artifact" and self.deliverable() is None:
+            return None
         if action == "clear":
             return bool(self.tagged) or self.filter != AgentFilter() or self.has_class("-filtering")
         return super().check_action(action, parameters)
@@ -131,6 +136,16 @@ class FleetScreen(SupervisedScreen):
 
         if self.selected:
             self.app.push_screen(AgentScreen(self.selected))
+
+    def action_pipeline(self) -> None:
+        from tui.screens.pipeline import PipelineScreen
+
+        self.app.push_screen(PipelineScreen(self.selected))
+
+    def action_open_artifact(self) -> None:
+        deliverable = self.deliverable()
+        if deliverable is not None:
+            open_artifact(self, self.cockpit.fleet.out_root, deliverable[1])
 
     def action_tag(self) -> None:
         if self.selected:

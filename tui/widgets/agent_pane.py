@@ -7,13 +7,13 @@ from functools import lru_cache
 from textual.content import Content
 
 from sessions.state import AgentState
-from tui.format import TONES, count, doing, duration, flag_badges, money, one_line, status_of
+from tui.format import TONES, count, doing, duration, flag_badges, iteration_label, money, one_line, plan_note, status_of
 from tui.widgets.row_strips import RowWidget
 
 PANE_HEIGHT = 10
 """The smallest pane; the grid makes panes taller when few agents leave the screen half empty."""
 FIXED_LINES = 5
-"""Headline, model, spend, what it does now, flags; the rows below them show the tail of its output."""
+"""Headline, model, spend, what it does now, flags and plan notes; the rows below them show the tail of its output."""
 
 
 class AgentPane(RowWidget):
@@ -72,14 +72,15 @@ class AgentPane(RowWidget):
     def rows(self) -> list[Content]:
         """What the pane shows, one Content per row, the tail of the output wrapped to the pane's width."""
         agent, now = self.agent, self.now
-        return [
+        rows = [
             _headline(agent, now),
             Content.styled(f"{agent.provider}/{agent.model}", "$foreground 60%"),
             _spend(agent),
             _now_line(agent, self.queued),
-            flag_badges(agent),
+            _notes(agent),
             *tail_rows(agent.lines, self.size.width, self.size.height - FIXED_LINES),
         ]
+        return [row.stylize("dim") for row in rows] if agent.withdrawn else rows
 
 
 def _same(painted: tuple[object, ...], key: tuple[object, ...]) -> bool:
@@ -94,9 +95,18 @@ def _ticking_second(agent: AgentState, now: float) -> int | None:
 
 def _headline(agent: AgentState, now: float) -> Content:
     parts = [status_of(agent, now).content(), Content.styled(f"  {duration(agent.elapsed(now))}", "$foreground 70%")]
-    if agent.loop_times > 1:
-        parts.append(Content.styled(f"  iter {agent.iteration}/{agent.loop_times}", "bold $secondary"))
+    iteration = iteration_label(agent)
+    if iteration:
+        parts.append(Content.styled(f"  {iteration}", "bold $secondary"))
     return Content.assemble(*parts)
+
+
+def _notes(agent: AgentState) -> Content:
+    """The watchdog's flags, then what a plan edit means for the agent."""
+    note = plan_note(agent)
+    if not note:
+        return flag_badges(agent)
+    return Content.assemble(flag_badges(agent), Content.styled(f" {note}" if agent.flags else note, "italic $warning"))
 
 
 def _spend(agent: AgentState) -> Content:

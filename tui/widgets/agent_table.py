@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.message import Message
 
 from sessions.state import AgentState
-from tui.format import count, doing, duration, money, status_of
+from tui.format import count, doing, duration, iteration_label, money, plan_note, status_of
 from tui.widgets.row_strips import RowWidget
 
 COLUMNS: tuple[tuple[str, int], ...] = (
@@ -161,7 +161,8 @@ def _row(agent: AgentState, now: float, queued: str | None, tagged: bool, width:
         cells[0] = Content.assemble(Content.styled("● ", "bold $primary"), cells[0])
     sizes = [size for _, size in COLUMNS[:-1]] + [left]
     fitted = [cell.truncate(size, ellipsis=True, pad=True) for cell, size in zip(cells, sizes)]
-    return Content.assemble(" ", Content(" ").join(fitted)).truncate(width, ellipsis=True, pad=True)
+    row = Content.assemble(" ", Content(" ").join(fitted)).truncate(width, ellipsis=True, pad=True)
+    return row.stylize("dim") if agent.withdrawn else row
 
 
 def _cells(agent: AgentState, now: float) -> list[Content]:
@@ -184,6 +185,9 @@ def _status(agent: AgentState, now: float) -> Content:
 
 
 def _now(agent: AgentState, queued: str | None, width: int) -> Content:
-    """What the agent does now; its last line of output cut first, as measuring a long line is slow."""
+    """Its loop iteration and plan note, then what it does now; its last line of output cut first, as measuring a long line is slow."""
     last = agent.lines[-1][: width + 1] if agent.lines else ""
-    return doing(agent, queued, Content(last))
+    iteration, note = iteration_label(agent), plan_note(agent)
+    lead = [Content.styled(f"{iteration} · ", "bold $secondary")] if iteration else []
+    lead += [Content.styled(f"{note} · ", "italic $warning")] if note else []
+    return Content.assemble(*lead, doing(agent, queued, Content(last)))

@@ -1,0 +1,91 @@
+"""ArtifactScreen: one deliverable full screen, Markdown rendered and other text as text; and `open_artifact`, which picks it or the system opener."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui import opener
+from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+
+FULL_BYTES = 2_000_000
+
+
+class ArtifactScreen(Screen[None]):
+    """Reads the file in a worker; scroll with the arrows, page keys and the mouse; esc goes back."""
+
+    CSS_PATH = "artifact.tcss"
+    AUTO_FOCUS = "#artifact"
+    BINDINGS = [Binding("escape", "back", "Back", id="artifact.back")]
+
+    class Loaded(Message):
+        """A worker read the artifact's text (or why it cannot be shown)."""
+
+        def __init__(self, text: str | None, problem: str | None) -> None:
+            super().__init__()
+            self.text, self.problem = text, problem
+
+    def __init__(self, file: Path, name: str, *, notice: str = "") -> None:
+        super().__init__()
+        self.file, self.name_shown, self.notice = file, name, notice
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.name_shown}  ·  {self.file}" + (f"  ·  {self.notice}" if self.notice else ""), id="where")
+        yield ArtifactPreview(id="artifact")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(ArtifactPreview).show_message(self.name_shown, "reading…")
+        self.run_worker(self._load(), name=f"artifact:{self.name_shown}", group="artifact", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        try:
+            text = await asyncio.to_thread(read_preview, self.file, FULL_BYTES)
+        except PreviewUnavailable as problem:
+            self.post_message(self.Loaded(None, str(problem)))
+        else:
+            self.post_message(self.Loaded(text, None))
+
+    def on_artifact_screen_loaded(self, message: Loaded) -> None:
+        view = self.query_one(ArtifactPreview)
+        if message.text is not None:
+            view.show_text(self.name_shown, message.text)
+        else:
+            view.show_message(self.name_shown, message.problem or "")
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+def open_artifact(screen: Screen[None], out_root: Path | None, path: str) -> None:
+    """Open the artifact at `path` (relative to `out_root`): text inside the TUI, anything else with the system opener."""
+    if out_root is None:
+        screen.notify(f"cannot open {path}: the session's output folder is not on this machine", severity="warning")
+        return
+    file = out_root / path
+    if not file.is_file():
+        screen.notify(f"cannot open {path}: {file} no longer exists", severity="warning", timeout=10)
+    elif opener.shows_inside(file):
+        screen.app.push_screen(ArtifactScreen(file, path))
+    else:
+        _open_outside(screen, file, path)
+
+
+def _open_outside(screen: Screen[None], file: Path, path: str) -> None:
+    try:
+        opener.open_with_system(file)
+    except opener.NoOpener as missing:
+        if opener.is_text(file):
+            screen.app.push_screen(ArtifactScreen(file, path, notice=f"{missing}, so shown as text"))
+        else:
+            screen.notify(f"{missing}: open {file} yourself", severity="warning", timeout=15)
+    except OSError as error:
+        screen.notify(f"cannot open {file}: {error.strerror or error}", severity="error", timeout=15)
+    else:
+        screen.notify(f"opening {path} with the system opener")
