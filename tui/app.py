@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -12,23 +14,42 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from sessions.store import StoreError, default_db_path
 from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_themes
 from tui.config import Config, save_config
 from tui.control import Control
-from tui.fleet_view import FleetView
+from tui.fleet_view import FleetView, NoFleet
 from tui.format import plural
 from tui.heap import HEAP_SETTLED_S, freeze_heap
+from tui.replay_fleet import ReplayFleet
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
-from tui.screens.help import HelpScreen, keys_of
+from tui.screens.help import INTRO, HelpScreen, keys_of
+from tui.screens.replay import ReplayScreen
+from tui.screens.replay_controls import ReplayControls
+from tui.screens.sessions import SessionsScreen
 from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
 
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class Watched:
+    """A fleet the app shows, with the control that steers it and, for a replay opened in the app, its screen."""
+
+    fleet: FleetView
+    control: Control
+    screen: Screen[None] | None = None
+
+
 class TokenmaxxApp(App[None]):
-    """Starts nothing itself: `on_start` (e.g. `supervisor.start`) runs in a worker once the screen is up."""
+    """Starts nothing itself: `on_start` (e.g. `supervisor.start`) runs in a worker once the screen is up.
+
+    The first screen follows the fleet: a live one opens on the fleet screen, a `ReplayFleet` on
+    the replay screen, none (`fleet=None`) on the session browser. `open_replay` stacks a replay,
+    on its own fleet, over whatever is on view; closing it brings that back, still running.
+    """
 
     TITLE = "tokenmaxx"
     BINDINGS = [
@@ -40,22 +61,36 @@ class TokenmaxxApp(App[None]):
 
     def __init__(
         self,
-        fleet: FleetView,
+        fleet: FleetView | None = None,
         *,
         config: Config,
         on_start: Callable[[], Awaitable[object]] | None = None,
         clock: Clock = time.time,
         freeze_heap: bool | None = None,
+        store_path: Path | None = None,
     ) -> None:
         super().__init__()
-        self.fleet = fleet
         self.config = config
         self.on_start = on_start
         self.clock = clock
+        self.store_path = store_path or default_db_path()
         self._freeze_heap = freeze_heap
-        self.control = Control(fleet, lambda message, severity: self.notify(message, severity=severity))  # type: ignore[arg-type]
+        self._watched = [self._watch(fleet or NoFleet())]
+        self._browsing = fleet is None
         self._painted: tuple[int, int] | None = None
         self._theme_problems = self._register_themes()
+
+    def _watch(self, fleet: FleetView, screen: Screen[None] | None = None) -> Watched:
+        return Watched(fleet, Control(fleet, lambda message, severity: self.notify(message, severity=severity)), screen)  # type: ignore[arg-type]
+
+    @property
+    def fleet(self) -> FleetView:
+        """The fleet on view: the replay on top, else the fleet the app started with."""
+        return self._watched[-1].fleet
+
+    @property
+    def control(self) -> Control:
+        return self._watched[-1].control
 
     def _register_themes(self) -> list[str]:
         for theme in BUILTIN_THEMES:
@@ -75,7 +110,7 @@ class TokenmaxxApp(App[None]):
         return dict(THEME_VARIABLES)
 
     def on_mount(self) -> None:
-        self.push_screen(FleetScreen())
+        self.push_screen(self._first_screen())
         for problem in self._theme_problems:
             self.notify(problem, severity="warning", timeout=10)
         self.repaint()
@@ -85,6 +120,52 @@ class TokenmaxxApp(App[None]):
         if self._freeze_heap if self._freeze_heap is not None else not self.is_headless:
             self.call_after_refresh(freeze_heap)
             self.set_timer(HEAP_SETTLED_S, freeze_heap, name="freeze heap")
+
+    def _first_screen(self) -> Screen[None]:
+        fleet = self._watched[0].fleet
+        if isinstance(fleet, ReplayFleet):
+            return ReplayScreen(fleet)
+        return SessionsScreen(self.store_path, closable=False) if self._browsing else FleetScreen()
+
+    async def on_unmount(self) -> None:
+        """Close the stores of the replays still open (the first fleet belongs to whoever started the app)."""
+        for watched in reversed(self._watched[1:]):
+            await _close(watched.fleet)
+
+    def open_replay(self, session_id: str) -> None:
+        """Open a stored session (id or unique prefix) in a worker and show it over what is on view.
+
+        A session that cannot be opened (unknown, ambiguous, no database) becomes a notice.
+        """
+        self.run_worker(self._open_replay(session_id), name=f"replay {session_id}", group="replay", exit_on_error=False)
+
+    async def _open_replay(self, session_id: str) -> None:
+        try:
+            fleet = await ReplayFleet.open(self.store_path, session_id)
+        except StoreError as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        screen = ReplayScreen(fleet)
+        self._watched.append(self._watch(fleet, screen))
+        self.push_screen(screen)
+        self.repaint()
+
+    def replay_covers_something(self) -> bool:
+        """True when the replay on view was opened over another screen of the app, which closing it brings back."""
+        return self._watched[-1].screen is not None
+
+    def close_replay(self) -> None:
+        """Close the replay on view (its screens, modals over it and its store) and show what it covered."""
+        watched = self._watched[-1]
+        if watched.screen is None or watched.screen not in self.screen_stack:
+            return
+        popped = []
+        while self.screen is not watched.screen:
+            popped.append(self.pop_screen())
+        popped.append(self.pop_screen())
+        self._watched.pop()
+        self.repaint()
+        self.run_worker(_closed(watched.fleet, popped), name="close replay", group="replay", exit_on_error=False)
 
     def repaint(self) -> None:
         """Paint the visible screens now, whether or not the fleet changed."""
@@ -97,8 +178,9 @@ class TokenmaxxApp(App[None]):
         if mark == self._painted:
             return
         self._painted = mark
+        for watched in self._watched:
+            watched.control.deliver_due(watched.fleet.state)
         state = self.fleet.state
-        self.control.deliver_due(state)
         for screen in self._visible_screens():
             screen.paint(state, now)  # type: ignore[attr-defined]
 
@@ -150,17 +232,36 @@ class TokenmaxxApp(App[None]):
     def action_help(self) -> None:
         screen = self.screen
         if isinstance(screen, SupervisedScreen):
-            self.push_screen(HelpScreen(type(screen).__name__.removesuffix("Screen").lower(), keys_of(screen)))
+            title = type(screen).__name__.removesuffix("Screen").lower()
+            self.push_screen(HelpScreen(title, keys_of(screen), intro=screen.HELP_INTRO if isinstance(screen, ReplayControls) else INTRO))
 
-    async def action_quit_app(self) -> None:
-        await self.action_quit()
+    def action_quit(self) -> None:
+        """q: close the replay on view if it covers another screen, else quit the app."""
+        if self.replay_covers_something():
+            self.close_replay()
+        else:
+            self.action_quit_app()
 
-    async def action_quit(self) -> None:
-        running = [a.name for a in self.fleet.state.agents.values() if not a.finished]
-        if not self.fleet.live or not running:
+    def action_quit_app(self) -> None:
+        """Quit; while agents of a live fleet still run (even under a replay), ask first."""
+        live = next((w.fleet for w in self._watched if w.fleet.live), None)
+        running = [a.name for a in live.state.agents.values() if not a.finished] if live is not None else []
+        if not running:
             self.exit()
             return
         one = len(running) == 1
         names = f"{', '.join(running[:5])}{'…' if len(running) > 5 else ''}"
         question = f"{plural(len(running), 'agent')} {'is' if one else 'are'} still running ({names}). Quit and stop {'it' if one else 'them'}?"
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
+
+
+async def _closed(fleet: FleetView, popped: list[Awaitable[object]]) -> None:
+    """Wait for a closed replay's screens to go, then close its store."""
+    for screen in popped:
+        await screen
+    await _close(fleet)
+
+
+async def _close(fleet: FleetView) -> None:
+    if isinstance(fleet, ReplayFleet):
+        await fleet.close()

@@ -159,6 +159,25 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
         fail(str(error))
 
 
+@main.command()
+@click.argument("session")
+@click.option("--speed", type=click.IntRange(1, 1000), default=1, show_default=True, help="Playback speed, 1 to 1000 times real time (in steps of 1, 2, 5, 10, 20, 50...).")
+@click.option("--at", "at", type=click.IntRange(min=0), metavar="SEQ", help="Open after this event (default: the end; a running session is followed live).")
+@click.option("--headless", is_flag=True, help="Print the fleet at the cursor and the markers up to it instead of opening the TUI.")
+@db_option
+def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | None) -> None:
+    """Replay a recorded session event by event (SESSION: its id or a unique prefix)."""
+    db_path = resolve_db(db)
+    if headless:
+        from tui.history_cli import replay_headless
+
+        run_history(lambda: replay_headless(db_path, session, at, echo=click.echo))
+        return
+    from tui.runner import replay_tui
+
+    sys.exit(run_async(lambda: replay_tui(session, db_path, speed=speed, at=at)))
+
+
 # -- history: export, import, stats (logic in tui/history_cli.py) ------------------------------
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from agents.commands import Command
+from agents.supervisor import CommandError
 from sessions.events import Event
 from sessions.state import FleetState
 
@@ -82,3 +83,23 @@ class LiveFleet:
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         return self.supervisor.log.subscribe(callback)
+
+
+class NoFleet:
+    """No fleet at all, for an app that opened on the session browser: nothing to paint or command."""
+
+    live = False
+    version = 0
+    out_root: Path | None = None
+
+    def __init__(self) -> None:
+        self.state = FleetState()
+
+    def handle(self, command: Command) -> None:
+        raise CommandError("no fleet is running here (start one with tokenmaxx run or tokenmaxx demo)")
+
+    async def read_agent_events(self, agent: str) -> list[Event]:
+        return []
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        return lambda: None

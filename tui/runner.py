@@ -100,3 +100,19 @@ async def resume_tui(session: str, db_path: Path) -> int:
             await supervisor.finish()
             await store.flush()
     return 0
+
+
+async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None = None) -> int:
+    """Open the replay screen on a stored session (id or unique prefix), at `at` or its end."""
+    from sessions.player import SPEEDS
+    from tui.app import TokenmaxxApp
+    from tui.config import load_config
+    from tui.replay_fleet import ReplayFleet
+
+    config = load_config()
+    fleet = await ReplayFleet.open(db_path, session, speed=max(s for s in SPEEDS if s <= speed), at=at)
+    try:
+        await TokenmaxxApp(fleet, config=config, store_path=db_path).run_async()
+    finally:
+        await fleet.close()
+    return 0

@@ -72,7 +72,17 @@ class AgentScreen(SupervisedScreen):
 
     def on_mount(self) -> None:
         self._unsubscribe = self.cockpit.fleet.subscribe(self._heard)
+        self._read_history()
+
+    def _read_history(self) -> None:
         self.run_worker(self._load_history(), name=f"history:{self.agent}", group="history", exclusive=True, exit_on_error=False)
+
+    def reload_history(self) -> None:
+        """Forget the transcript and read the agent's history again (a replay moved back past what it shows)."""
+        self.loaded, self._live, self._last_seq = False, [], 0
+        self.query_one(Transcript).reset()
+        self.query_one(UsageTable).reset()
+        self._read_history()
 
     def on_unmount(self) -> None:
         self._unsubscribe()
@@ -87,7 +97,7 @@ class AgentScreen(SupervisedScreen):
 
     def on_agent_screen_history_loaded(self, message: HistoryLoaded) -> None:
         self.loaded = True
-        self._append(message.events)
+        self._append([e for e in message.events if e.seq <= self.cockpit.fleet.state.seq])  # a read from before a reload may go further
         self.cockpit.repaint()
 
     def _append(self, events: list[ev.Event]) -> None:

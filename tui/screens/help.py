@@ -48,15 +48,16 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
 
-    def __init__(self, title: str, keys: list[KeyHelp]) -> None:
+    def __init__(self, title: str, keys: list[KeyHelp], intro: str = INTRO) -> None:
         super().__init__()
         self.title_text = title
         self.keys = keys
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label(f"Keys · {self.title_text}", id="title")
-            yield Label(INTRO, id="intro")
+            yield Label(self.intro, id="intro")
             yield DataTable(id="keys", cursor_type="none", show_header=False)
 
     def on_mount(self) -> None:

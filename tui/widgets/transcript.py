@@ -142,11 +142,15 @@ class Transcript(RichLog):
         for tone, text in self._folder.feed(events):
             self.write(Text(text, style=self._styles.get(tone, Style())))
 
+    def reset(self) -> None:
+        """Forget every event shown."""
+        self.events, self._folder = [], TranscriptFolder()
+        self.clear()
+
     def _rewrite(self, theme: Theme) -> None:
         self._styles = self._palette()
-        events, self.events = self.events, []
-        self._folder = TranscriptFolder()
-        self.clear()
+        events = self.events
+        self.reset()
         self.add(events)
 
     def _palette(self) -> dict[str, Style]:

@@ -37,6 +37,11 @@ class UsageTable(DataTable[Content]):
         if self.row_count:
             self.scroll_end(animate=False)
 
+    def reset(self) -> None:
+        """Forget every row (the columns stay)."""
+        self.clear()
+        self.turn = 0
+
 
 def _row(turn: int, usage: ev.UsageReported) -> list[Content]:
     approx = "~" if usage.estimated else ""

@@ -1,0 +1,227 @@
+"""The replay in the TUI: every key, supervision off with the reason, the state shown equals the reducer's, the agent screen, open and close."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agents import commands as cmd
+from agents.supervisor import CommandError
+from sessions.state import reduce_all
+from sessions.store import Store
+from tests.tui.helpers import SIZE, make_app, shown
+from tests.tui.replay_helpers import DEMO_EVENTS, DEMO_ID, demo_db, opened, replay_app, settled
+from tui.app import TokenmaxxApp
+from tui.cli import main
+from tui.fleet_view import NoFleet
+from tui.replay_fleet import REPLAY_OFF, ReplayFleet
+from tui.screens.confirm import ConfirmModal
+from tui.screens.fleet import FleetScreen
+from tui.screens.help import HelpScreen
+from tui.screens.replay import ReplayScreen
+from tui.screens.replay_agent import ReplayAgentScreen
+from tui.screens.sessions import SessionsScreen
+from tui.widgets.flag_banner import NOT_LIVE
+from tui.widgets.timeline import Timeline
+from tui.widgets.transcript import Transcript
+
+LAST = len(DEMO_EVENTS)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return demo_db(tmp_path)
+
+
+@pytest.fixture
+async def fleet(db: Path) -> AsyncIterator[ReplayFleet]:
+    replay = await ReplayFleet.open(db, DEMO_ID[:4])
+    yield replay
+    await replay.close()
+
+
+def assert_shows_the_reducer_state(app: TokenmaxxApp, seq: int) -> None:
+    screen = app.screen
+    assert isinstance(screen, ReplayScreen) and isinstance(app.fleet, ReplayFleet)
+    assert app.fleet.cursor.seq == seq
+    assert screen.state == reduce_all(DEMO_EVENTS[:seq])
+
+
+async def test_each_key_moves_the_cursor_and_the_screen_shows_the_live_reducers_state(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    app = replay_app(tmp_path, db, fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert_shows_the_reducer_state(app, LAST)  # a finished session opens at its end
+        steps = [
+            ("g", 0), ("right", 1), ("right", 2), ("left", 1), ("shift+right", 19), ("shift+right", 37),
+            ("n", 45), ("n", 47), ("N", 45), ("shift+left", 27), ("G", LAST), ("left", LAST - 1), ("n", LAST - 1),
+        ]
+        for key, seq in steps:
+            await pilot.press(key)
+            await settled(pilot)
+            assert_shows_the_reducer_state(app, seq)
+
+
+async def test_space_plays_and_pauses_and_the_brackets_change_speed(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    app = replay_app(tmp_path, db, fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await settled(pilot)
+        assert fleet.cursor.playing and fleet.cursor.seq == 1  # at the end, play starts over; the fixed clock stands still
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settled(pilot)
+        assert fleet.cursor.speed == 5
+        assert shown(app.screen.query_one(Timeline)).startswith("▶ 5x")
+        await pilot.press("left_square_bracket", "space")
+        await settled(pilot)
+        assert not fleet.cursor.playing and fleet.cursor.speed == 2
+        assert shown(app.screen.query_one(Timeline)).startswith("❚❚ 2x")
+
+
+async def test_playing_follows_the_wall_clock_at_the_cursor_speed(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    wall = [1000.0]
+    app = replay_app(tmp_path, db, fleet, now=lambda: wall[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", *["right_square_bracket"] * 9, "space")
+        await settled(pilot)
+        assert fleet.cursor.speed == 1000 and fleet.cursor.playing
+        for _ in range(3):
+            wall[0] += 0.3  # at 1000x, 300 s of session a tick: more than the whole 7.6 s recording
+            await pilot.pause(0.1)
+            await settled(pilot)
+        assert_shows_the_reducer_state(app, LAST)
+        assert not fleet.cursor.playing  # a finished session stops at its end
+
+
+@pytest.mark.parametrize("key", ["k", "ctrl+k", "r", "p", "R", "a", "x", "A", "S"])
+async def test_supervision_keys_are_off_and_say_why(tmp_path: Path, db: Path, fleet: ReplayFleet, key: str) -> None:
+    app = replay_app(tmp_path, db, fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(key)
+        await settled(pilot)
+        assert isinstance(app.screen, ReplayScreen)  # no modal, no prompt
+        assert any(NOT_LIVE in str(n.message) for n in app._notifications)
+        assert fleet.version == 0
+    with pytest.raises(CommandError, match="supervision is off"):
+        fleet.handle(cmd.Kill(agent="charts"))
+
+
+async def test_help_lists_the_replay_keys_and_says_supervision_is_off(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    app = replay_app(tmp_path, db, fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await settled(pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen) and "Supervision keys are off" in help_screen.intro
+        described = {item.description for item in help_screen.keys}
+        assert {"Play/pause", "Slower", "Faster", "Step back", "Step", "Back 10%", "Ahead 10%", "Start", "End", "Next marker"} <= described
+        assert "Kill" not in described and "Tag" not in described
+
+
+async def test_the_agent_screen_never_shows_events_after_the_cursor(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    app = replay_app(tmp_path, db, fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("enter")
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReplayAgentScreen) and screen.agent == "charts"
+        charts = [e.seq for e in DEMO_EVENTS if getattr(e, "agent", None) == "charts"]
+        assert [e.seq for e in screen.query_one(Transcript).events] == charts
+        await pilot.press("g", *["shift+right"] * 3, "right")  # 55: charts has restarted once
+        await settled(pilot)
+        assert [e.seq for e in screen.query_one(Transcript).events] == [s for s in charts if s <= 55]
+        await pilot.press(*["right"] * 10)  # told one event at a time, as live
+        await settled(pilot)
+        assert [e.seq for e in screen.query_one(Transcript).events] == [s for s in charts if s <= 65]
+        assert screen.query_one(Timeline).cursor.seq == 65
+        await pilot.press("g")  # before charts was queued: a blank agent
+        await settled(pilot)
+        assert app.screen is screen and screen.query_one(Transcript).events == [] and fleet.cursor.seq == 0
+        assert screen.state.agents["charts"].turn == 0
+
+
+async def test_a_replay_opened_from_the_browser_goes_back_to_it_with_q(tmp_path: Path, db: Path) -> None:
+    app = replay_app(tmp_path, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert isinstance(app.screen, SessionsScreen) and isinstance(app.fleet, NoFleet)
+        replay = await opened(pilot, DEMO_ID[:5])
+        assert isinstance(app.screen, ReplayScreen) and replay.cursor.seq == LAST
+        await pilot.press("enter", "q")  # from the agent screen too: the whole replay closes
+        await settled(pilot)
+        assert isinstance(app.screen, SessionsScreen) and isinstance(app.fleet, NoFleet)
+        assert replay.store._closed  # noqa: SLF001 - the replay's own connection is gone
+        await opened(pilot)
+        await pilot.press("escape")
+        await settled(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.press("q")
+        await settled(pilot)
+    assert app.return_code == 0
+
+
+async def test_a_replay_over_a_live_fleet_leaves_it_running_and_quitting_still_asks(tmp_path: Path, db: Path) -> None:
+    app = make_app(tmp_path)
+    app.store_path = db
+    live = app.fleet
+    async with app.run_test(size=SIZE) as pilot:
+        replay = await opened(pilot)
+        assert app.fleet is replay and isinstance(app.screen, ReplayScreen)
+        await pilot.press("ctrl+q")
+        await settled(pilot)
+        assert isinstance(app.screen, ConfirmModal) and "still running" in app.screen.question
+        await pilot.press("escape", "q")
+        await settled(pilot)
+        assert isinstance(app.screen, FleetScreen) and not isinstance(app.screen, ReplayScreen) and app.fleet is live
+
+
+async def test_opening_an_unknown_session_says_so_and_stays(tmp_path: Path, db: Path) -> None:
+    app = replay_app(tmp_path, db)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_replay("fff")
+        await settled(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        assert any("no session 'fff'" in str(n.message) for n in app._notifications)
+
+
+def tokenmaxx(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+    return result.exit_code, result.stderr
+
+
+def test_replay_errors_are_one_line_and_exit_2(tmp_path: Path, db: Path) -> None:
+    async def two_alike() -> None:
+        async with await Store.open(db) as store:
+            for event in DEMO_EVENTS[:2]:
+                store.append(DEMO_ID[:3] + "0" * 9, event)
+
+    import asyncio
+
+    asyncio.run(two_alike())
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"not a database at all" * 100)
+    cases = {
+        ("nope",): "no session 'nope'",
+        (DEMO_ID[:3],): "matches several sessions",
+        (DEMO_ID, "--db", tmp_path / "missing.db"): "no database at",
+        (DEMO_ID, "--db", corrupt): "is not a tokenmaxx session database",
+        (DEMO_ID, "--speed", "0"): "--speed",
+        (DEMO_ID, "--speed", "1001"): "--speed",
+    }
+    for args, message in cases.items():
+        db_args = () if "--db" in args else ("--db", db)
+        code, stderr = tokenmaxx("replay", *args, *db_args)
+        assert code == 2 and message in stderr, (args, stderr)
+        if "--speed" not in args:
+            assert stderr.count("\n") == 1, stderr
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_replay_headless_prints_the_fleet_at_the_cursor(db: Path) -> None:
+    result = CliRunner().invoke(main, ["replay", DEMO_ID[:6], "--headless", "--at", "47", "--db", str(db)])
+    assert result.exit_code == 0
+    assert "at event 47 of 176" in result.stdout and "watchdog restart charts" in result.stdout
