@@ -277,8 +277,10 @@ class Supervisor(CommandHandling):
             return None
         if fresh:
             self.watchdog.forget(run.name)
-            self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason=FRESH_START, iteration=run.iteration))
-            run.conversation.start(initial_message(spec.task, self._inputs(spec)))
+            inputs = self._inputs(spec)
+            handed = [path for path, _ in inputs]
+            self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason=FRESH_START, iteration=run.iteration, inputs=handed))
+            run.conversation.start(initial_message(spec.task, inputs))
         else:
             self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason="continuing", iteration=run.iteration))
         if hasattr(provider, "configure"):

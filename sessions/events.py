@@ -124,6 +124,8 @@ class AgentStatusChanged(_Event):
     status: AgentStatus
     reason: str = ""
     iteration: int | None = None
+    inputs: list[str] = Field(default=[], exclude_if=lambda paths: not paths)
+    """At a fresh start: the artifacts (out-relative paths) its dependencies handed it; left out when none."""
 
 
 class TurnStarted(_Event):

@@ -249,6 +249,8 @@ def _agent_block(event: Event) -> str:  # noqa: C901 - one branch per kind, endi
             return f"> **{'Approved' if event.approved else 'Denied'}** `{event.call_id}` by {event.by}"
         case ev.UsageReported():
             return _usage_line(event)
+        case ev.AgentStatusChanged(inputs=inputs) if inputs:
+            return "> **Given** by the agents it depends on: " + ", ".join(f"`{path}`" for path in inputs)
         case ev.AgentStatusChanged():
             reason = f": {event.reason}" if event.reason else ""
             return "" if event.status in _QUIET_STATUSES else f"> status **{event.status}**{reason}"

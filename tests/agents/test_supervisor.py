@@ -215,6 +215,9 @@ async def test_dependants_get_the_artifacts_they_wait_for(tmp_path: Path) -> Non
     await run_to_end(sup)
     first_of_b = next(r for r in provider.requests if r.agent == "b")
     assert "out:a/note.md (5 bytes)" in first_of_b.messages[0].text
+    fresh = [e for e in sink.of("b", "agent_status") if e.inputs]
+    assert [e.inputs for e in fresh] == [["a/note.md"]] and fresh[0].status == "starting"
+    assert not any(e.inputs for e in sink.of("a", "agent_status"))
 
 
 async def test_retryable_errors_retry_and_count_billed_usage_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

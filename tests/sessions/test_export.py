@@ -135,3 +135,15 @@ def test_write_jsonl_writes_one_line_per_event() -> None:
     buffer = io.StringIO()
     write_jsonl(a_session()[:3], buffer)
     assert [ev.decode(line) for line in buffer.getvalue().splitlines()] == a_session()[:3]
+
+
+def test_markdown_names_the_artifacts_an_agent_was_given() -> None:
+    events = [
+        ev.AgentQueued(agent="deck", role="deck-builder", provider="sim", model="sim", after=["charts"], task="Build the deck."),
+        ev.AgentStatusChanged(agent="deck", status="starting", reason="fresh start", iteration=1, inputs=["charts/loc.svg", "charts/loc.csv"]),
+    ]
+    stamped = [e.model_copy(update={"session_id": "s", "seq": i}) for i, e in enumerate(events, 1)]
+    assert "> **Given** by the agents it depends on: `charts/loc.svg`, `charts/loc.csv`" in to_markdown(stamped)
+    assert ev.decode(ev.encode(stamped[1])) == stamped[1]
+    assert '"inputs"' not in ev.AgentStatusChanged(agent="a", status="starting").model_dump_json()
+

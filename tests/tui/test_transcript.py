@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sessions import events as ev
-from tui.widgets.transcript import TranscriptFolder
+from tui.widgets.transcript import TranscriptFolder, describe
 
 
 def test_text_waits_for_its_line_and_is_flushed_by_the_next_event() -> None:
@@ -40,3 +40,9 @@ def test_tool_results_approvals_reprompts_errors_and_the_end_are_all_told() -> N
         ("quiet", "  usage in 1.2k out 30 cache r 0 w 0 $?"),
         ("error", "■ failed: gave up"),
     ]
+
+
+def test_a_fresh_start_names_what_the_dependencies_handed_over() -> None:
+    given = ev.AgentStatusChanged(agent="deck", status="starting", reason="fresh start", inputs=["charts/loc.svg", "logs/failures.svg"])
+    assert describe(given) == [("artifact", "given: charts/loc.svg, logs/failures.svg")]
+    assert describe(ev.AgentStatusChanged(agent="deck", status="starting", reason="fresh start")) == []

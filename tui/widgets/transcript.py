@@ -79,6 +79,8 @@ def describe(event: ev.Event) -> list[Line]:  # noqa: C901 - one arm per kind wo
             return [("error", f"✗ {event.error_kind}: {event.message}{retry}")]
         case ev.AgentFlagged():
             return [("flag", f"⚑ FLAGGED {event.flag}: {event.detail}")]
+        case ev.AgentStatusChanged(inputs=inputs) if inputs:
+            return [("artifact", f"given: {', '.join(inputs)}")]
         case ev.AgentStatusChanged() if event.status not in _QUIET_STATUSES:
             reason = f" ({event.reason})" if event.reason else ""
             return [("quiet", f"· {event.status}{reason}")]
