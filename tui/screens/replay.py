@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Footer
 
 from sessions.state import FleetState
@@ -20,7 +21,10 @@ MAX_TICK_S = 0.5
 class ReplayScreen(ReplayControls, FleetScreen):
     """Plays on a timer while the cursor plays, and follows a session that is still being recorded."""
 
-    BINDINGS = REPLAY_BINDINGS
+    BINDINGS = [
+        *REPLAY_BINDINGS,
+        Binding("escape", "clear", "Back", id="replay.back", tooltip="Clear the tags, else the filter, else close the replay"),
+    ]
 
     def __init__(self, replay: ReplayFleet) -> None:
         super().__init__()

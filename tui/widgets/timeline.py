@@ -49,7 +49,7 @@ class Timeline(RowWidget):
         """Take the replay's position; refresh the lines that changed. True when anything shown did."""
         key = (
             cursor.seq, cursor.last_seq, cursor.playing, cursor.speed, cursor.live, len(markers),
-            state.seq, state.tokens.total, state.cost_usd, state.unknown_price_tokens, _elapsed(state),
+            state.seq, state.tokens.total, state.cost_usd, state.unknown_price_tokens, _clock(state),
         )
         if key == self._shown:
             return False
@@ -106,7 +106,7 @@ class Timeline(RowWidget):
     def _totals_row(self) -> Content:
         state, cursor = self.state, self.cursor
         parts = [
-            Content(f"{duration(_elapsed(state))} in"),
+            Content(f"{_clock(state)} in"),
             Content(f"{count(state.tokens.total)} tok"),
             money(state.cost_usd, state.unknown_price_tokens, state.simulated),
         ]
@@ -119,9 +119,10 @@ class Timeline(RowWidget):
         return Content(" · ").join(parts)
 
 
-def _elapsed(state: FleetState) -> int:
-    """Whole seconds of session time from its start to the cursor's event."""
-    return int(state.last_ts - state.started_at) if state.started_at else 0
+def _clock(state: FleetState) -> str:
+    """Session time from its start to the cursor's event; tenths of a second in the first minute, where they tell events apart."""
+    seconds = state.last_ts - state.started_at if state.started_at else 0.0
+    return f"{seconds:.1f}s" if seconds < 60 else duration(seconds)
 
 
 def nearest_marker(markers: Sequence[Marker], seq: int) -> Marker | None:
