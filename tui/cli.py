@@ -50,10 +50,18 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         fail("interrupted", 130)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="tokenmaxx")
-def main() -> None:
-    """Mission control for a fleet of AI agents, in the terminal."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Mission control for a fleet of AI agents, in the terminal.
+
+    With no command, opens the sessions browser (enter replays a session); `tokenmaxx demo` starts one.
+    """
+    if ctx.invoked_subcommand is None:
+        from tui.runner import browse_tui
+
+        sys.exit(run_async(lambda: browse_tui(resolve_db(None))))
 
 
 @main.command()

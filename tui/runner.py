@@ -75,7 +75,7 @@ async def run_tui(plan: Plan, db_path: Path, *, prepare: Prepare | None = None) 
         supervisor = Supervisor.create(plan, store, watch_plan=True)
         if prepare is not None:
             prepare(supervisor.out_root)
-        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start)
+        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start, store_path=db_path)
         try:
             await app.run_async()
         finally:
@@ -93,7 +93,7 @@ async def resume_tui(session: str, db_path: Path) -> int:
 
     async with await Store.open(db_path) as store:
         supervisor, events = await resumed_supervisor(store, await store.resolve(session), watch_plan=True)
-        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events))
+        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
         try:
             await app.run_async()
         finally:
@@ -115,4 +115,13 @@ async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None 
         await TokenmaxxApp(fleet, config=config, store_path=db_path).run_async()
     finally:
         await fleet.close()
+    return 0
+
+
+async def browse_tui(db_path: Path) -> int:
+    """Open the sessions browser on the store at `db_path`; enter replays a session."""
+    from tui.app import TokenmaxxApp
+    from tui.config import load_config
+
+    await TokenmaxxApp(None, config=load_config(), store_path=db_path).run_async()
     return 0

@@ -198,3 +198,53 @@ def test_sessions_screen(snap_compare, db: Path) -> None:  # type: ignore[no-unt
         await loaded(pilot)
 
     assert snap_compare(Browser(db), terminal_size=SIZE, run_before=ready)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    from tests.tui.replay_helpers import demo_db
+
+    return demo_db(tmp_path)
+
+
+async def test_s_on_a_live_fleet_lists_the_sessions_and_enter_replays_over_it(tmp_path: Path, demo: Path) -> None:
+    from tests.tui.replay_helpers import DEMO_ID, replay_app, settled
+    from tests.tui.sample_fleet import sample_fleet
+    from tui.replay_fleet import ReplayFleet
+    from tui.screens.fleet import FleetScreen
+    from tui.screens.replay import ReplayScreen
+
+    live = sample_fleet(tmp_path / "out", live=True)
+    async with replay_app(tmp_path, demo, live).run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("s")
+        screen = await loaded(pilot)
+        assert [s.id for s in screen.shown] == [DEMO_ID]
+        await pilot.press("enter")
+        await settled(pilot)
+        assert isinstance(pilot.app.screen, ReplayScreen) and isinstance(pilot.app.fleet, ReplayFleet)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await settled(pilot)
+        assert isinstance(pilot.app.screen, SessionsScreen)
+        await pilot.press("escape")
+        await settled(pilot)
+        assert isinstance(pilot.app.screen, FleetScreen) and pilot.app.fleet is live  # type: ignore[attr-defined]
+
+
+def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
+    from click.testing import CliRunner
+
+    from tui import runner
+    from tui.cli import main
+
+    opened: list[Path] = []
+
+    async def browse(path: Path) -> int:
+        opened.append(path)
+        return 0
+
+    monkeypatch.setattr(runner, "browse_tui", browse)
+    monkeypatch.setenv("TOKENMAXX_DB", str(db))
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0 and opened == [db.resolve()]
+    assert "sessions browser" in CliRunner().invoke(main, ["--help"]).output

@@ -32,6 +32,7 @@ class FleetScreen(SupervisedScreen):
         Binding("t", "toggle_table", "Table", id="table", tooltip="Switch between the grid and the table"),
         Binding("P", "pipeline", "Pipeline", id="pipeline", tooltip="Which agent waits on which, and what each hands along"),
         Binding("o", "open_artifact", "Open", id="open", tooltip="Open the selected agent's latest artifact"),
+        Binding("s", "sessions", "Sessions", id="sessions", tooltip="Every recorded session; enter replays one", show=False),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("f", "status_filter", "Status filter", id="status_filter", show=False),
         Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the tags, else the filter"),
@@ -141,6 +142,11 @@ class FleetScreen(SupervisedScreen):
         from tui.screens.pipeline import PipelineScreen
 
         self.app.push_screen(PipelineScreen(self.selected))
+
+    def action_sessions(self) -> None:
+        from tui.screens.sessions import SessionsScreen
+
+        self.app.push_screen(SessionsScreen(self.cockpit.store_path))
 
     def action_open_artifact(self) -> None:
         deliverable = self.deliverable()
