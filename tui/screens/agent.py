@@ -66,7 +66,7 @@ class AgentScreen(SupervisedScreen):
             with Vertical(id="side"):
                 yield IterationCosts(id="iterations")
                 yield UsageTable(id="usage")
-                yield ArtifactList(id="artifacts")
+                yield ArtifactList(live=fleet.live, id="artifacts")
                 yield ArtifactPreview(id="preview")
         yield Footer(compact=True)
 

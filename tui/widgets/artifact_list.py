@@ -17,9 +17,9 @@ class ArtifactList(OptionList):
     ArtifactList:focus { border: round $primary; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, live: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "artifacts (a accept · x reject)"
+        self.border_title = "artifacts (o open · a accept · x reject)" if live else "artifacts (o open)"
         self.artifacts: tuple[ArtifactInfo, ...] = ()
 
     @property
