@@ -102,10 +102,14 @@ def own_out_path(ws: Workspace, real: Path) -> Path:
     return ws.own_out / real.relative_to(real_root(ws.own_out))
 
 
-@lru_cache(maxsize=4096)
 def real_root(root: Path) -> Path:
     """A workspace root with its symlinks resolved, once: every tool call of every agent needs it."""
-    return root.resolve()
+    return _resolved(root.absolute())
+
+
+@lru_cache(maxsize=4096)
+def _resolved(absolute: Path) -> Path:
+    return absolute.resolve()
 
 
 def _confine(root: Path, relative: str, raw: str, where: str) -> Path:

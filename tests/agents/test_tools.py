@@ -14,6 +14,7 @@ import pytest
 from agents.tools import PATH_RULES, TOOLS, ToolOutcome, Workspace, run_tool, tool_specs
 from agents.tools import files as files_module
 from agents.tools.process import is_secret_name
+from agents.tools.workspace import real_root
 
 DEADLINE_S = 15
 
@@ -157,6 +158,13 @@ async def test_a_symlink_made_after_a_first_call_is_still_refused(ws: Workspace)
     written = await run_tool("write_file", {"path": "later/planted.txt", "content": "x"}, ws)
     assert written.output.startswith("refused: path 'later/planted.txt' goes through a symlink that points outside")
     assert not (_outside(ws) / "planted.txt").exists()
+
+
+def test_a_relative_root_is_resolved_from_the_working_directory_of_each_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name / "project").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / name)
+        assert real_root(Path("project")) == (tmp_path / name / "project").resolve()
 
 
 async def test_a_symlink_that_stays_inside_the_project_is_followed(ws: Workspace) -> None:
