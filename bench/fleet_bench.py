@@ -315,7 +315,10 @@ def report(result: Result) -> None:
         + ", ".join(f"gen{g} {int(gc_s[3 + g])} runs {gc_s[g] * 1000:.0f} ms" for g in range(3))
     )
     print(f"  event loop lag          {_ms(_percentile(r.lags, 50)):>9.1f} ms p50, {_ms(_percentile(r.lags, 99)):.1f} ms p99")
-    print(f"  append to commit        {_ms(_percentile(r.commits, 50)):>9.1f} ms p50, {_ms(max(r.commits, default=0.0)):.1f} ms max")
+    print(
+        f"  append to commit        {_ms(_percentile(r.commits, 50)):>9.1f} ms p50, {_ms(_percentile(r.commits, 99)):.1f} ms p99, "
+        f"{_ms(max(r.commits, default=0.0)):.1f} ms max"
+    )
     print(f"  peak RSS                {r.rss_mb:>9.0f} MB  (process, so far)")
     print(f"  stop (finish + flush)   {r.stop_s:>9.2f} s")
     w = r.stored
