@@ -93,3 +93,17 @@ async def test_a_new_theme_redraws_the_cursor_row_in_its_colours(tmp_path: Path)
             await pilot.pause()
             cursor = Color.parse(app.theme_variables["block-cursor-background"]).rich_color
             assert table.render_line(1)._segments[0].style.bgcolor == cursor  # type: ignore[union-attr]
+
+
+async def test_esc_after_a_kept_filter_clears_and_hides_its_input(tmp_path: Path) -> None:
+    """Enter keeps a filter with its input shown; esc later must clear both, not leave stale text on screen."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"anthropic", "enter")
+        await settle(pilot)
+        assert app.screen.has_class("-filtering")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not app.screen.has_class("-filtering")
+        assert app.screen.query_one("#filter").value == ""  # type: ignore[attr-defined]
+        assert app.screen.filter.text == ""  # type: ignore[attr-defined]

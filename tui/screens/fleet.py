@@ -187,8 +187,10 @@ class FleetScreen(SupervisedScreen):
             self._leave_filter()
         elif self.tagged:
             self.tagged = frozenset()
-        elif self.filter != AgentFilter():
+        elif self.filter != AgentFilter() or self.has_class("-filtering"):
             self.filter = AgentFilter()
+            self.query_one("#filter", Input).value = ""
+            self.set_class(False, "-filtering")
         self.refresh_bindings()
         self.cockpit.repaint()
 
