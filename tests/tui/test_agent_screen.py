@@ -29,7 +29,7 @@ async def zoom(pilot: Pilot[None], name: str) -> AgentScreen:
 
 
 def transcript_text(app: TokenmaxxApp) -> str:
-    return "\n".join(strip.text for strip in app.screen.query_one(Transcript).lines)
+    return " ".join(strip.text.rstrip() for strip in app.screen.query_one(Transcript).lines)
 
 
 async def test_the_transcript_holds_the_history_then_live_events_once_each(tmp_path: Path) -> None:
@@ -103,3 +103,15 @@ async def test_supervision_keys_act_on_the_zoomed_agent(tmp_path: Path) -> None:
         assert "■ killed" in transcript_text(app)
         await pilot.press("escape")
         assert not isinstance(app.screen, AgentScreen)
+
+
+async def test_a_narrow_terminal_wraps_the_transcript_to_its_column(tmp_path: Path) -> None:
+    """At 80 columns the transcript is ~38 wide: every line must fit it, none cut off at the border."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await zoom(pilot, "charts")
+        log = app.screen.query_one(Transcript)
+        width = log.scrollable_content_region.width
+        assert width < 78
+        assert log.lines and all(strip.cell_length <= width for strip in log.lines)
+        assert "Reading git log for line counts." in " ".join(strip.text.strip() for strip in log.lines)

@@ -121,14 +121,18 @@ def _usage(event: ev.UsageReported) -> str:
 
 
 class Transcript(RichLog):
-    """A RichLog of transcript lines, coloured from the theme and rewritten when the theme changes."""
+    """A RichLog of transcript lines, coloured from the theme and rewritten when the theme changes.
+
+    Lines wrap to the log's own width (RichLog's default `min_width` of 78 wrapped them wider than a
+    narrow terminal's transcript column, which then cut them off).
+    """
 
     DEFAULT_CSS = """
     Transcript { height: 1fr; border: round $panel-lighten-2; border-title-color: $primary; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, highlight=False, max_lines=10_000)
+        super().__init__(id=id, wrap=True, min_width=1, markup=False, highlight=False, max_lines=10_000)
         self.border_title = "transcript"
         self.events: list[ev.Event] = []
         self._folder = TranscriptFolder()
