@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sessions import events as ev
 from sessions.events import Event, UnknownEventKind, decode, encode
+from sessions.state import INTERVENTIONS
 
 OUTPUT_MAX_LINES = 40
 OUTPUT_MAX_CHARS = 4000
@@ -169,7 +170,9 @@ def _cost(cost_usd: float, unknown_price_tokens: int) -> str:
 def _outcomes_line(events: list[Event]) -> str:
     verdicts = {(e.agent, e.path): e.verdict for e in events if isinstance(e, ev.ArtifactReview)}
     accepted = sum(1 for verdict in verdicts.values() if verdict == "accepted")
-    interventions = sum(1 for e in events if isinstance(e, ev.SupervisorAction | ev.ApprovalDecided))
+    # As the meter counts: an approval is its approve/deny action (not also its decision), and a review,
+    # a resume after a crash or a resume of what stop-all paused is no intervention.
+    interventions = sum(1 for e in events if isinstance(e, ev.SupervisorAction) and e.action in INTERVENTIONS)
     errors = sum(1 for e in events if isinstance(e, ev.ProviderError))
     artifacts = sum(1 for e in events if isinstance(e, ev.Artifact))
     return (

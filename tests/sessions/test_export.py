@@ -9,6 +9,7 @@ import pytest
 
 from sessions import events as ev
 from sessions.export import OUTPUT_MAX_LINES, ImportFileError, read_jsonl, to_markdown, write_jsonl
+from sessions.state import reduce_all
 from sessions.store import Store, new_session_id
 from tests.sessions.samples import every_kind
 
@@ -147,3 +148,19 @@ def test_markdown_names_the_artifacts_an_agent_was_given() -> None:
     assert ev.decode(ev.encode(stamped[1])) == stamped[1]
     assert '"inputs"' not in ev.AgentStatusChanged(agent="a", status="starting").model_dump_json()
 
+
+
+def test_markdown_counts_interventions_as_the_meter_does() -> None:
+    """An approval counts once, and reviews and resumes are no interventions (the export said 5 where the screen said 3)."""
+    events = [
+        ev.AgentQueued(agent="a", role="r", provider="sim", model="sim", task="t"),
+        ev.SupervisorAction(agent="a", action="reprompt", text="go on"),
+        ev.SupervisorAction(agent="a", action="approve"),
+        ev.ApprovalDecided(agent="a", call_id="c1", approved=True),
+        ev.ApprovalDecided(agent="a", call_id="c2", approved=True, by="--yes"),
+        ev.SupervisorAction(agent="a", action="accept"),
+        ev.SupervisorAction(agent="a", action="resume", text="carry on", by="resume"),
+    ]
+    stamped = [e.model_copy(update={"session_id": "s", "seq": i}) for i, e in enumerate(events, 1)]
+    assert reduce_all(stamped).interventions == 2
+    assert "interventions: 2 ·" in to_markdown(stamped)
