@@ -35,6 +35,9 @@ from agents.tools import ToolOutcome, Workspace, run_tool
 from sessions import events as ev
 
 TEXT_FLUSH_S = 0.05
+TEXT_FLUSH_MAX_S = 0.25
+BUSY_FLEET = 100
+"""Up to this many agents running, each agent's text is an event every 50 ms; above it, less often."""
 MAX_ATTEMPTS = 6
 CHARS_PER_TOKEN = 4
 
@@ -62,6 +65,18 @@ class AgentHost(Protocol):
     def policy(self, agent: str, tool: str) -> str: ...
 
     async def approval(self, agent: str, call: ToolCallPart) -> tuple[bool, str]: ...
+
+    def text_flush_s(self) -> float: ...
+
+
+def text_flush_interval(running: int) -> float:
+    """How often an agent's streamed text becomes an event when `running` agents run.
+
+    50 ms for up to BUSY_FLEET agents; beyond, it grows with the fleet (to at most 250 ms) so
+    the fleet's text events stay near 2,000 a second: at 500 agents a pane no one can read
+    50 ms apart would otherwise cost more than the tokens it shows.
+    """
+    return min(TEXT_FLUSH_MAX_S, TEXT_FLUSH_S * max(1.0, running / BUSY_FLEET))
 
 
 class TextCoalescer:
@@ -178,7 +193,7 @@ class AgentLoop:
     async def _reply(self, request: ModelRequest) -> ReplyAccumulator:
         reply = ReplyAccumulator()
         self._streamed_chars = 0
-        coalescer = TextCoalescer(self._emit_text)
+        coalescer = TextCoalescer(self._emit_text, every_s=self.host.text_flush_s())
         slots = self.provider_slots or _NO_LIMIT
         async with slots:
             self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="streaming"))

@@ -18,7 +18,7 @@ from agents.artifact_watch import ArtifactWatch, already_reported
 from agents.commanding import CommandError, CommandHandling
 from agents.budget import Budgets
 from agents.conversation import FRESH_START, initial_message
-from agents.loop import AgentLoop, TurnResult
+from agents.loop import AgentLoop, TurnResult, text_flush_interval
 from agents.plan import Plan
 from agents.plan_models import AgentSpec
 from agents.providers import make_provider
@@ -347,6 +347,10 @@ class Supervisor(CommandHandling):
             self.emit(ev.AgentStatusChanged(agent=agent, status="paused", reason="paused by the supervisor"))
             await run.gate.wait()
             self.emit(ev.AgentStatusChanged(agent=agent, status="starting", reason="resumed"))
+
+    def text_flush_s(self) -> float:
+        running = sum(1 for run in self.runs.values() if run.task is not None and not run.task.done())
+        return text_flush_interval(running)
 
     def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
         run = self.runs[agent]

@@ -136,11 +136,15 @@ class SimProvider:
         return step
 
     async def _text(self, text: str) -> AsyncIterator[TextDelta]:
+        """Deltas on a server's clock: delta i is due DELTA_INTERVAL_S * i after the first, however late
+        the client reads, as a real stream keeps coming while the client is busy (a late read catches up)."""
         await asyncio.sleep(FIRST_TOKEN_S / self.speed)
         size = max(1, round(TOKENS_PER_S * self.speed * CHARS_PER_TOKEN * DELTA_INTERVAL_S))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         for index, chunk in enumerate(chunks(text, size)):
             if index:
-                await asyncio.sleep(DELTA_INTERVAL_S)
+                await asyncio.sleep(max(0.0, start + index * DELTA_INTERVAL_S - loop.time()))
             yield TextDelta(chunk)
 
     def _usage(self, request: ModelRequest, state: _AgentState, step: Step) -> Usage:

@@ -312,3 +312,12 @@ async def test_a_reply_cut_short_by_the_supervisor_is_billed_as_an_estimate(tmp_
     assert usage.estimated and usage.input_tokens > 0 and usage.output_tokens == 2  # "thinking" streamed: 8 characters
     assert sink.of("a")[-1].kind == "agent_finished"
     await sup.finish()
+
+
+def test_text_events_thin_out_only_for_fleets_past_a_hundred_running_agents() -> None:
+    from agents.loop import TEXT_FLUSH_S, text_flush_interval
+
+    assert text_flush_interval(0) == text_flush_interval(100) == TEXT_FLUSH_S
+    assert text_flush_interval(200) == pytest.approx(0.1) and text_flush_interval(500) == pytest.approx(0.25)
+    assert text_flush_interval(5000) == pytest.approx(0.25)
+
