@@ -52,8 +52,9 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="tokenmaxx")
+@db_option
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, db: Path | None) -> None:
     """Mission control for a fleet of AI agents, in the terminal.
 
     With no command, opens the sessions browser (enter replays a session); `tokenmaxx demo` starts one.
@@ -61,7 +62,9 @@ def main(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         from tui.runner import browse_tui
 
-        sys.exit(run_async(lambda: browse_tui(resolve_db(None))))
+        sys.exit(run_async(lambda: browse_tui(resolve_db(db))))
+    if db is not None:
+        os.environ["TOKENMAXX_DB"] = str(db)  # `tokenmaxx --db X sessions` means `tokenmaxx sessions --db X`
 
 
 @main.command()

@@ -197,3 +197,17 @@ def test_an_agents_own_headings_and_open_fences_cannot_break_the_transcript() ->
     headings, blocks = read_markdown(markdown)
     assert headings == ["# Session s", "## Summary", "## Agent `a`", "#### Plan", "##### Steps"]
     assert blocks[0] == ("python", "x = 1\n# not a heading") and blocks[1] == ("json", '{"path": "x.py"}')
+
+
+def test_db_before_the_command_works_as_after_it(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README says every command takes --db, the bare `tokenmaxx` (the sessions browser) included."""
+    monkeypatch.delenv("TOKENMAXX_DB", raising=False)
+    assert DEMO_ID in tokenmaxx("--db", db, "sessions").stdout
+    opened: list[Path] = []
+
+    async def browse(path: Path) -> int:
+        opened.append(path)
+        return 0
+
+    monkeypatch.setattr("tui.runner.browse_tui", browse)
+    assert tokenmaxx("--db", db).exit_code == 0 and opened == [db.resolve()]
