@@ -11,6 +11,7 @@ import codecs
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,14 +103,17 @@ async def run_in_group(
     command: str, cwd: Path, env: Mapping[str, str], timeout_s: float, cap: int
 ) -> CommandResult:
     """Run `command` with /bin/sh -c in a new session; end its whole group when it ends or is cancelled."""
-    transport, group = await asyncio.get_running_loop().subprocess_exec(
+    start = asyncio.ensure_future(asyncio.get_running_loop().subprocess_exec(
         lambda: _GroupProtocol(cap),
         "/bin/sh", "-c", command,
         cwd=cwd, env=dict(env), start_new_session=True,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    ))  # fmt: skip
+    transport, group, cancelled = await _started(start)
     timed_out = False
     try:
+        if cancelled:  # cancelled while the shell was starting: it may already run children
+            raise asyncio.CancelledError
         async with asyncio.timeout(timeout_s):
             await group.exited.wait()
             await _wait_event(group.closed, PIPE_GRACE_S)
@@ -126,6 +130,23 @@ async def run_in_group(
     return CommandResult(group.output.text(), returncode, timed_out)
 
 
+async def _started(
+    start: asyncio.Future[tuple[asyncio.SubprocessTransport, _GroupProtocol]],
+) -> tuple[asyncio.SubprocessTransport, _GroupProtocol, bool]:
+    """The started shell, even when cancelled meanwhile (it runs, and may have started children,
+    before the start returns under load): the caller then ends its group and re-raises."""
+    cancelled = False
+    while True:
+        try:
+            transport, group = await asyncio.shield(start)
+        except asyncio.CancelledError:
+            if start.cancelled():
+                raise
+            cancelled = True
+        else:
+            return transport, group, cancelled
+
+
 async def end_group(pgid: int, group: _GroupProtocol, grace_s: float = KILL_GRACE_S) -> None:
     """SIGTERM the process group, SIGKILL what is left after `grace_s`, and wait until the shell is reaped."""
     try:
@@ -134,8 +155,7 @@ async def end_group(pgid: int, group: _GroupProtocol, grace_s: float = KILL_GRAC
             signal_group(pgid, signal.SIGKILL)
             await _group_gone(pgid, grace_s)
     except asyncio.CancelledError:
-        signal_group(pgid, signal.SIGKILL)
-        await _reaped(pgid, group)
+        await _killed(pgid, group, grace_s)
         raise
     await _reaped(pgid, group)
 
@@ -192,6 +212,23 @@ async def _reaped(pgid: int, group: _GroupProtocol) -> None:
             signal_group(pgid, signal.SIGKILL)
     if cancelled:
         raise asyncio.CancelledError
+
+
+async def _killed(pgid: int, group: _GroupProtocol, grace_s: float) -> None:
+    """SIGKILL the group and wait, through any further cancellation, until the shell is reaped and
+    every other member is gone too (a kill is delivered, not instant)."""
+    signal_group(pgid, signal.SIGKILL)
+    try:
+        await _reaped(pgid, group)
+    except asyncio.CancelledError:
+        pass
+    deadline = time.monotonic() + grace_s
+    while group_alive(pgid) and time.monotonic() < deadline:
+        signal_group(pgid, signal.SIGKILL)
+        try:
+            await asyncio.sleep(POLL_S)
+        except asyncio.CancelledError:
+            pass
 
 
 async def _wait_event(event: asyncio.Event, timeout_s: float) -> None:

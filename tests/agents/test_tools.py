@@ -511,3 +511,25 @@ async def test_a_command_killed_by_a_signal_says_so(ws: Workspace) -> None:
     outcome = await run_tool("run_command", {"command": "kill -9 $$"}, ws)
     assert not outcome.ok
     assert outcome.output == "(no output)\n[killed by signal SIGKILL]"
+
+
+async def test_cancelling_while_the_shell_starts_still_ends_its_children(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load the shell runs, and starts children, before the start returns: a cancel then must not orphan them."""
+    loop = asyncio.get_running_loop()
+    real_exec = loop.subprocess_exec
+    cancelled = asyncio.Event()
+
+    async def slow_start(*args: object, **kwargs: object) -> object:
+        started = await real_exec(*args, **kwargs)  # type: ignore[arg-type]
+        await cancelled.wait()  # the child runs, and the cancel comes, before the caller hears of the shell
+        return started
+
+    monkeypatch.setattr(loop, "subprocess_exec", slow_start)
+    task = asyncio.create_task(run_tool("run_command", {"command": "sleep 60 & echo $! > pid; wait"}, ws))
+    grandchild = await _read_pid(ws.own_out / "pid")
+    task.cancel()
+    await asyncio.sleep(0)
+    cancelled.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not _process_running(grandchild)
