@@ -47,7 +47,7 @@ class AgentFilter:
         return _in_group(agent, self.group) and self._text_matches(agent)
 
     def _text_matches(self, agent: AgentState) -> bool:
-        return text_matches(self.text, " ".join((agent.name, agent.role, agent.provider, agent.model, agent.status, *agent.flags)))
+        return text_matches(self.text, (agent.name, agent.role, agent.provider, agent.model, agent.status, *agent.flags))
 
     def with_group(self, group: str) -> AgentFilter:
         return AgentFilter(self.text, group)
@@ -66,16 +66,20 @@ class AgentFilter:
         return ", ".join(parts)
 
 
-def text_matches(text: str, haystack: str) -> bool:
-    """Whether `haystack` matches `text`: a case-insensitive regex, plain text if it is not one; `!` in front inverts."""
+def text_matches(text: str, fields: Iterable[str]) -> bool:
+    """Whether any of `fields` matches `text`: a case-insensitive regex (anchors apply to each field),
+    plain text if it is not a regex; `!` in front inverts (no field may match)."""
     invert = text.startswith("!")
     pattern = text[1:] if invert else text
     if not pattern:
         return True
     try:
-        found = re.search(pattern, haystack, re.IGNORECASE) is not None
+        regex = re.compile(pattern, re.IGNORECASE)
     except re.error:
-        found = pattern.lower() in haystack.lower()
+        needle = pattern.lower()
+        found = any(needle in field.lower() for field in fields)
+    else:
+        found = any(regex.search(field) for field in fields)
     return found != invert
 
 

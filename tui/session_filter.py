@@ -31,7 +31,7 @@ class SessionQuery:
     def _passes(self, session: SessionSummary) -> bool:
         if self.status != "all" and session.status != self.status:
             return False
-        return text_matches(self.text, " ".join((session.id, session.name, session.status, session.plan or "", session.cwd)))
+        return text_matches(self.text, (session.id, session.name, session.status, session.plan or "", session.cwd))
 
     def next_status(self) -> SessionQuery:
         return replace(self, status=STATUSES[(STATUSES.index(self.status) + 1) % len(STATUSES)])

@@ -23,6 +23,12 @@ def test_substring_regex_and_inverted_filters() -> None:
     assert names(AgentFilter("stalled")) == ["deck"]
 
 
+def test_anchors_apply_to_each_field() -> None:
+    assert names(AgentFilter("^(logs|deck)$")) == ["logs", "deck"]
+    assert names(AgentFilter("^claude-sonnet")) == ["charts", "deck"]
+    assert names(AgentFilter("!^done$")) == ["charts", "deck"]
+
+
 def test_a_pattern_that_is_not_a_regex_is_matched_as_text() -> None:
     flt = AgentFilter("c**")
     assert flt.regex_error is not None
