@@ -126,6 +126,7 @@ class AgentState(_Frozen):
     summary: str = ""
     change_on_restart: bool = False  # its plan entry changed after it started; the change applies at its next fresh start
     removed_from_plan: bool = False
+    pausing: bool = False  # asked to pause; it stops at its next safe point (after the reply or tool in progress)
 
     @property
     def costs_by_iteration(self) -> tuple[float, ...]:
@@ -359,6 +360,8 @@ def _agent_changes(agent: AgentState, event: Event) -> Changes:  # noqa: C901 - 
 
 def _status(agent: AgentState, event: ev.AgentStatusChanged) -> Changes:
     update: Changes = {"status": event.status, "reason": event.reason}
+    if agent.pausing and (event.status == "paused" or event.status in ev.FINISHED_STATUSES):
+        update["pausing"] = False
     if event.status not in ("retrying",):
         update["retry_at"] = None
     if event.status in ("starting", "streaming") and agent.started_at is None:
@@ -485,14 +488,23 @@ def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> Changes
     update: Changes = {"interventions": state.interventions + counted}
     if event.action == "stop_all":
         update["stopped"] = tuple(a.name for a in state.agents.values() if not a.finished and a.status != "paused")
+        agents = dict(state.agents)
+        for name in update["stopped"]:
+            agents[name] = _changed(agents[name], {"pausing": True})
+        update["agents"] = agents
     elif event.action == "resume_all":
         update["stopped"] = ()
+        update["agents"] = {n: _changed(a, {"pausing": False}) if a.pausing else a for n, a in state.agents.items()}
     if event.agent is None or event.agent not in state.agents:
         return update
     agent = state.agents[event.agent]
     changes: Changes = {"interventions": agent.interventions + counted}
     if event.action in ("restart", "reprompt", "kill", "resume"):
         changes["flags"] = tuple(f for f in agent.flags if f in _STICKY_FLAGS)
+    if event.action == "pause" and agent.status != "paused" and not agent.finished:
+        changes["pausing"] = True
+    elif event.action in ("resume", "restart", "kill"):
+        changes["pausing"] = False
     return {**update, **_put(state, _changed(agent, changes))}
 
 

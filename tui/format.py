@@ -58,6 +58,8 @@ def status_of(agent: AgentState, now: float) -> StatusView:
             if flag in agent.flags:
                 return StatusView(flag, _status_detail(agent, now), flag)
     label, tone = _STATUS_TONES.get(agent.status, (agent.status, "waiting"))
+    if agent.pausing and not agent.finished:
+        return StatusView(label, "pausing at its next safe point", "paused")
     return StatusView(label, _status_detail(agent, now), tone)
 
 

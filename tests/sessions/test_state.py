@@ -225,3 +225,20 @@ def test_a_new_turn_starts_a_new_line_in_the_tail() -> None:
     agent = reduce_all(stamp(events)).agents["a"]
     assert agent.tail == ("Let me look once more.",) and agent.partial_line == "That settles it"
     assert agent.lines == ("Let me look once more.", "That settles it")
+
+
+def test_a_pause_shows_as_pausing_until_the_agent_reaches_a_safe_point() -> None:
+    start = [
+        ev.AgentQueued(agent="a", role="r", provider="sim", model="m", after=[]),
+        ev.AgentQueued(agent="b", role="r", provider="sim", model="m", after=[]),
+        ev.AgentStatusChanged(agent="a", status="streaming"),
+        ev.AgentStatusChanged(agent="b", status="streaming"),
+    ]
+    asked = reduce_all(stamp([*start, ev.SupervisorAction(agent="a", action="pause")]))
+    assert asked.agents["a"].pausing and not asked.agents["b"].pausing
+    paused = reduce_all(stamp([ev.AgentStatusChanged(agent="a", status="paused")], start=2000), asked)
+    assert not paused.agents["a"].pausing
+    everyone = reduce_all(stamp([*start, ev.SupervisorAction(agent=None, action="stop_all")]))
+    assert everyone.agents["a"].pausing and everyone.agents["b"].pausing
+    resumed = reduce_all(stamp([ev.SupervisorAction(agent=None, action="resume_all")], start=2000), everyone)
+    assert not any(a.pausing for a in resumed.agents.values())

@@ -65,3 +65,9 @@ def test_over_budget_offers_no_key_and_says_why() -> None:
 @pytest.mark.parametrize(("n", "text"), [(0, "0 agents"), (1, "1 agent"), (2, "2 agents"), (1200, "1,200 agents")])
 def test_counts_agree_with_their_noun(n: int, text: str) -> None:
     assert plural(n, "agent") == text
+
+
+def test_an_agent_asked_to_pause_says_so_until_it_stops() -> None:
+    view = status_of(AgentState(name="logs", status="streaming", pausing=True), now=0.0)
+    assert (view.label, view.detail, view.tone) == ("streaming", "pausing at its next safe point", "paused")
+    assert status_of(AgentState(name="logs", status="done", pausing=True), now=0.0).detail == ""
