@@ -23,7 +23,6 @@ JUMP_FRACTION = 0.1
 TS_WINDOW = 4096
 MAX_WINDOWS_PER_TICK = 2
 REFRESH_EVERY_S = 0.5
-OPEN_AT_END_MAX_EVENTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +143,11 @@ class Player:
 
     @classmethod
     async def open(cls, store: Store, session: str, *, speed: int = 1, at: int | None = None) -> Player:
-        """Open a session (id or unique prefix) at `at`, else at its end (live: following it, playing)."""
+        """Open a session (id or unique prefix) paused after event `at`; without `at`, playing: a finished
+        session from its start, a live one at its end, following it."""
         replay = await Replay.open(store, session)
-        if at is None:
-            fast_end = not replay.needs_snapshots or replay.last_seq <= OPEN_AT_END_MAX_EVENTS
-            at = replay.last_seq if fast_end or replay.live else 0
-        cursor = Cursor(replay.last_seq, playing=replay.live, live=replay.live).seek(at)
+        start = at if at is not None else replay.last_seq if replay.live else 0
+        cursor = Cursor(replay.last_seq, playing=at is None, live=replay.live).seek(start)
         cursor = replace(cursor, speed=speed if speed in SPEEDS else SPEEDS[0])
         return cls(replay, cursor, await replay.state_at(cursor.seq), await replay.markers())
 

@@ -173,7 +173,7 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
 @main.command()
 @click.argument("session")
 @click.option("--speed", type=click.IntRange(1, 1000), default=1, show_default=True, help="Playback speed, 1 to 1000 times real time (in steps of 1, 2, 5, 10, 20, 50...).")
-@click.option("--at", "at", type=click.IntRange(min=0), metavar="SEQ", help="Open after this event (default: the end; a running session is followed live).")
+@click.option("--at", "at", type=click.IntRange(min=0), metavar="SEQ", help="Open paused after this event (default: play from the start; a running session is followed live at its end).")
 @click.option("--headless", is_flag=True, help="Print the fleet at the cursor and the markers up to it instead of opening the TUI.")
 @db_option
 def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | None) -> None:

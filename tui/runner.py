@@ -103,7 +103,7 @@ async def resume_tui(session: str, db_path: Path) -> int:
 
 
 async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None = None) -> int:
-    """Open the replay screen on a stored session (id or unique prefix), at `at` or its end."""
+    """Open the replay screen on a stored session (id or unique prefix), paused at `at`, else playing (see Player.open)."""
     from sessions.player import SPEEDS
     from tui.app import TokenmaxxApp
     from tui.config import load_config

@@ -92,15 +92,13 @@ async def record(store: Store, count: int, gap_s: float = 1.0) -> EventLog:
     return log
 
 
-async def test_a_finished_session_opens_at_its_end_and_plays_from_the_start(tmp_path: Path) -> None:
+async def test_a_finished_session_opens_at_its_start_playing(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "s.db") as store:
         log = await record(store, 300)
         log.emit(ev.SessionEnded(status="done", ts=BASE_TS + 300))
         await store.flush()
         player = await Player.open(store, log.session_id[:6])
-        assert player.cursor == Cursor(last_seq=301, seq=301) and player.state == log.state
-        await player.move(player.cursor.toggle())
-        assert player.cursor.seq == 0 and player.state.seq == 0
+        assert player.cursor == Cursor(last_seq=301, seq=0, playing=True) and player.state.seq == 0
         assert await player.tick(0.0) is True and player.state.seq == 1  # event 1 at once
         for _ in range(10):
             await player.tick(1.0)
@@ -109,6 +107,15 @@ async def test_a_finished_session_opens_at_its_end_and_plays_from_the_start(tmp_
         assert player.state == reduce_all(events[:11])
         await player.move(player.cursor.jump())
         assert player.state == reduce_all(events[:41])
+
+
+async def test_a_session_opened_at_an_event_is_paused_there_even_while_it_runs(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "s.db") as store:
+        log = await record(store, 30)  # no end yet: still running
+        player = await Player.open(store, log.session_id, at=12, speed=5)
+        assert player.cursor == Cursor(last_seq=30, seq=12, speed=5, live=True)
+        events = await store.events(log.session_id)
+        assert player.state == reduce_all(events[:12])
 
 
 async def test_fast_playback_crosses_timestamp_windows(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from agents import commands as cmd
 from agents.supervisor import CommandError
+from sessions.player import Cursor
 from sessions.state import reduce_all
 from sessions.store import Store
 from tests.tui.helpers import SIZE, make_app, shown
@@ -38,7 +40,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def fleet(db: Path) -> AsyncIterator[ReplayFleet]:
-    replay = await ReplayFleet.open(db, DEMO_ID[:4])
+    replay = await ReplayFleet.open(db, DEMO_ID[:4], at=LAST)
     yield replay
     await replay.close()
 
@@ -54,7 +56,7 @@ async def test_each_key_moves_the_cursor_and_the_screen_shows_the_live_reducers_
     app = replay_app(tmp_path, db, fleet)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
-        assert_shows_the_reducer_state(app, LAST)  # a finished session opens at its end
+        assert_shows_the_reducer_state(app, LAST)  # opened at its end, paused
         steps = [
             ("g", 0), ("right", 1), ("right", 2), ("left", 1), ("shift+right", 19), ("shift+right", 37),
             ("n", 45), ("n", 47), ("N", 45), ("shift+left", 27), ("G", LAST), ("left", LAST - 1), ("n", LAST - 1),
@@ -94,6 +96,21 @@ async def test_playing_follows_the_wall_clock_at_the_cursor_speed(tmp_path: Path
             await settled(pilot)
         assert_shows_the_reducer_state(app, LAST)
         assert not fleet.cursor.playing  # a finished session stops at its end
+
+
+async def test_a_finished_session_opens_at_its_start_playing_and_at_an_event_paused(db: Path) -> None:
+    for at, seq, playing in ((None, 0, True), (47, 47, False), (LAST, LAST, False)):
+        replay = await ReplayFleet.open(db, DEMO_ID, speed=20, at=at)
+        await replay.close()
+        assert (replay.cursor.seq, replay.cursor.playing, replay.cursor.speed) == (seq, playing, 20)
+
+
+def test_the_timeline_says_following_only_while_it_plays_at_the_end_of_a_live_session() -> None:
+    timeline = Timeline()
+    live = Cursor(last_seq=10, seq=10, live=True)
+    for cursor, says in ((replace(live, playing=True), "live: following"), (live, "live"), (live.seek(4).play(), "live")):
+        timeline.cursor = cursor
+        assert f"· {says} ·" in f"{timeline.rows()[1].plain} ·", cursor
 
 
 @pytest.mark.parametrize("key", ["k", "ctrl+k", "r", "p", "R", "a", "x", "A", "S"])
@@ -150,7 +167,7 @@ async def test_a_replay_opened_from_the_browser_goes_back_to_it_with_q(tmp_path:
         await settled(pilot)
         assert isinstance(app.screen, SessionsScreen) and isinstance(app.fleet, NoFleet)
         replay = await opened(pilot, DEMO_ID[:5])
-        assert isinstance(app.screen, ReplayScreen) and replay.cursor.seq == LAST
+        assert isinstance(app.screen, ReplayScreen) and replay.cursor.playing and replay.cursor.seq == 1  # from the start; the fixed clock stands still
         await pilot.press("enter", "q")  # from the agent screen too: the whole replay closes
         await settled(pilot)
         assert isinstance(app.screen, SessionsScreen) and isinstance(app.fleet, NoFleet)

@@ -12,13 +12,13 @@ from tests.tui.replay_helpers import DEMO_ID, demo_db, replay_app, settled
 
 
 def opened_then(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
-    """Open the demo session as the browser's enter would, then press `keys`."""
+    """Open the demo session as the browser's enter would (playing from the start), pause it, then press `keys`."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         pilot.app.open_replay(DEMO_ID)  # type: ignore[attr-defined]
         await settled(pilot)
-        await pilot.press(*keys)
+        await pilot.press("space", *keys)
         await settled(pilot)
 
     return run_before

@@ -111,7 +111,7 @@ class Timeline(RowWidget):
             money(state.cost_usd, state.unknown_price_tokens, state.simulated),
         ]
         if cursor.live:
-            parts.append(Content.styled("live: following" if cursor.at_end else "live", "bold $agent-active"))
+            parts.append(Content.styled("live: following" if cursor.at_end and cursor.playing else "live", "bold $agent-active"))
         nearest = nearest_marker(self.markers, cursor.seq)
         if nearest is not None:
             glyph, style = MARKER_LOOKS[nearest.kind]
