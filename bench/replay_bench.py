@@ -7,7 +7,7 @@ EventLog (snapshots every 2,000 events) with the store bench's payloads plus a m
 intervention, artifact, review or provider error) about every 700 events.
 
 The figures are measured in a fresh child process, so its peak memory (ru_maxrss) is replay's
-alone: time to first frame (open the store, the session at its last event, its markers), 50
+alone: time to first frame (open the store, the session at its start as `replay` opens it, its markers), 50
 seeks to random positions, one seek checked against the live reducer run from two snapshots
 back, and a second of playback at 1000x.
 """
@@ -130,7 +130,7 @@ async def measure(path: Path, session_id: str) -> list[str]:
     p50, p99, worst = seeks
     return [
         _line(
-            "first frame (open + last state + markers)",
+            "first frame (open + first state + markers)",
             f"{first_frame * 1000:,.0f} ms ({replay.last_seq:,} events, {len(player.markers):,} markers)",
             first_frame < GOALS["first_frame_s"],
             "< 1 s",
