@@ -12,11 +12,55 @@ from sessions import events as ev
 from tests.tui.helpers import SIZE, make_app, settle
 from tests.tui.test_painting import big_fleet
 from tui.screens.agent import AgentScreen
-from tui.widgets.agent_table import AgentTable
+from tui.widgets.agent_table import COLUMNS, STATUS_MOST, AgentTable, column_widths
 
 
 def rows_text(table: AgentTable) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def widths(width: int) -> dict[str, int]:
+    return {label: size for (label, _), size in zip(COLUMNS, column_widths(width))}
+
+
+def test_the_columns_fit_every_width_with_cost_whole_and_status_readable() -> None:
+    for width in range(42, 320):
+        shown = [size for size in column_widths(width) if size]
+        assert 1 + sum(shown) + len(shown) - 1 <= width, width
+        assert widths(width)["cost"] == 13 and widths(width)["status"] >= 18, width
+
+
+def test_with_room_to_spare_the_columns_take_their_widths_and_status_and_now_the_rest() -> None:
+    assert widths(112) == dict(COLUMNS)
+    assert widths(120) == {**dict(COLUMNS), "status": 26, "now": 26}
+    assert widths(200) == {**dict(COLUMNS), "status": STATUS_MOST, "now": 82}
+
+
+def test_model_gives_way_first_then_now_then_status_then_time() -> None:
+    assert widths(104) == {**dict(COLUMNS), "model": 12}
+    assert widths(90) == {**dict(COLUMNS), "model": 0, "now": 21}
+    assert widths(84) == {**dict(COLUMNS), "model": 0, "now": 15, "status": 22}
+    assert widths(80) == {**dict(COLUMNS), "model": 0, "now": 15, "status": 18}
+    assert widths(79) == {**dict(COLUMNS), "model": 0, "time": 0, "now": 18, "status": 20}
+
+
+def test_in_a_very_narrow_table_agent_status_and_cost_are_left() -> None:
+    assert widths(50) == {"agent": 8, "status": 26, "model": 0, "time": 0, "in/out": 0, "cost": 13, "now": 0}
+
+
+async def test_a_resize_lays_the_columns_out_again_and_keeps_every_cost_whole(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.press("t")
+        await settle(pilot)
+        table = app.screen.query_one(AgentTable)
+        assert "model" in rows_text(table)[0] and "WAITING ON DEPS after deck" in rows_text(table)[8]
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        lines = rows_text(table)
+        assert table.widths == column_widths(80) and "model" not in lines[0]
+        assert [line[51:64].rstrip() for line in lines[1:9]] == ["$0.0231 sim", "$0.0142", "$0.0019", "$0.0165 sim", "$0.0210 sim", "?", "$0.0000", "$0.0000"]
+        assert all(len(line) == 80 for line in lines[:9])
 
 
 async def test_one_agent_changing_repaints_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

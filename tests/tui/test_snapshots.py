@@ -14,6 +14,8 @@ from tests.tui.helpers import SIZE, make_app, select
 from tests.tui.pipeline_fleet import pipeline_fleet
 from themes import BUILTIN_THEMES
 
+NARROW = (80, 24)
+
 
 async def wait_for_workers(pilot: Pilot[None]) -> None:
     await pilot.app.workers.wait_for_complete()
@@ -41,6 +43,19 @@ def test_fleet_table_sorted_by_cost(snap_compare, tmp_path: Path) -> None:  # ty
     a header, then one row per agent with status, model, time, in/out tokens, cost and what it does now, every other row
     striped; the viewbar says 'sorted by cost'."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["t", "2"])
+
+
+def test_fleet_grid_at_80x24(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The grid in an 80x24 terminal: the meter leaves out reasoning, saved, tok/s and the unpriced count and halves the
+    bar and the sparkline, so 'hit 36%', '$0.0767+? sim / $5.00', 'burn $2.87/h', 'budget left 1h42m', '-/accepted' and
+    'interventions 0' read whole; the panes in two columns."""
+    assert snap_compare(make_app(tmp_path), terminal_size=NARROW)
+
+
+def test_fleet_table_at_80x24(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The table in an 80x24 terminal: no model column, status narrowed to 18 (AWAITING APPROVAL… whole, its tool cut),
+    time, in/out, every cost whole ('$0.0231 sim', '?', '$0.0000') and a 'now' column of 15 cells at the right."""
+    assert snap_compare(make_app(tmp_path), terminal_size=NARROW, press=["t"])
 
 
 async def filter_and_tag(pilot: Pilot[None]) -> None:

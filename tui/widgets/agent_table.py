@@ -16,12 +16,26 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("agent", 12),
     ("status", 22),
     ("model", 20),
-    ("time", 6),
+    ("time", 5),
     ("in/out", 11),
-    ("cost", 12),
+    ("cost", 13),
     ("now", 22),
 )
-"""Each column's label and width; the last one also takes whatever width is left."""
+"""Each column's label and its width when there is room; cost is wide enough for any cost under $1,000 ($123.45+? sim)."""
+SHRINK: tuple[tuple[str, int], ...] = (
+    ("model", 12),
+    ("model", 0),
+    ("now", 15),
+    ("status", 18),
+    ("time", 0),
+    ("in/out", 0),
+    ("agent", 8),
+    ("now", 0),
+)
+"""What gives way in a narrow table, in order: a column narrowed down to a width, or left out at 0; status keeps its
+longest label (AWAITING APPROVAL, and its ellipsis) and cost never gives way, as a cut price reads as a wrong one."""
+STATUS_MOST = 50
+"""Spare room goes half to status, up to this width, and the rest to now."""
 SCROLL_ROWS = 3
 LOOKS = {
     "header": "bold $foreground on $panel",
@@ -57,6 +71,8 @@ class AgentTable(RowWidget, can_focus=False):
         self._rows: dict[str, tuple[tuple[object, ...], Content]] = {}
         self._styled: dict[str, tuple[str, Content]] = {}
         self._painted: tuple[list[AgentState], float, Mapping[str, str], frozenset[str]] = ([], 0.0, {}, frozenset())
+        self._width = 0
+        self.widths = column_widths(0)
 
     @property
     def visible_rows(self) -> int:
@@ -69,12 +85,12 @@ class AgentTable(RowWidget, can_focus=False):
         if not self.size:
             return 0
         rebuilt = 0
-        width = self.size.width
+        self._lay_out(self.size.width)
         for agent in agents:
-            key = (agent, queued.get(agent.name), agent.name in tagged, _tick(agent, now), width)
+            key = (agent, queued.get(agent.name), agent.name in tagged, _tick(agent, now))
             known = self._rows.get(agent.name)
             if known is None or known[0][0] is not agent or known[0][1:] != key[1:]:
-                self._rows[agent.name] = (key, _row(agent, now, queued.get(agent.name), agent.name in tagged, width))
+                self._rows[agent.name] = (key, _row(agent, now, queued.get(agent.name), agent.name in tagged, self.widths, self._width))
                 self._styled.pop(agent.name, None)
                 rebuilt += 1
         names = [a.name for a in agents]
@@ -86,6 +102,13 @@ class AgentTable(RowWidget, can_focus=False):
         self.show_rows()
         return rebuilt
 
+    def _lay_out(self, width: int) -> None:
+        """Size the columns for `width` and forget the rows built for another width."""
+        if width != self._width:
+            self._width, self.widths = width, column_widths(width)
+            self._rows.clear()
+            self._styled.clear()
+
     def select(self, name: str | None) -> None:
         """Put the cursor on `name`, scrolling it into view."""
         if name != self.selected:
@@ -96,7 +119,6 @@ class AgentTable(RowWidget, can_focus=False):
     def on_resize(self) -> None:
         self._keep_in_view()
         self.paint(*self._painted)
-
 
     def on_click(self, event: events.Click) -> None:
         index = self.top + event.y - 1
@@ -136,11 +158,34 @@ class AgentTable(RowWidget, can_focus=False):
         return styled[1]
 
     def _header(self, width: int) -> Content:
-        labels = Content(" ").join(Content(label).truncate(size, pad=True) for label, size in COLUMNS)
+        labels = Content(" ").join(Content(label).truncate(size, pad=True) for (label, _), size in zip(COLUMNS, self.widths) if size)
         last = len(self.order) and min(len(self.order), self.top + self.visible_rows)
         where = f"{self.top + 1}-{last} of {len(self.order)} " if len(self.order) > self.visible_rows else ""
         header = Content.assemble(" ", labels).truncate(max(0, width - len(where)), pad=True) + where
         return header.stylize_before(LOOKS["header"])
+
+
+def column_widths(width: int) -> tuple[int, ...]:
+    """Each column's width in a table `width` cells wide, 0 for one left out: `SHRINK` steps until they fit, then spare room to status and now."""
+    sizes = dict(COLUMNS)
+    for label, least in SHRINK:
+        over = _spanned(sizes) - (width - 1)
+        if over <= 0:
+            break
+        if sizes[label] > least:
+            sizes[label] = max(least, sizes[label] - over) if least else 0
+    spare = width - 1 - _spanned(sizes)
+    if spare > 0:
+        status = min(spare // 2 if sizes["now"] else spare, max(0, STATUS_MOST - sizes["status"]))
+        sizes["status"] += status
+        sizes["now"] += spare - status if sizes["now"] else 0
+    return tuple(sizes[label] for label, _ in COLUMNS)
+
+
+def _spanned(sizes: Mapping[str, int]) -> int:
+    """The cells the shown columns take, a space between each two."""
+    shown = [size for size in sizes.values() if size]
+    return sum(shown) + len(shown) - 1
 
 
 def _styled(row: Content, part: str) -> Content:
@@ -153,14 +198,12 @@ def _tick(agent: AgentState, now: float) -> int | None:
     return int(now) if agent.started_at is not None and agent.ended_at is None else None
 
 
-def _row(agent: AgentState, now: float, queued: str | None, tagged: bool, width: int) -> Content:
-    """The agent's cells, each cut to its column, the last one to the width left, as one line `width` cells wide."""
-    left = max(1, width - 1 - sum(size + 1 for _, size in COLUMNS[:-1]))
-    cells = [*_cells(agent, now), _now(agent, queued, left)]
+def _row(agent: AgentState, now: float, queued: str | None, tagged: bool, widths: tuple[int, ...], width: int) -> Content:
+    """The agent's cells, each cut to its column (the columns left out skipped), as one line `width` cells wide."""
+    cells = [*_cells(agent, now), _now(agent, queued, widths[-1])]
     if tagged:
         cells[0] = Content.assemble(Content.styled("● ", "bold $primary"), cells[0])
-    sizes = [size for _, size in COLUMNS[:-1]] + [left]
-    fitted = [cell.truncate(size, ellipsis=True, pad=True) for cell, size in zip(cells, sizes)]
+    fitted = [cell.truncate(size, ellipsis=True, pad=True) for cell, size in zip(cells, widths) if size]
     row = Content.assemble(" ", Content(" ").join(fitted)).truncate(width, ellipsis=True, pad=True)
     return row.stylize("dim") if agent.withdrawn else row
 

@@ -12,10 +12,18 @@ BAR_WIDTH = 20
 SPARK_BUCKETS = 30
 SPARK_SPAN_S = 300.0
 _BLOCKS = " ▁▂▃▄▅▆▇█"
+_NONE = Content("")
+
+Figure = tuple[Content, ...]
+"""One figure of a meter line as it reads at each level of crowding, from whole to left out; its last form holds after."""
 
 
 class TokenMeter(RowWidget):
-    """Four fixed lines: tokens by kind, spend against budget, trend and outcomes, agents by status."""
+    """Four fixed lines: tokens by kind, spend against budget, trend and outcomes, agents by status.
+
+    A line too wide for the meter leaves out its lesser figures first (cache detail, tok/s, the sparkline's width),
+    so tokens in/out, spend of budget, $/h, budget left, deliverables, $/accepted and interventions stay whole.
+    """
 
     DEFAULT_CSS = """
     TokenMeter {
@@ -49,8 +57,8 @@ class TokenMeter(RowWidget):
         return True
 
     def rows(self) -> list[Content]:
-        state, now = self.state, self.now
-        return [_tokens(state), _spend(state, now), _trend(state, now), _agents(state, now)]
+        state, now, width = self.state, self.now, self.size.width
+        return [_fit(width, _tokens(state)), _fit(width, _spend(state, now)), _fit(width, _trend(state, now)), _agents(state, now)]
 
 
 def _meter_key(state: FleetState, now: float) -> tuple[object, ...]:
@@ -66,57 +74,92 @@ def _label(text: str) -> Content:
     return Content.styled(f"{text:<8}", "bold $primary")
 
 
-def _tokens(state: FleetState) -> Content:
+def _fit(width: int, figures: list[Figure]) -> Content:
+    """The line at the least crowded level that fits in `width` cells (the most crowded one when none does)."""
+    for level in range(max(len(figure) for figure in figures)):
+        line = Content.assemble(*(figure[min(level, len(figure) - 1)] for figure in figures))
+        if line.cell_length <= width:
+            break
+    return line
+
+
+def _whole(*parts: Content | str) -> Figure:
+    """A figure that stays whole however crowded its line."""
+    return (Content.assemble(*parts),)
+
+
+def _until(level: int, *parts: Content | str) -> Figure:
+    """A figure shown up to crowding `level`, then left out."""
+    return _narrowing((level, Content.assemble(*parts)))
+
+
+def _narrowing(*forms: tuple[int, Content]) -> Figure:
+    """A figure that reads as each of its forms up to that form's crowding level, then is left out."""
+    figure: list[Content] = []
+    for level, form in forms:
+        figure += [form] * (level - len(figure))
+    return (*figure, _NONE)
+
+
+def _tokens(state: FleetState) -> list[Figure]:
     tokens = state.tokens
     live = state.live_output_estimate
     hit = tokens.cache_hit_rate
-    return Content.assemble(
-        _label("tokens"),
-        f"in {count(tokens.input)}  out {count(tokens.output + live)}",
-        Content.styled(f" (+{count(live)} live)" if live else "", "$agent-active"),
-        f"  cache r {count(tokens.cache_read)} w {count(tokens.cache_write)}  reasoning {count(tokens.reasoning)}",
-        f"  hit {hit:.0%}" if hit is not None else "  hit -",
-        "  saved ",
-        money(state.cache_saved_usd),
-    )
+    return [
+        _whole(_label("tokens"), f"in {count(tokens.input)}  out {count(tokens.output + live)}"),
+        _until(4, Content.styled(f" (+{count(live)} live)" if live else "", "$agent-active")),
+        _until(3, f"  cache r {count(tokens.cache_read)} w {count(tokens.cache_write)}"),
+        _until(1, f"  reasoning {count(tokens.reasoning)}"),
+        _until(5, f"  hit {hit:.0%}" if hit is not None else "  hit -"),
+        _until(2, "  saved ", money(state.cache_saved_usd)),
+    ]
 
 
-def _spend(state: FleetState, now: float) -> Content:
+def _spend(state: FleetState, now: float) -> list[Figure]:
     tokens_s, usd_h = burn_rate(state, now)
     left = seconds_to_budget(state, now)
     projection = "" if left is None else f"  budget left {duration(left)}" if left > 0 else "  budget spent"
-    return Content.assemble(
-        _label("spend"),
-        _bar(state),
-        " ",
-        money(state.cost_usd, state.unknown_price_tokens, state.simulated),
-        f" / {money(state.budget_usd).plain}" if state.budget_usd is not None else " (no budget)",
-        Content.styled(f"  unpriced {count(state.unknown_price_tokens)} tok" if state.unknown_price_tokens else "", "$cost-unknown"),
-        f"  burn {tokens_s:,.0f} tok/s ${usd_h:,.2f}/h",
-        Content.styled(projection, "bold $warning" if left is not None and left < 600 else ""),
-    )
+    return [
+        _whole(_label("spend")),
+        _narrowing((2, _bar(state, BAR_WIDTH) + " "), (4, _bar(state, BAR_WIDTH // 2) + " ")),
+        _whole(
+            money(state.cost_usd, state.unknown_price_tokens, state.simulated),
+            f" / {money(state.budget_usd).plain}" if state.budget_usd is not None else " (no budget)",
+        ),
+        _until(3, Content.styled(f"  unpriced {count(state.unknown_price_tokens)} tok" if state.unknown_price_tokens else "", "$cost-unknown")),
+        _whole("  burn"),
+        _until(1, f" {tokens_s:,.0f} tok/s"),
+        _whole(f" ${usd_h:,.2f}/h", Content.styled(projection, "bold $warning" if left is not None and left < 600 else "")),
+    ]
 
 
-def _bar(state: FleetState) -> Content:
+def _bar(state: FleetState, width: int) -> Content:
     if not state.budget_usd:
-        return Content.styled("░" * BAR_WIDTH, "$foreground 30%")
+        return Content.styled("░" * width, "$foreground 30%")
     fraction = min(1.0, state.cost_usd / state.budget_usd)
-    filled = round(fraction * BAR_WIDTH)
+    filled = round(fraction * width)
     colour = "$error" if fraction >= 1 else "$warning" if fraction >= 0.8 else "$meter-bar"
-    return Content.assemble(Content.styled("█" * filled, colour), Content.styled("░" * (BAR_WIDTH - filled), "$foreground 30%"))
+    return Content.assemble(Content.styled("█" * filled, colour), Content.styled("░" * (width - filled), "$foreground 30%"))
 
 
-def _trend(state: FleetState, now: float) -> Content:
+def _trend(state: FleetState, now: float) -> list[Figure]:
     per_accepted = cost_per_accepted(state)
-    return Content.assemble(
-        _label("trend"),
-        Content.styled(sparkline(sparkline_buckets(state, now, SPARK_BUCKETS, SPARK_SPAN_S)), "$meter-bar"),
-        Content.styled(f" {SPARK_SPAN_S / 60:.0f} min", "$foreground 60%"),
-        f"  deliverables ✓{state.accepted} ✗{state.rejected}  ",
-        money(per_accepted) if per_accepted is not None else Content("-"),
-        "/accepted",
-        f"  interventions {state.interventions}",
-    )
+    buckets = sparkline_buckets(state, now, SPARK_BUCKETS, SPARK_SPAN_S)
+    return [
+        _whole(_label("trend")),
+        _narrowing((2, _spark(buckets)), (4, _spark([a + b for a, b in zip(buckets[::2], buckets[1::2])]))),
+        _until(1, Content.styled(f" {SPARK_SPAN_S / 60:.0f} min", "$foreground 60%")),
+        _whole(
+            f"  deliverables ✓{state.accepted} ✗{state.rejected}  ",
+            money(per_accepted) if per_accepted is not None else Content("-"),
+            "/accepted",
+            f"  interventions {state.interventions}",
+        ),
+    ]
+
+
+def _spark(buckets: list[int]) -> Content:
+    return Content.styled(sparkline(buckets), "$meter-bar")
 
 
 def sparkline(values: list[int]) -> str:
