@@ -82,7 +82,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
         plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
-    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs)
+    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None)
 
 
 @main.command()
@@ -101,7 +101,7 @@ def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes:
         fail(str(error))
     if out is not None:
         plan = plan.model_copy(update={"out": out.resolve()})
-    _run_plan(plan, resolve_db(db), headless=headless, yes=yes)
+    _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
 
 
 def _demo_inputs(out_root: Path) -> None:
@@ -110,7 +110,7 @@ def _demo_inputs(out_root: Path) -> None:
     copy_inputs(out_root)
 
 
-def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, prepare: Callable[[Path], None] | None = None) -> None:
+def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: bool, prepare: Callable[[Path], None] | None = None) -> None:
     if headless:
         from tui.runner import run_headless
 
@@ -118,7 +118,8 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, prepare: C
         sys.exit(code)
     from tui.runner import run_tui
 
-    sys.exit(run_async(lambda: run_tui(plan, db_path, prepare=prepare)))
+    replay_db = db_path if db_given else None
+    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=click.echo, prepare=prepare, replay_db=replay_db)))
 
 
 @main.command()
@@ -165,7 +166,7 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
             sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo)))
         from tui.runner import resume_tui
 
-        sys.exit(run_async(lambda: resume_tui(session, db_path)))
+        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=click.echo, replay_db=db_path if db is not None else None)))
     except CannotResume as error:
         fail(str(error))
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from agents.plan import Plan
 from agents.supervisor import Supervisor
-from sessions.store import Store
+from sessions.store import AmbiguousSession, Store
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
+SHORT_ID = 4
+"""The shortest session id prefix the closing line offers for `tokenmaxx replay`, as git's short hashes."""
 
 
 async def _start_new(supervisor: Supervisor) -> None:
@@ -65,8 +67,11 @@ async def _stop(supervisor: Supervisor, store: Store) -> None:
     await store.flush()
 
 
-async def run_tui(plan: Plan, db_path: Path, *, prepare: Prepare | None = None) -> int:
-    """Open the fleet screen on a live session of `plan`."""
+async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | None = None, replay_db: Path | None = None) -> int:
+    """Open the fleet screen on a live session of `plan`; once it closes, echo how to find the session again.
+
+    `replay_db` is the database the replay hint names with --db (None: the default one).
+    """
     from tui.app import TokenmaxxApp
     from tui.config import load_config
     from tui.fleet_view import LiveFleet
@@ -81,11 +86,12 @@ async def run_tui(plan: Plan, db_path: Path, *, prepare: Prepare | None = None) 
         finally:
             await supervisor.finish()
             await store.flush()
+        echo(await _closing_line(store, supervisor, replay_db))
     return exit_code(supervisor.state) if all(a.finished for a in supervisor.state.agents.values()) else 0
 
 
-async def resume_tui(session: str, db_path: Path) -> int:
-    """Open the fleet screen on an interrupted session, taken up again."""
+async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None) -> int:
+    """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
     from agents.resume import resume, resumed_supervisor
     from tui.app import TokenmaxxApp
     from tui.config import load_config
@@ -99,7 +105,35 @@ async def resume_tui(session: str, db_path: Path) -> int:
         finally:
             await supervisor.finish()
             await store.flush()
+        echo(await _closing_line(store, supervisor, replay_db))
     return 0
+
+
+async def _closing_line(store: Store, supervisor: Supervisor, replay_db: Path | None) -> str:
+    """What the terminal keeps once the TUI is gone: the session, its outputs and the command that replays it."""
+    replay = f"tokenmaxx replay {await _short_id(store, supervisor.session_id)}"
+    if replay_db is not None:
+        replay += f" --db {replay_db}"
+    return f"session {supervisor.session_id}  ·  outputs in {_from_here(supervisor.out_root)}  ·  replay: {replay}"
+
+
+async def _short_id(store: Store, session_id: str) -> str:
+    """The shortest prefix of `session_id`, from SHORT_ID characters, that no other session of `store` shares."""
+    for length in range(SHORT_ID, len(session_id)):
+        try:
+            await store.resolve(session_id[:length])
+        except AmbiguousSession:
+            continue
+        return session_id[:length]
+    return session_id
+
+
+def _from_here(path: Path) -> str:
+    """`path` as ./relative when it lies under the working directory, else as it is."""
+    try:
+        return f"./{path.relative_to(Path.cwd())}"
+    except ValueError:
+        return str(path)
 
 
 async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None = None) -> int:

@@ -115,3 +115,28 @@ def test_a_broken_config_file_exits_2_naming_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "config.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_closing_the_tui_leaves_the_session_its_outputs_and_how_to_replay_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from tui.app import TokenmaxxApp
+    from tui.cli import main
+
+    async def closed_at_once(app: TokenmaxxApp) -> None:
+        assert app.on_start is not None
+        await app.on_start()  # the fleet starts, and the user quits at once
+
+    monkeypatch.setattr(TokenmaxxApp, "run_async", closed_at_once)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOKENMAXX_DB", raising=False)
+    (tmp_path / "project").mkdir()
+    plan = 'name = "t"\nworkdir = "project"\nout = "out"\n[[agents]]\nname = "a"\nrole = "critic"\nprovider = "sim"\ntask = "Read."\n'
+    (tmp_path / "fleet.toml").write_text(plan)
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(main, ["run", "fleet.toml", "--db", str(db)], catch_exceptions=False)
+    session = result.stdout.split()[1]
+    line = f"session {session}  ·  outputs in ./out/{session}  ·  replay: tokenmaxx replay {session[:4]} --db {db}\n"
+    assert result.exit_code == 0 and len(session) == 12 and result.stdout == line
+    replayed = CliRunner().invoke(main, ["replay", session[:4], "--headless", "--db", str(db)])
+    assert replayed.exit_code == 0 and session in replayed.stdout
