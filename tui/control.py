@@ -77,8 +77,15 @@ class Control:
         return self.reprompts.drop(name)
 
     def review(self, agent: str, path: str, *, accept: bool) -> bool:
+        """Accept or reject a deliverable; overturning an earlier verdict says so, since a slipped key would go unseen."""
+        shown = self.fleet.state.agents.get(agent)
+        before = next((a.verdict for a in shown.artifacts if a.path == path), None) if shown else None
         command = cmd.Accept(agent=agent, path=path) if accept else cmd.Reject(agent=agent, path=path)
-        return self.send(command)
+        sent = self.send(command)
+        after = "accepted" if accept else "rejected"
+        if sent and before is not None and before != after:
+            self.notify(f"{path}: {before} → {after}", "information")
+        return sent
 
     def decide(self, agent: str, call_id: str, *, approve: bool, always: bool = False) -> bool:
         command = cmd.Approve(agent=agent, call_id=call_id, always=always) if approve else cmd.Deny(agent=agent, call_id=call_id)

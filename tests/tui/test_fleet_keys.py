@@ -11,6 +11,7 @@ from tui.screens.approvals import ApprovalsModal
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
 from tui.screens.reprompt import RepromptModal
+from tui.screens.supervised import NO_APPROVALS
 from sessions import events as ev
 
 
@@ -243,3 +244,32 @@ async def test_supervision_keys_are_off_in_a_replay_and_say_why(tmp_path: Path) 
         assert fleet_of(app).commands == [] and isinstance(app.screen, FleetScreen)
         assert any("supervision keys are off" in str(n.message) for n in app._notifications)
         assert app.screen.active_bindings["k"].enabled is False
+
+
+async def test_capital_a_with_no_call_waiting_says_so(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("A")
+        await settle(pilot)
+        await pilot.press("y", "escape")  # approves f1, the only call waiting
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        assert [str(n.message) for n in app._notifications] == [NO_APPROVALS]
+
+
+async def test_x_on_an_accepted_deliverable_rejects_it_and_says_so(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "charts")
+
+        async def press(key: str) -> list[str]:
+            before = len(app._notifications)
+            await pilot.press(key)
+            await settle(pilot)
+            return [str(n.message) for n in list(app._notifications)[before:]]
+
+        assert await press("a") == []  # a first verdict is no news
+        assert await press("x") == ["charts/loc.svg: accepted → rejected"]
+        assert (app.fleet.state.accepted, app.fleet.state.rejected) == (0, 1)

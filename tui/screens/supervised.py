@@ -33,6 +33,7 @@ SUPERVISION_BINDINGS = [
 SUPERVISION_ACTIONS = frozenset({"kill", "kill_now", "reprompt", "pause", "restart", "review", "approvals", "stop_all"})
 _SUPERVISION_KEYS = frozenset(b.key for b in SUPERVISION_BINDINGS)
 _NAMED_PRINTABLE = frozenset({"space", "slash", "question_mark", "exclamation_mark", "full_stop", "comma"})
+NO_APPROVALS = "no tool calls are waiting for approval"
 
 
 def is_printable_key(key: str) -> bool:
@@ -99,8 +100,6 @@ class SupervisedScreen(Screen[None]):
                 return bool(agents)
             case "review":
                 return self.deliverable() is not None
-            case "approvals":
-                return any(a.pending for a in self.state.agents.values())
             case "stop_all":
                 return bool(self.state.stopped) or any(not a.finished and a.status != "paused" for a in self.state.agents.values())
             case _:
@@ -154,7 +153,11 @@ class SupervisedScreen(Screen[None]):
             self.cockpit.control.review(*deliverable, accept=accept)
 
     def action_approvals(self) -> None:
-        self.app.push_screen(ApprovalsModal())
+        """Open the queue, or say that it is empty: a key that does nothing looks broken."""
+        if any(a.pending for a in self.state.agents.values()):
+            self.app.push_screen(ApprovalsModal())
+        else:
+            self.notify(NO_APPROVALS)
 
     def action_stop_all(self) -> None:
         self.cockpit.control.stop_or_resume_all()
