@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,12 @@ async def test_filtering_down_to_a_few_agents_makes_their_panes_taller(tmp_path:
         grid = app.screen.query_one(AgentGrid)
         assert sorted(grid.panes) == ["agent01", "agent02"]
         assert {p.outer_size.height for p in grid.panes.values()} == {grid.size.height}
+
+
+async def test_a_pane_shows_a_running_time_only_once_its_agent_has_started(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        waiting, running = (shown(pane(app, name)).split("\n")[0] for name in ("review", "charts"))
+        assert "WAITING ON DEPS" in waiting and not re.search(r"\d+s\b", waiting), waiting
+        assert re.search(r"  \d+m\d\ds", running), running

@@ -94,7 +94,9 @@ def _ticking_second(agent: AgentState, now: float) -> int | None:
 
 
 def _headline(agent: AgentState, now: float) -> Content:
-    parts = [status_of(agent, now).content(), Content.styled(f"  {duration(agent.elapsed(now))}", "$foreground 70%")]
+    parts = [status_of(agent, now).content()]
+    if agent.started_at is not None:  # a queued or waiting agent has no running time to show
+        parts.append(Content.styled(f"  {duration(agent.elapsed(now))}", "$foreground 70%"))
     iteration = iteration_label(agent)
     if iteration:
         parts.append(Content.styled(f"  {iteration}", "bold $secondary"))
