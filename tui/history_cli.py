@@ -159,7 +159,7 @@ def stats_text(stats: Stats) -> str:
     if not total.sessions:
         return f"no sessions{since}"
     lines = [
-        f"What did these tokens buy?{since}: {_plural(len(total.sessions), 'session')}, "
+        f"What did these tokens buy{since}? {_plural(len(total.sessions), 'session')}, "
         f"{_plural(len(total.agents), 'agent')}, {total.agent_hours:.2f} agent-hours",
     ]
     for dim in DIMENSIONS:

@@ -137,7 +137,9 @@ def test_the_markdown_transcript_has_a_summary_a_section_per_agent_and_fenced_to
 def test_stats_answer_what_the_tokens_bought(db: Path) -> None:
     text = tokenmaxx("stats", "--db", db)
     assert text.exit_code == 0
-    assert text.stdout.startswith("What did these tokens buy?: 1 session, 5 agents")
+    assert text.stdout.startswith("What did these tokens buy? 1 session, 5 agents")
+    since = tokenmaxx("stats", "--since", "2000-01-01", "--db", db).stdout
+    assert since.startswith("What did these tokens buy since 2000-01-01 00:00? 1 session, 5 agents")
     for table in ("by role", "by model", "by plan", "by day"):
         assert re.search(rf"^{table} +tokens in/out +cache hit +cost +accepted/rejected +\$/accepted", text.stdout, flags=re.M)
     assert re.search(r"^chart-builder +9,321/1,403 +72% +\$0\.0328 \(sim\)", text.stdout, flags=re.M)
