@@ -206,7 +206,8 @@ def acknowledge(ctx: Context) -> str:
     """A first sentence that shows the supervisor's message was heard."""
     said = " ".join(SPEAKER_TAG.sub("", ctx.reprompt).split())
     said = said if len(said) <= 90 else said[:87] + "..."
-    return ctx.pick(f'Understood: "{said}".', f'Got it, "{said}".', f'Noted: "{said}".') + " Picking up where I left off."
+    quoted = f'"{said}"' if said.endswith((".", "!", "?")) else f'"{said}".'
+    return ctx.pick(f"Understood: {quoted}", f"Got it, {quoted}", f"Noted: {quoted}") + " Picking up where I left off."
 
 
 def _loop_step(ctx: Context, first: Step) -> Step:

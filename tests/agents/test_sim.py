@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -20,7 +21,8 @@ from agents.providers.base import (
     ToolResultPart,
     UsageReport,
 )
-from agents.providers.sim import SimProvider, chunks, price_provider_for
+from agents.providers.sim import SimProvider, acknowledge, chunks, price_provider_for
+from agents.sim import Context
 from tests.agents.sim_driver import collect, drive, history_repo, request
 
 FAST = 1000.0
@@ -226,3 +228,11 @@ def test_provider_prices_as_a_real_model() -> None:
     ]
     with pytest.raises(ValueError, match="speed must be more than 0"):
         SimProvider(speed=0)
+
+
+@pytest.mark.parametrize(("said", "quoted"), [("Please finish the report now.", '"Please finish the report now." '), ("Stop looping", '"Stop looping". ')])
+def test_the_acknowledgement_quotes_the_message_with_one_full_stop(said: str, quoted: str) -> None:
+    for seed in range(6):
+        ctx = Context(agent="a", role="critic", task="t", turn=2, exchanges=(), reprompt=said, reprompts=1, rng=random.Random(seed))
+        text = acknowledge(ctx)
+        assert quoted + "Picking up where I left off." in text and '.".' not in text
