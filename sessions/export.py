@@ -36,6 +36,22 @@ _LANGUAGES = {
     ".css": "css",
 }
 _QUIET_STATUSES = frozenset({"queued", "waiting", "starting", "streaming", "tool", "awaiting_approval", "done"})
+_DONE: dict[ev.Action, str] = {
+    "kill": "killed",
+    "pause": "paused",
+    "resume": "resumed",
+    "reprompt": "reprompted",
+    "restart": "restarted",
+    "approve": "approved a tool call of",
+    "deny": "denied a tool call of",
+    "accept": "accepted a deliverable of",
+    "reject": "rejected a deliverable of",
+    "stop_all": "stopped",
+    "resume_all": "resumed",
+}
+"""Each supervisor action as the verb of a sentence about its target."""
+_ACTORS = {"resume": "tokenmaxx resume"}
+"""Who a SupervisorAction's `by` names, where the bare word would read as the action."""
 
 
 class ImportFileError(ValueError):
@@ -128,7 +144,10 @@ def _title(events: list[Event]) -> str:
         facts.append(f"plan `{started.plan}`")
     facts.append(f"tokenmaxx {started.version}")
     if events[-1].ts > started.ts:
-        facts.append(f"lasted {_duration(events[-1].ts - started.ts)}")
+        dead = sum(e.ts - before.ts for before, e in zip(events, events[1:]) if isinstance(e, ev.SessionResumed))
+        facts.append(f"lasted {_duration(events[-1].ts - started.ts - dead)}")
+        if dead > 0:
+            facts.append(f"plus {_duration(dead)} interrupted")
     return f"# {started.name}\n\n" + " · ".join(facts)
 
 
@@ -193,7 +212,7 @@ def _fleet_line(event: Event) -> str:
     if isinstance(event, ev.PlanRejected):
         return f"plan `{event.path}` rejected: {event.error}"
     if isinstance(event, ev.SupervisorAction):
-        return _action_line(event, "whole fleet")
+        return _action_line(event, "the whole fleet")
     if isinstance(event, ev.SessionEnded):
         return f"session ended: **{event.status}**"
     if isinstance(event, ev.SessionResumed):
@@ -298,8 +317,10 @@ def _usage_line(usage: ev.UsageReported) -> str:
 
 
 def _action_line(action: ev.SupervisorAction, target: str) -> str:
+    """One sentence: who did what to whom, e.g. '**watchdog** restarted this agent'."""
+    who = _ACTORS.get(action.by, action.by)
     text = f": {action.text}" if action.text else ""
-    return f"**{action.by}** {action.action} ({target}){text}"
+    return f"**{who}** {_DONE[action.action]} {target}{text}"
 
 
 def _args_block(args: dict[str, Any]) -> str:

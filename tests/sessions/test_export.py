@@ -98,7 +98,7 @@ def test_markdown_has_a_title_a_summary_and_every_agent_action() -> None:
         "**Result** of `call_1`: failed in 0.25 s\n\n```\nfatal: not a git repository\n```",
         "**Approval requested** for `run_command`",
         "**Approved** `call_1` by watchdog",
-        "reprompt (whole fleet): Use the other repo.",
+        "**watchdog** reprompted the whole fleet: Use the other repo.",
         "**Provider error** (rate_limit, retrying in 2.5 s): 429 slow down",
         "**Flagged looping**: run_command repeated 4 times",
         "**Artifact** `out/chart.html` (2,048 bytes",
@@ -164,3 +164,15 @@ def test_markdown_counts_interventions_as_the_meter_does() -> None:
     stamped = [e.model_copy(update={"session_id": "s", "seq": i}) for i, e in enumerate(events, 1)]
     assert reduce_all(stamped).interventions == 2
     assert "interventions: 2 ·" in to_markdown(stamped)
+
+
+def test_markdown_says_who_did_what_to_which_agent() -> None:
+    events = [
+        ev.AgentQueued(agent="a", role="r", provider="sim", model="sim", task="t"),
+        ev.SupervisorAction(agent="a", action="restart", by="watchdog"),
+        ev.SupervisorAction(agent="a", action="reject"),
+        ev.SupervisorAction(agent="a", action="resume", text="carry on", by="resume"),
+    ]
+    markdown = to_markdown([e.model_copy(update={"session_id": "s", "seq": i}) for i, e in enumerate(events, 1)])
+    for line in ("**watchdog** restarted this agent\n", "**user** rejected a deliverable of this agent\n", "**tokenmaxx resume** resumed this agent: carry on"):
+        assert f"> {line}" in markdown
