@@ -347,7 +347,7 @@ async def apply_migrations(db: aiosqlite.Connection, found: int, target: int = S
 
 
 class SessionSummary(BaseModel):
-    """One session's row: identity, status, duration and roll-ups."""
+    """One session's row: identity, status, duration (without the time its process was dead) and roll-ups."""
 
     id: str
     name: str
@@ -370,15 +370,20 @@ class SessionSummary(BaseModel):
     last_seq: int
 
 
+_DOWNTIME_OF_ROW = (  # the time between a resume and the event before it: the process was dead, no one worked
+    "(SELECT coalesce(sum(r.ts - p.ts), 0) FROM events r INDEXED BY events_by_kind"
+    " JOIN events p ON p.session_id = r.session_id AND p.seq = r.seq - 1"
+    " WHERE r.session_id = sessions.id AND r.kind = 'session_resumed')"
+)
 SUMMARY_SQL = (
-    "SELECT id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, "
+    f"SELECT id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, {_DOWNTIME_OF_ROW}, "
     f"{', '.join(_ROLLUP_COLUMNS)} FROM sessions"
 )
 
 
 def summary_from_row(row: Iterable[object]) -> SessionSummary:
     """Map a SUMMARY_SQL row to a summary, reading a dead writer's session as interrupted."""
-    session_id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, *rollups = row
+    session_id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, downtime, *rollups = row
     status = _effective_status(status, pid, host)
     return SessionSummary(
         id=session_id,
@@ -388,7 +393,7 @@ def summary_from_row(row: Iterable[object]) -> SessionSummary:
         status=status,
         started_at=started_at,
         ended_at=ended_at,
-        duration_s=_duration(status, started_at, ended_at, last_ts),
+        duration_s=max(0.0, _duration(status, started_at, ended_at, last_ts) - float(downtime)),
         **dict(zip(_ROLLUP_COLUMNS, rollups, strict=True)),
     )
 

@@ -8,7 +8,8 @@ payload fields with `->>`) and the `agents` roll-up, never from reducing whole s
 - deliverables accepted and rejected: each artifact's latest `artifact_review`;
 - interventions: `supervisor_action` kill/pause/reprompt/restart/approve/deny aimed at an agent,
   split into the watchdog's and everyone else's (you, from the TUI or a command);
-- agent-hours: from an agent's first start to its last finish (or the session's last event);
+- agent-hours: from an agent's first start to its last finish (or the session's last event),
+  without the time the session's process was dead before a resume;
 - unaided: agents whose last outcome is `done` and that never needed an intervention, out of
   the agents that ran and finished (skipped ones never ran).
 
@@ -51,6 +52,9 @@ _ACTIONS_SQL = f"""SELECT session_id, agent, payload ->> '$.by' = 'watchdog', {_
     FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'supervisor_action' AND agent IS NOT NULL
     AND payload ->> '$.action' IN ({", ".join(repr(a) for a in INTERVENTION_ACTIONS)})
     GROUP BY 1, 2, 3, 4, 5"""
+_DOWNTIME_SQL = f"""SELECT r.session_id, p.ts, r.ts FROM events r INDEXED BY events_by_kind
+    JOIN events p ON p.session_id = r.session_id AND p.seq = r.seq - 1
+    WHERE r.{_IN_SCOPE} AND r.kind = 'session_resumed'"""
 _REVIEWS_SQL = f"""SELECT session_id, agent, payload ->> '$.path', max(seq), payload ->> '$.verdict', ts, {_DAY}
     FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'artifact_review' GROUP BY 1, 2, 3"""
 
@@ -179,7 +183,10 @@ async def compute_stats(store: Store, since: float | None = None) -> Stats:
     helped = _add_interventions(tally, agents, await store.fetch_rows(_ACTIONS_SQL, params))
     starts = {(row[0], row[1]): float(row[2]) for row in await store.fetch_rows(_STARTS_SQL, params)}
     finishes = {(row[0], row[1]): (float(row[3]), str(row[4])) for row in await store.fetch_rows(_FINISHES_SQL, params)}
-    _add_agent_time(tally, agents, starts, finishes, params[0])
+    downtime: dict[str, list[tuple[float, float]]] = {}
+    for session_id, dead_from, resumed_at in await store.fetch_rows(_DOWNTIME_SQL, params):
+        downtime.setdefault(str(session_id), []).append((float(dead_from), float(resumed_at)))
+    _add_agent_time(tally, agents, starts, finishes, downtime, params[0])
     _add_finishes(tally, agents, finishes, helped, params[0])
     return tally.stats()
 
@@ -230,6 +237,7 @@ def _add_agent_time(
     agents: dict[tuple[str, str], _Agent],
     starts: dict[tuple[str, str], float],
     finishes: dict[tuple[str, str], tuple[float, str]],
+    downtime: dict[str, list[tuple[float, float]]],
     since: float,
 ) -> None:
     for (session_id, name), started in starts.items():
@@ -237,7 +245,10 @@ def _add_agent_time(
         ended = finishes[(session_id, name)][0] if (session_id, name) in finishes else None
         if ended is None:
             ended = agent.session_end if agent is not None else started
-        seconds = max(0.0, ended - max(started, since))
+        begun = max(started, since)
+        gaps = downtime.get(session_id, ())
+        dead = sum(max(0.0, min(ended, resumed_at) - max(begun, dead_from)) for dead_from, resumed_at in gaps)
+        seconds = max(0.0, ended - begun - dead)
         if seconds > 0 or started >= since:
             tally.add(_keys(agent, _local_day(max(started, since))), session_id, name, agent_seconds=seconds)
 

@@ -146,3 +146,33 @@ async def test_the_sums_read_the_kind_index_not_every_event(store: Store) -> Non
     for sql in (stats._USAGE_SQL, stats._REVIEWS_SQL, stats._ACTIONS_SQL, stats._STARTS_SQL, stats._FINISHES_SQL):
         plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + sql, (0.0,)))
         assert "SEARCH events USING INDEX events_by_kind (session_id=? AND kind=?)" in plan, sql
+
+
+def crashed() -> list[ev.Event]:
+    """An agent that worked 10 min, then its process died; resumed 2 h later, it worked 5 min more."""
+    return at(
+        "c00000000003",
+        DAY_TWO,
+        [
+            (0, ev.SessionStarted(name="crashed", cwd="/w", version="1")),
+            (1, ev.AgentQueued(agent="logs", role="log-analyst", provider="anthropic", model="sonnet")),
+            (0, ev.AgentStatusChanged(agent="logs", status="starting")),
+            (600, sonnet("logs", input_tokens=10, output_tokens=1, cost_usd=0.001)),
+            (7800, ev.SessionResumed(version="1", agents=["logs"])),
+            (8100, ev.AgentFinished(agent="logs", outcome="done")),
+            (8100, ev.SessionEnded(status="done")),
+        ],
+    )
+
+
+async def test_time_a_session_was_dead_counts_as_no_ones_work(tmp_path: Path) -> None:
+    from sessions.export import to_markdown
+
+    async with await Store.open(tmp_path / "crash.db") as opened:
+        await opened.import_events(crashed())
+        stats = await compute_stats(opened)
+        summary = await opened.session("c00000000003")
+    assert stats.total.agent_hours == pytest.approx(900 / 3600)
+    assert summary.duration_s == pytest.approx(900)
+    title = to_markdown(crashed()).split("\n\n")[1]
+    assert "lasted 15 min 0 s · plus 2 h 0 min interrupted" in title
