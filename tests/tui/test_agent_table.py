@@ -151,3 +151,11 @@ async def test_esc_after_a_kept_filter_clears_and_hides_its_input(tmp_path: Path
         assert not app.screen.has_class("-filtering")
         assert app.screen.query_one("#filter").value == ""  # type: ignore[attr-defined]
         assert app.screen.filter.text == ""  # type: ignore[attr-defined]
+
+
+def test_an_agent_not_yet_started_shows_no_running_time() -> None:
+    from sessions.state import AgentState
+    from tui.widgets.agent_table import _cells
+
+    assert _cells(AgentState(name="deck", status="waiting"), now=100.0)[3].plain == "-"
+    assert _cells(AgentState(name="deck", status="streaming", started_at=40.0), now=100.0)[3].plain == "1m00s"

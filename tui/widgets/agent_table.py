@@ -213,7 +213,7 @@ def _cells(agent: AgentState, now: float) -> list[Content]:
         Content.styled(agent.name, "bold"),
         _status(agent, now),
         Content(f"{agent.provider}/{agent.model}"),
-        Content(duration(agent.elapsed(now))),
+        Content(duration(agent.elapsed(now)) if agent.started_at is not None else "-"),  # not started: no running time
         Content(f"{count(agent.tokens.input)}/{count(agent.shown_output_tokens)}"),
         money(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
     ]
