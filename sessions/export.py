@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,9 +72,16 @@ def write_jsonl(events: Iterable[Event], fp: TextIO) -> None:
 
 def read_jsonl(path: Path | str) -> list[Event]:
     """Read the events of a JSONL file; blank lines are skipped, anything else must be an event."""
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: Path | str) -> Iterator[Event]:
+    """The events of a JSONL file one by one, as `read_jsonl` reads them, without holding the file in memory."""
     try:
         with open(path, encoding="utf-8") as file:
-            return [_decode_line(path, number, line) for number, line in enumerate(file, start=1) if line.strip()]
+            for number, line in enumerate(file, start=1):
+                if line.strip():
+                    yield _decode_line(path, number, line)
     except UnicodeDecodeError as error:
         raise ImportFileError(path, None, f"not UTF-8 text ({error.reason})") from error
     except OSError as error:

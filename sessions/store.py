@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TypeAlias
@@ -66,6 +67,7 @@ __all__ = [
 FLUSH_INTERVAL_S = 0.1
 FLUSH_EVENTS = 500
 READ_PAGE = 2000
+IMPORT_CHUNK = 5000
 _MAX_SEQ = 2**62
 
 
@@ -379,30 +381,49 @@ class Store:
         return [tuple(row) for row in await self._fetchall(sql, params)]
 
     async def import_events(self, events: Iterable[Event]) -> str:
-        """Write a whole session from its events, keeping its id and seqs; returns the id."""
+        """Write a whole session from its events, keeping its id and seqs; returns the id.
+
+        The events are read, checked and inserted IMPORT_CHUNK at a time in one transaction, so a
+        large export never sits in memory whole, and anything wrong (a gap in the seqs, a second
+        session, a bad line of the file being read) leaves the database as it was.
+        """
         self._check_writable()
-        events = list(events)
-        session_id = _check_importable(self.path, events)
-        if session_id in self._next_seq:
-            raise SessionExists(f"{self.path} already holds session {session_id}")
-        rows = [_row(event) for event in events]
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                await self._insert_import(session_id, rows, events)
+                session_id, count = await self._insert_import(iter(events))
                 await self._db.execute("COMMIT")
             except BaseException:
                 await rollback(self._db)
                 raise
-        self._next_seq[session_id] = len(events)
+        self._next_seq[session_id] = count
         return session_id
 
-    async def _insert_import(self, session_id: str, rows: list[tuple[object, ...]], events: list[Event]) -> None:
-        async with self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)) as cursor:
-            if await cursor.fetchone():
-                raise SessionExists(f"{self.path} already holds session {session_id}")
-        await self._db.executemany(_INSERT_EVENT, rows)
-        await apply_rollups(self._db, accumulate({}, events).values(), pid=None, host=None)
+    async def _insert_import(self, events: Iterator[Event]) -> tuple[str, int]:
+        rollups: dict[str, Rollup] = {}
+        session_id, count = "", 0
+        while chunk := list(itertools.islice(events, IMPORT_CHUNK)):
+            if not session_id:
+                session_id = await self._new_import_id(chunk[0].session_id)
+            _check_importable(self.path, session_id, count, chunk)
+            count += len(chunk)
+            await self._db.executemany(_INSERT_EVENT, [_row(event) for event in chunk])
+            accumulate(rollups, chunk)
+        if not session_id:
+            raise ImportRejected(f"nothing to import into {self.path}: no events")
+        await apply_rollups(self._db, rollups.values(), pid=None, host=None)
+        return session_id, count
+
+    async def _new_import_id(self, session_id: str) -> str:
+        if not session_id:
+            raise ImportRejected(f"nothing to import into {self.path}: events without a session id")
+        taken = session_id in self._next_seq
+        if not taken:
+            async with self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)) as cursor:
+                taken = await cursor.fetchone() is not None
+        if taken:
+            raise SessionExists(f"{self.path} already holds session {session_id}")
+        return session_id
 
     async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         async with self._lock:
@@ -430,17 +451,13 @@ def _events_query(agent: str | None) -> tuple[str, tuple[str, ...]]:
     return sql, tail
 
 
-def _check_importable(path: Path, events: list[Event]) -> str:
-    """The one session id of `events`, whose seqs must run 1, 2, 3... without gaps."""
-    session_id = events[0].session_id if events else ""
-    if not session_id:
-        raise ImportRejected(f"nothing to import into {path}: no events, or events without a session id")
-    for expected, event in enumerate(events, start=1):
+def _check_importable(path: Path, session_id: str, before: int, events: list[Event]) -> None:
+    """Events `before + 1`... of one session must carry its id and run on without gaps."""
+    for expected, event in enumerate(events, start=before + 1):
         if event.session_id != session_id or event.seq != expected:
             raise ImportRejected(
                 f"cannot import into {path}: event {expected} is {event.session_id}#{event.seq}, "
                 f"expected {session_id}#{expected} (one session, seqs 1, 2, 3...)"
             )
-    return session_id
 
 

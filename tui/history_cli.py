@@ -6,6 +6,7 @@ mistakes raise `HistoryError` or the store's `StoreError`, both one clear line f
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from sessions.export import ImportFileError, read_jsonl, to_markdown, write_jsonl
+from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
 from sessions.replay import Replay
 from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
 from sessions.store import ImportRejected, SessionSummary, Store
@@ -112,13 +113,16 @@ async def _write_export(store: Store, session_id: str, fmt: ExportFormat, stream
 
 async def import_session(db_path: Path, file: Path) -> str:
     """Import a JSONL export as one session (same id and seqs) with replay snapshots; returns its id."""
+    events = iter_jsonl(file)
     try:
-        events = read_jsonl(file)
+        first = next(events, None)  # an unreadable file fails here, before a database is made for it
     except ImportFileError as error:
         raise HistoryError(str(error)) from error
     async with await Store.open(db_path) as store:
         try:
-            session_id = await store.import_events(events)
+            session_id = await store.import_events(itertools.chain([first] if first else [], events))
+        except ImportFileError as error:
+            raise HistoryError(str(error)) from error
         except ImportRejected as error:
             raise HistoryError(f"{file}: {error}") from error
         replay = await Replay.open(store, session_id)

@@ -7,7 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import platformdirs
@@ -193,6 +193,29 @@ async def test_import_keeps_ids_and_seqs_and_refuses_duplicates(store: Store) ->
         await store.import_events(stamped("0123456789ab", every_kind(), start_seq=2))
     with pytest.raises(ImportRejected):
         await store.import_events([])
+
+
+async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sessions.store.IMPORT_CHUNK", 4)
+    events = stamped("c4c4c4c4c4c4", every_kind())
+    pulled: list[int] = []
+
+    def lazily() -> Iterator[ev.Event]:
+        for event in events:
+            pulled.append(event.seq)
+            yield event
+
+    assert await store.import_events(lazily()) == "c4c4c4c4c4c4"
+    assert await store.events("c4c4c4c4c4c4") == events and pulled == [e.seq for e in events]
+    summary = await store.session("c4c4c4c4c4c4")
+    assert summary.last_seq == len(events) and summary.agents >= 1
+    broken = stamped("d5d5d5d5d5d5", every_kind())
+    broken[9] = broken[9].model_copy(update={"seq": 99})
+    with pytest.raises(ImportRejected, match="event 10 is d5d5d5d5d5d5#99"):
+        await store.import_events(broken)
+    assert [s.id for s in await store.sessions()].count("d5d5d5d5d5d5") == 0
+    with pytest.raises(SessionNotFound):
+        await store.events("d5d5d5d5d5d5")
 
 
 async def test_an_imported_session_without_an_end_reads_as_interrupted(store: Store) -> None:
