@@ -26,7 +26,6 @@ from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
 from tui.screens.help import INTRO, HelpScreen, keys_of
 from tui.screens.replay import ReplayScreen
-from tui.screens.replay_controls import ReplayControls
 from tui.screens.sessions import SessionsScreen
 from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
@@ -230,10 +229,13 @@ class TokenmaxxApp(App[None]):
             self.notify(f"theme not remembered: cannot write {self.config.path}: {error.strerror or error}", severity="warning")
 
     def action_help(self) -> None:
+        """?: the keys of the screen on view, after its own intro (a screen's HELP_INTRO, else the flags' for supervised ones)."""
         screen = self.screen
-        if isinstance(screen, SupervisedScreen):
-            title = type(screen).__name__.removesuffix("Screen").lower()
-            self.push_screen(HelpScreen(title, keys_of(screen), intro=screen.HELP_INTRO if isinstance(screen, ReplayControls) else INTRO))
+        if isinstance(screen, ModalScreen):
+            return
+        title = type(screen).__name__.removesuffix("Screen").lower()
+        intro = getattr(screen, "HELP_INTRO", INTRO if isinstance(screen, SupervisedScreen) else "")
+        self.push_screen(HelpScreen(title, keys_of(screen), intro=intro))
 
     def action_quit(self) -> None:
         """q: close the replay on view if it covers another screen, else quit the app."""

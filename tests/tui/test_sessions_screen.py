@@ -248,3 +248,16 @@ def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(main, [])
     assert result.exit_code == 0 and opened == [db.resolve()]
     assert "sessions browser" in CliRunner().invoke(main, ["--help"]).output
+
+
+async def test_question_mark_explains_the_sessions_screen(db: Path, tmp_path: Path) -> None:
+    from tests.tui.replay_helpers import replay_app
+    from tui.screens.help import HelpScreen
+
+    async with replay_app(tmp_path, db).run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = pilot.app.screen
+        assert isinstance(help_screen, HelpScreen) and help_screen.title_text == "sessions"
+        assert "interrupted" in help_screen.intro and any(k.description == "Replay" for k in help_screen.keys)

@@ -57,7 +57,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label(f"Keys · {self.title_text}", id="title")
-            yield Label(self.intro, id="intro")
+            if self.intro:
+                yield Label(self.intro, id="intro")
             yield DataTable(id="keys", cursor_type="none", show_header=False)
 
     def on_mount(self) -> None:

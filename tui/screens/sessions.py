@@ -48,6 +48,11 @@ class SessionsScreen(Screen[None]):
     """The cursor stays on its session while the list refreshes, re-sorts or filters."""
 
     CSS_PATH = "sessions.tcss"
+    HELP_INTRO = (
+        "Every recorded session, newest first; the list reads the database again every 2 s, so running sessions "
+        "move on. A session whose process died reads as interrupted: `tokenmaxx resume ID` takes it up again. "
+        "Durations leave out the time a session was dead. Enter replays the session under the cursor."
+    )
     AUTO_FOCUS = "#sessions"
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="sessions.filter"),
