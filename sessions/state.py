@@ -503,7 +503,7 @@ def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> Changes
         changes["flags"] = tuple(f for f in agent.flags if f in _STICKY_FLAGS)
     if event.action == "pause" and agent.status != "paused" and not agent.finished:
         changes["pausing"] = True
-    elif event.action in ("resume", "restart", "kill"):
+    elif event.action in ("resume", "restart", "kill", "reprompt"):  # a reprompt resumes a paused agent
         changes["pausing"] = False
     return {**update, **_put(state, _changed(agent, changes))}
 

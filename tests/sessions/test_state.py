@@ -242,3 +242,5 @@ def test_a_pause_shows_as_pausing_until_the_agent_reaches_a_safe_point() -> None
     assert everyone.agents["a"].pausing and everyone.agents["b"].pausing
     resumed = reduce_all(stamp([ev.SupervisorAction(agent=None, action="resume_all")], start=2000), everyone)
     assert not any(a.pausing for a in resumed.agents.values())
+    reprompted = reduce_all(stamp([ev.SupervisorAction(agent="a", action="reprompt", text="go on")], start=2000), asked)
+    assert not reprompted.agents["a"].pausing  # a reprompt resumes a paused (or pausing) agent
