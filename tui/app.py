@@ -134,9 +134,12 @@ class TokenmaxxApp(App[None]):
     def open_replay(self, session_id: str) -> None:
         """Open a stored session (id or unique prefix) in a worker and show it over what is on view.
 
-        A session that cannot be opened (unknown, ambiguous, no database) becomes a notice.
+        A session that cannot be opened (unknown, ambiguous, no database) becomes a notice. While one
+        opens, another ask (enter pressed twice) is ignored rather than stacking a second replay.
         """
-        self.run_worker(self._open_replay(session_id), name=f"replay {session_id}", group="replay", exit_on_error=False)
+        if any(worker.group == "open replay" and worker.is_running for worker in self.workers):
+            return
+        self.run_worker(self._open_replay(session_id), name=f"replay {session_id}", group="open replay", exit_on_error=False)
 
     async def _open_replay(self, session_id: str) -> None:
         try:

@@ -261,3 +261,15 @@ async def test_question_mark_explains_the_sessions_screen(db: Path, tmp_path: Pa
         help_screen = pilot.app.screen
         assert isinstance(help_screen, HelpScreen) and help_screen.title_text == "sessions"
         assert "interrupted" in help_screen.intro and any(k.description == "Replay" for k in help_screen.keys)
+
+
+async def test_enter_twice_opens_one_replay(tmp_path: Path, demo: Path) -> None:
+    from tests.tui.replay_helpers import replay_app, settled
+    from tui.screens.replay import ReplayScreen
+
+    async with replay_app(tmp_path, demo).run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        pilot.app.open_replay(screen.shown[0].id)  # type: ignore[attr-defined]
+        pilot.app.open_replay(screen.shown[0].id)  # type: ignore[attr-defined]  # enter again before the first opened
+        await settled(pilot)
+        assert sum(isinstance(s, ReplayScreen) for s in pilot.app.screen_stack) == 1

@@ -6,6 +6,7 @@ sessions move on and new ones appear; a key never waits on the database.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +75,9 @@ class SessionsScreen(Screen[None]):
         self.problem: str | None = None
         self.loaded = False
         self._store: Store | None = None
+        self._opening: asyncio.Future[Store] | None = None
+        self._reading = False
+        self._again = False
 
     @property
     def cockpit(self) -> TokenmaxxApp:
@@ -95,13 +99,26 @@ class SessionsScreen(Screen[None]):
         self.set_interval(REFRESH_S, self.reload, name="sessions refresh")
 
     async def on_unmount(self) -> None:
-        if self._store is not None:
-            store, self._store = self._store, None
+        store, self._store = self._store, None
+        if store is None and self._opening is not None:  # a read was cut short while the store opened
+            try:
+                store = await self._opening
+            except (StoreError, OSError, asyncio.CancelledError):
+                store = None
+        if store is not None:
             await store.close()
 
-    @work(group="sessions", exclusive=True, exit_on_error=False)
-    async def reload(self) -> None:
-        """Read the sessions again; a database that is missing or broken becomes a message, never a crash."""
+    def reload(self) -> None:
+        """Read the sessions again; while a read is still going, once more after it (a slow database is never asked twice at once)."""
+        if self._reading:
+            self._again = True
+        else:
+            self._reading, self._again = True, False
+            self._reload()
+
+    @work(group="sessions", exit_on_error=False)
+    async def _reload(self) -> None:
+        """A database that is missing or broken becomes a message, never a crash."""
         try:
             sessions = await self._read()
         except (StoreError, OSError) as error:
@@ -109,6 +126,10 @@ class SessionsScreen(Screen[None]):
             sessions = []
         else:
             self.problem = None
+        finally:
+            self._reading = False
+        if self._again:
+            self.reload()
         self.loaded = True
         if sessions != self.sessions or not self.shown:
             self.sessions = sessions
@@ -119,7 +140,13 @@ class SessionsScreen(Screen[None]):
         if self._store is None:
             if not self.store_path.exists():
                 return []
-            self._store = await Store.open(self.store_path)
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(Store.open(self.store_path))
+            try:  # shielded: a cancelled read must not lose a connection that opens anyway
+                self._store = await asyncio.shield(self._opening)
+            except StoreError:
+                self._opening = None  # try again next time: the file may be mended
+                raise
         return await self._store.sessions()
 
     def _show(self) -> None:
