@@ -22,10 +22,12 @@ from tui.fleet_view import FleetView, NoFleet
 from tui.format import plural
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 from tui.replay_fleet import ReplayFleet
+from tui.screens.agent import AgentScreen
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
 from tui.screens.help import INTRO, HelpScreen, keys_of
 from tui.screens.replay import ReplayScreen
+from tui.screens.replay_agent import ReplayAgentScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
@@ -151,6 +153,11 @@ class TokenmaxxApp(App[None]):
         self._watched.append(self._watch(fleet, screen))
         self.push_screen(screen)
         self.repaint()
+
+    def agent_screen(self, agent: str) -> Screen[None]:
+        """The screen that zooms into `agent` of the fleet on view: at the replay cursor for a replay, else live."""
+        fleet = self.fleet
+        return ReplayAgentScreen(agent, fleet) if isinstance(fleet, ReplayFleet) else AgentScreen(agent)
 
     def replay_covers_something(self) -> bool:
         """True when the replay on view was opened over another screen of the app, which closing it brings back."""

@@ -1,4 +1,4 @@
-"""The replay in the TUI: every key, supervision off with the reason, the state shown equals the reducer's, the agent screen, open and close."""
+"""The replay in the TUI: every key, supervision off with the reason, the state shown equals the reducer's, the pipeline and agent screens, open and close."""
 
 from __future__ import annotations
 
@@ -25,12 +25,17 @@ from tui.screens.fleet import FleetScreen
 from tui.screens.help import HelpScreen
 from tui.screens.replay import ReplayScreen
 from tui.screens.replay_agent import ReplayAgentScreen
+from tui.screens.replay_pipeline import ReplayPipelineScreen
 from tui.screens.sessions import SessionsScreen
+from tui.widgets.agent_pane import AgentPane
 from tui.widgets.flag_banner import NOT_LIVE
+from tui.widgets.pipeline import PipelineView
 from tui.widgets.timeline import Timeline
 from tui.widgets.transcript import Transcript
 
 LAST = len(DEMO_EVENTS)
+HOURS_LATER = DEMO_EVENTS[-1].ts + 5 * 3600
+"""A wall clock five hours after the recording: any time painted with it instead of the session's reads hours."""
 
 
 @pytest.fixture
@@ -159,6 +164,69 @@ async def test_the_agent_screen_never_shows_events_after_the_cursor(tmp_path: Pa
         await settled(pilot)
         assert app.screen is screen and screen.query_one(Transcript).events == [] and fleet.cursor.seq == 0
         assert screen.state.agents["charts"].turn == 0
+
+
+async def test_the_pipeline_in_a_replay_runs_on_the_sessions_clock_with_the_timeline_and_the_replay_keys(
+    tmp_path: Path, db: Path, fleet: ReplayFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    painted_at: list[float] = []
+    show = PipelineView.show
+    monkeypatch.setattr(PipelineView, "show", lambda view, state, now, selected: painted_at.append(now) or show(view, state, now, selected))
+    app = replay_app(tmp_path, db, fleet, now=lambda: HOURS_LATER)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", *["right"] * 60, "P")
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReplayPipelineScreen) and screen.selected == "charts"
+        assert painted_at[-1] == fleet.state.last_ts + fleet.cursor.lag < HOURS_LATER - 3600
+        assert screen.query_one(Timeline).cursor.seq == 60
+        await pilot.press("right", "n")  # left/right step, h/l move between layers
+        await settled(pilot)
+        assert screen.query_one(Timeline).cursor.seq == fleet.cursor.seq > 61 and screen.state == reduce_all(DEMO_EVENTS[: fleet.cursor.seq])
+        assert screen.check_action("kill", ()) is False  # no supervision keys in the footer
+        await pilot.press("P")
+        await settled(pilot)
+        assert isinstance(app.screen, ReplayScreen)
+
+
+async def test_enter_in_the_replays_pipeline_zooms_into_the_agent_at_the_cursor_and_a_rewind_reloads_it(
+    tmp_path: Path, db: Path, fleet: ReplayFleet
+) -> None:
+    app = replay_app(tmp_path, db, fleet, now=lambda: HOURS_LATER)
+    charts = [e.seq for e in DEMO_EVENTS if getattr(e, "agent", None) == "charts"]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P", "enter")
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReplayAgentScreen) and screen.agent == "charts"
+        assert screen.query_one(AgentPane).now == screen.session_now() == fleet.state.last_ts
+        assert [e.seq for e in screen.query_one(Transcript).events] == charts
+        await pilot.press("g", *["shift+right"] * 3, "right")  # back to 55
+        await settled(pilot)
+        assert [e.seq for e in screen.query_one(Transcript).events] == [s for s in charts if s <= 55]
+        assert screen.query_one(Timeline).cursor.seq == 55
+
+
+async def test_playing_waits_under_a_screen_that_is_not_the_replays_and_goes_on_under_its_own(tmp_path: Path, db: Path, fleet: ReplayFleet) -> None:
+    wall = [1000.0]
+    app = replay_app(tmp_path, db, fleet, now=lambda: wall[0])
+
+    async def played_for(seconds: float) -> int:
+        before = fleet.cursor.seq
+        wall[0] += seconds
+        await pilot.pause(0.1)
+        await settled(pilot)
+        return fleet.cursor.seq - before
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("shift+left", "space", "s")
+        await settled(pilot)
+        assert isinstance(app.screen, SessionsScreen) and fleet.cursor.playing
+        assert await played_for(0.3) == 0
+        await pilot.press("escape", "P", "enter")
+        await settled(pilot)
+        assert isinstance(app.screen, ReplayAgentScreen)
+        assert await played_for(0.3) > 0
 
 
 async def test_a_replay_opened_from_the_browser_goes_back_to_it_with_q(tmp_path: Path, db: Path) -> None:

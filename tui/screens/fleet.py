@@ -133,10 +133,8 @@ class FleetScreen(SupervisedScreen):
         return super().check_action(action, parameters)
 
     def action_zoom(self) -> None:
-        from tui.screens.agent import AgentScreen
-
         if self.selected:
-            self.app.push_screen(AgentScreen(self.selected))
+            self.app.push_screen(self.cockpit.agent_screen(self.selected))
 
     def action_pipeline(self) -> None:
         from tui.screens.pipeline import PipelineScreen

@@ -81,10 +81,8 @@ class PipelineScreen(SupervisedScreen):
         self.dismiss()
 
     def action_zoom(self) -> None:
-        from tui.screens.agent import AgentScreen
-
         if self.selected in self.state.agents:
-            self.app.push_screen(AgentScreen(self.selected))
+            self.app.push_screen(self.cockpit.agent_screen(self.selected))
 
     def action_open_artifact(self) -> None:
         deliverable = self.deliverable()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer
+from textual.screen import ModalScreen
 
 from sessions.state import FleetState
 from tui.agent_filter import AgentFilter
 from tui.replay_fleet import ReplayFleet
 from tui.screens.fleet import FleetScreen
 from tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
-from tui.widgets.timeline import Timeline
+from tui.screens.replay_pipeline import ReplayPipelineScreen
 
 TICK_S = 0.05
 MAX_TICK_S = 0.5
@@ -19,7 +18,10 @@ MAX_TICK_S = 0.5
 
 
 class ReplayScreen(ReplayControls, FleetScreen):
-    """Plays on a timer while the cursor plays, and follows a session that is still being recorded."""
+    """Plays on a timer while the cursor plays, and follows a session that is still being recorded.
+
+    Playing goes on under the replay's own pipeline and agent screens, and waits under any other full screen.
+    """
 
     BINDINGS = [
         *REPLAY_BINDINGS,
@@ -31,12 +33,6 @@ class ReplayScreen(ReplayControls, FleetScreen):
         self.replay = replay
         self._ticked_at = 0.0
         self._ticking = False
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if isinstance(widget, Footer):
-                yield Timeline(id="timeline")
-            yield widget
 
     def on_mount(self) -> None:
         self._ticked_at = self.cockpit.clock()
@@ -53,9 +49,16 @@ class ReplayScreen(ReplayControls, FleetScreen):
         now = self.cockpit.clock()
         dt, self._ticked_at = min(max(now - self._ticked_at, 0.0), MAX_TICK_S), now
         cursor = self.replay.cursor
-        if cursor.playing or cursor.live:
+        if (cursor.playing or cursor.live) and self._in_front():
             self._ticking = True
             self.run_worker(self._advance(dt), name="replay: play", group="replay-tick", exit_on_error=False)
+
+    def _in_front(self) -> bool:
+        """True while the top full screen is one of this replay's: modals over it (help, a notice) do not stop it."""
+        for screen in reversed(self.app.screen_stack):
+            if not isinstance(screen, ModalScreen):
+                return isinstance(screen, ReplayControls) and screen.replay is self.replay
+        return False
 
     async def _advance(self, dt: float) -> None:
         try:
@@ -79,8 +82,5 @@ class ReplayScreen(ReplayControls, FleetScreen):
         else:
             super().action_clear()
 
-    def action_zoom(self) -> None:
-        from tui.screens.replay_agent import ReplayAgentScreen
-
-        if self.selected:
-            self.app.push_screen(ReplayAgentScreen(self.selected, self.replay))
+    def action_pipeline(self) -> None:
+        self.app.push_screen(ReplayPipelineScreen(self.replay, self.selected))

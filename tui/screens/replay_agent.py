@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Footer
-
 from sessions.state import AgentState, FleetState
 from tui.replay_fleet import ReplayFleet
 from tui.screens.agent import AgentScreen
 from tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
-from tui.widgets.timeline import Timeline
 
 
 class ReplayAgentScreen(ReplayControls, AgentScreen):
@@ -21,12 +17,6 @@ class ReplayAgentScreen(ReplayControls, AgentScreen):
         super().__init__(agent)
         self.replay = replay
         self._rewinds = replay.rewinds
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if isinstance(widget, Footer):
-                yield Timeline(id="timeline")
-            yield widget
 
     def paint(self, state: FleetState, now: float) -> None:
         if self.replay.rewinds != self._rewinds:

@@ -1,13 +1,14 @@
-"""ReplayControls: the replay's keys, shared by its fleet and agent screens; each key moves the cursor in a worker."""
+"""ReplayControls: the replay's keys and timeline, shared by its fleet, pipeline and agent screens; each key moves the cursor in a worker."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Footer, Input, TextArea
 
 from sessions.player import JUMP_FRACTION, Cursor
 from sessions.replay import next_marker
@@ -45,7 +46,7 @@ else:
 
 
 class ReplayControls(_Screen):
-    """Mixed into a replay screen before its base screen, which sets BINDINGS to REPLAY_BINDINGS, `replay`, and composes a Timeline.
+    """Mixed into a replay screen before its base screen, which sets BINDINGS to REPLAY_BINDINGS and `replay`.
 
     Not a Screen itself: Textual styles a screen by its first Screen base, which must stay the base screen.
     """
@@ -53,6 +54,13 @@ class ReplayControls(_Screen):
     HELP_INTRO = HELP_INTRO
 
     replay: ReplayFleet
+
+    def compose(self) -> ComposeResult:
+        """The base screen's widgets, with the timeline above its footer."""
+        for widget in super().compose():
+            if isinstance(widget, Footer):
+                yield Timeline(id="timeline")
+            yield widget
 
     def paint_timeline(self, state: FleetState) -> None:
         self.query_one(Timeline).show(self.replay.cursor, state, self.replay.markers)
