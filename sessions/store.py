@@ -111,6 +111,15 @@ class _Batch:
 
 
 _INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_IMPORT_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_rows "
+    "(session_id TEXT, seq INTEGER PRIMARY KEY, ts REAL, kind TEXT, agent TEXT, payload TEXT)"
+)
+_STAGE_IMPORT = "INSERT INTO temp.import_rows (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_MOVE_IMPORT = (
+    "INSERT INTO events (session_id, seq, ts, kind, agent, payload) "
+    "SELECT session_id, seq, ts, kind, agent, payload FROM temp.import_rows ORDER BY seq"
+)
 _INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session_id, seq, state) VALUES (?, ?, ?)"
 
 
@@ -383,23 +392,33 @@ class Store:
     async def import_events(self, events: Iterable[Event]) -> str:
         """Write a whole session from its events, keeping its id and seqs; returns the id.
 
-        The events are read, checked and inserted IMPORT_CHUNK at a time in one transaction, so a
-        large export never sits in memory whole, and anything wrong (a gap in the seqs, a second
-        session, a bad line of the file being read) leaves the database as it was.
+        The events are read and checked IMPORT_CHUNK at a time into a temporary table of this
+        connection, so a large export never sits in memory whole and other writers of the
+        database (a running fleet) are not held up while it is read; then one short transaction
+        moves them in. Anything wrong (a gap in the seqs, a second session, a bad line of the file
+        being read) leaves the database as it was. Reading the file runs on the event loop: this
+        is for the `import` command, not for a store a fleet writes through.
         """
         self._check_writable()
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.execute(_IMPORT_TABLE)
             try:
-                session_id, count = await self._insert_import(iter(events))
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await rollback(self._db)
-                raise
+                session_id, count, rollups = await self._stage_import(iter(events))
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._new_import_id(session_id)
+                    await self._db.execute(_MOVE_IMPORT)
+                    await apply_rollups(self._db, rollups.values(), pid=None, host=None)
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    await rollback(self._db)
+                    raise
+            finally:
+                await self._db.execute("DROP TABLE IF EXISTS temp.import_rows")
         self._next_seq[session_id] = count
         return session_id
 
-    async def _insert_import(self, events: Iterator[Event]) -> tuple[str, int]:
+    async def _stage_import(self, events: Iterator[Event]) -> tuple[str, int, dict[str, Rollup]]:
         rollups: dict[str, Rollup] = {}
         session_id, count = "", 0
         while chunk := list(itertools.islice(events, IMPORT_CHUNK)):
@@ -407,12 +426,11 @@ class Store:
                 session_id = await self._new_import_id(chunk[0].session_id)
             _check_importable(self.path, session_id, count, chunk)
             count += len(chunk)
-            await self._db.executemany(_INSERT_EVENT, [_row(event) for event in chunk])
+            await self._db.executemany(_STAGE_IMPORT, [_row(event) for event in chunk])
             accumulate(rollups, chunk)
         if not session_id:
             raise ImportRejected(f"nothing to import into {self.path}: no events")
-        await apply_rollups(self._db, rollups.values(), pid=None, host=None)
-        return session_id, count
+        return session_id, count, rollups
 
     async def _new_import_id(self, session_id: str) -> str:
         if not session_id:

@@ -218,6 +218,25 @@ async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(stor
         await store.events("d5d5d5d5d5d5")
 
 
+async def test_other_writers_are_not_held_up_while_an_import_is_read(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sessions.store.IMPORT_CHUNK", 4)
+    events = stamped("e6e6e6e6e6e6", every_kind())
+    wrote: list[str] = []
+
+    def with_a_writer_meanwhile() -> Iterator[ev.Event]:
+        for event in events:
+            if event.seq == 6:  # a chunk is staged; another process writes now, without waiting
+                with sqlite3.connect(store.path, timeout=0, isolation_level=None) as other:
+                    other.execute("BEGIN IMMEDIATE")
+                    other.execute("CREATE TABLE IF NOT EXISTS scratch (x)")
+                    other.execute("COMMIT")
+                wrote.append("other writer")
+            yield event
+
+    assert await store.import_events(with_a_writer_meanwhile()) == "e6e6e6e6e6e6"
+    assert wrote == ["other writer"] and await store.events("e6e6e6e6e6e6") == events
+
+
 async def test_an_imported_session_without_an_end_reads_as_interrupted(store: Store) -> None:
     await store.import_events(stamped("abcabcabcabc", every_kind()[:-1]))
     assert (await store.session("abcabcabcabc")).status == "interrupted"
