@@ -143,6 +143,10 @@ async def _started(
             if start.cancelled():
                 raise
             cancelled = True
+        except Exception:
+            if cancelled:  # the shell never started, but the caller was cancelled meanwhile: that wins
+                raise asyncio.CancelledError from None
+            raise
         else:
             return transport, group, cancelled
 
