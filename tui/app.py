@@ -196,7 +196,7 @@ class TokenmaxxApp(App[None]):
     def _visible_screens(self) -> Iterable[Screen[object]]:
         """The screens on view, top first: the top one, and those below it while modals sit on top."""
         for screen in reversed(self.screen_stack):
-            if hasattr(screen, "paint") and screen.is_mounted:
+            if hasattr(screen, "paint") and screen.is_mounted and screen.display:  # display is False once it closes
                 yield screen
             if not isinstance(screen, ModalScreen):
                 return
