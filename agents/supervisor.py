@@ -110,7 +110,12 @@ class Supervisor(CommandHandling):
         self.out_root.mkdir(parents=True, exist_ok=True)
         self.emit(
             ev.SessionStarted(
-                name=self.plan.name, plan=str(self.plan.path), cwd=os.getcwd(), version=VERSION, prices=_price_table()
+                name=self.plan.name,
+                plan=str(self.plan.path),
+                cwd=os.getcwd(),
+                version=VERSION,
+                prices=_price_table(),
+                out=str(self.out_root.resolve()),
             )
         )
         self.emit(

@@ -71,6 +71,7 @@ class SessionStarted(_Event):
     cwd: str
     version: str
     prices: str | None = None  # the price table that priced this session
+    out: str | None = Field(default=None, exclude_if=lambda out: out is None)  # where its agents write; left out when unknown
 
 
 class SessionEnded(_Event):

@@ -16,7 +16,7 @@ from pathlib import Path
 from agents.commands import Command
 from agents.plan import PlanError, load_plan
 from agents.supervisor import CommandError
-from sessions.events import Event
+from sessions.events import Event, SessionStarted
 from sessions.player import Cursor, Player
 from sessions.replay import Marker, Replay
 from sessions.state import FleetState, reduce
@@ -132,14 +132,20 @@ def _shown(cursor: Cursor) -> Cursor:
 
 
 async def _out_root(replay: Replay) -> Path | None:
-    """The session's output folder from its plan, if both are still on this machine."""
+    """The session's output folder, if it is still on this machine: as its start recorded it, or (for
+    sessions recorded before it was) from its plan file as that file is now."""
     first = await replay.events_between(1, 1)
-    plan_path = getattr(first[0], "plan", None) if first else None
-    if not plan_path:
+    started = first[0] if first and isinstance(first[0], SessionStarted) else None
+    if started is None:
         return None
-    try:
-        plan = await asyncio.to_thread(load_plan, Path(plan_path))
-    except (PlanError, OSError):
+    if started.out:
+        folder = Path(started.out)
+    elif started.plan:
+        try:
+            plan = await asyncio.to_thread(load_plan, Path(started.plan))
+        except (PlanError, OSError):
+            return None
+        folder = plan.out / replay.session_id
+    else:
         return None
-    folder = plan.out / replay.session_id
     return folder if await asyncio.to_thread(folder.is_dir) else None

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from agents import commands as cmd
 from agents.supervisor import CommandError
+from sessions import events as ev
 from sessions.player import Cursor
 from sessions.state import reduce_all
 from sessions.store import Store
@@ -310,3 +311,19 @@ def test_replay_headless_prints_the_fleet_at_the_cursor(db: Path) -> None:
     result = CliRunner().invoke(main, ["replay", DEMO_ID[:6], "--headless", "--at", "47", "--db", str(db)])
     assert result.exit_code == 0
     assert "at event 47 of 176" in result.stdout and "watchdog restart charts" in result.stdout
+
+
+async def test_a_replay_finds_the_output_folder_its_session_recorded(tmp_path: Path) -> None:
+    """Not the plan's `out` as the file reads now: the run may have had --out, or the plan may have changed."""
+    elsewhere = tmp_path / "given-with-out" / "feedfeedfeed"
+    elsewhere.mkdir(parents=True)
+    db = tmp_path / "out.db"
+    async with await Store.open(db) as store:
+        started = ev.SessionStarted(name="n", plan=str(tmp_path / "gone.toml"), cwd=str(tmp_path), version="1", out=str(elsewhere))
+        store.append("feedfeedfeed", started)
+        store.append("feedfeedfeed", ev.SessionEnded(status="done"))
+    fleet = await ReplayFleet.open(db, "feed")
+    try:
+        assert fleet.out_root == elsewhere
+    finally:
+        await fleet.close()
