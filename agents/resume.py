@@ -37,7 +37,9 @@ async def resumed_supervisor(store: Store, session_id: str, **options: object) -
     missing = [name for name, agent in state.agents.items() if not agent.finished and name not in {a.name for a in plan.agents}]
     if missing:
         raise CannotResume(f"the plan {plan.path} no longer has agent(s) {', '.join(missing)}; put them back to resume")
-    supervisor = Supervisor(plan, store, EventLog(store, session_id, state=state), **options)  # type: ignore[arg-type]
+    started = next((e for e in events if isinstance(e, ev.SessionStarted)), None)
+    out_root = Path(started.out) if started is not None and started.out else None  # where it wrote, --out included
+    supervisor = Supervisor(plan, store, EventLog(store, session_id, state=state), out_root=out_root, **options)  # type: ignore[arg-type]
     return supervisor, events
 
 

@@ -157,3 +157,18 @@ async def test_a_stopped_session_reads_as_running_once_resumed(tmp_path: Path) -
         await store.flush()
         resumed = await store.session("s1")
         assert resumed.status == "running" and resumed.ended_at is None
+
+
+async def test_a_resumed_session_writes_where_it_wrote_before(tmp_path: Path) -> None:
+    """A run given --out keeps its folder on resume, not the plan's `out`."""
+    from sessions import events as ev
+
+    plan = write_plan(tmp_path)
+    elsewhere = tmp_path / "given-with-out" / "s2"
+    async with await Store.open(tmp_path / "s.db") as store:
+        store.append("s2", ev.SessionStarted(name="resumable", plan=str(plan), cwd=str(tmp_path), version="0", out=str(elsewhere)))
+        store.append("s2", ev.AgentQueued(agent="a", role="notetaker", provider="sim", model="sim", after=[]))
+        store.append("s2", ev.SessionEnded(status="stopped"))
+        await store.flush()
+        supervisor, _ = await resumed_supervisor(store, "s2", headless=True)
+        assert supervisor.out_root == elsewhere
