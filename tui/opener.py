@@ -25,9 +25,12 @@ def shows_inside(path: Path) -> bool:
 
 
 def is_text(path: Path) -> bool:
-    """No NUL byte in the file's first few kilobytes."""
-    with path.open("rb") as file:
-        return b"\0" not in file.read(SNIFF_BYTES)
+    """No NUL byte in the file's first few kilobytes (a file that cannot be read is not text to show)."""
+    try:
+        with path.open("rb") as file:
+            return b"\0" not in file.read(SNIFF_BYTES)
+    except OSError:
+        return False
 
 
 def opener_command(platform: str = sys.platform) -> list[str] | None:

@@ -96,3 +96,9 @@ def test_text_shows_inside_and_pages_pictures_and_documents_go_outside(tmp_path:
     (tmp_path / "NOTES").write_text("plain words")
     assert opener.shows_inside(tmp_path / "a.md") and opener.shows_inside(tmp_path / "NOTES")
     assert not any(opener.shows_inside(tmp_path / name) for name in ("deck.html", "loc.svg", "a.png", "b.pdf", "c.pptx"))
+
+
+def test_a_file_that_cannot_be_read_is_not_text(tmp_path: Path) -> None:
+    folder = tmp_path / "README"
+    folder.mkdir()  # opening it for reading fails (IsADirectoryError), as an unreadable file would
+    assert not opener.is_text(folder) and not opener.shows_inside(folder)
