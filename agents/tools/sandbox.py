@@ -157,7 +157,7 @@ def bwrap_problem(network: bool = False) -> str | None:
         return f"no sandbox on this platform ({sys.platform}): bubblewrap needs Linux"
     path = shutil.which("bwrap")
     if path is None:
-        return f"bubblewrap (bwrap) is not installed; {INSTALL_HINT}"
+        return "bubblewrap (bwrap) is not installed"
     probe = [path, *namespace_args(network=network), *system_args(), "--", "/bin/true"]
     try:
         done = subprocess.run(probe, env={}, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False)
