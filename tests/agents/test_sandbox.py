@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from agents.plan import PlanError
 from agents.providers.base import ModelRequest
 from agents.tools import Workspace, run_tool
 from agents.tools.sandbox import Bubblewrap, NoSandbox, bwrap_problem, choose_sandbox
-from tests.agents.scripted import Step, reply, until
+from tests.agents.scripted import Step, make_plan, reply, until
 from tests.agents.test_supervisor import run_to_end, supervisor, turns
 
 needs_bwrap = pytest.mark.skipif(
@@ -224,3 +225,26 @@ def test_auto_falls_back_to_no_sandbox_with_the_reason(monkeypatch: pytest.Monke
 @needs_bwrap
 def test_auto_is_bubblewrap_where_it_runs() -> None:
     assert isinstance(choose_sandbox("auto"), Bubblewrap) and isinstance(choose_sandbox("bwrap", True), Bubblewrap)
+
+
+@pytest.mark.parametrize(
+    ("head", "agent", "message"),
+    [
+        ('env_pass = ["OPENROUTER"]\n[providers.router]\nkind = "openai"\napi_key_env = "OPENROUTER"\n', "", "holds a provider's API key"),
+        ("", 'env_pass = ["ANTHROPIC_API_KEY"]\n', "holds a provider's API key"),
+        ("", 'env_pass = ["TOKENMAXX_DB"]\n', "set by tokenmaxx itself"),
+        ('env_pass = ["NOT A NAME"]\n', "", "not an environment variable name"),
+        ('sandbox = "firejail"\n', "", "sandbox"),
+    ],
+)
+def test_a_plan_cannot_pass_keys_or_tokenmaxx_variables(tmp_path: Path, head: str, agent: str, message: str) -> None:
+    agents = f'[[agents]]\nname = "a"\nrole = "chart-builder"\ntask = "Run."\n{agent}'
+    with pytest.raises(PlanError, match=message):
+        make_plan(tmp_path, agents, head)
+
+
+def test_a_plan_passes_the_fleets_and_the_agents_variables(tmp_path: Path) -> None:
+    agents = '[[agents]]\nname = "a"\nrole = "chart-builder"\ntask = "Run."\nenv_pass = ["MY_PASS", "GOPATH"]\nnetwork = true\n'
+    plan = make_plan(tmp_path, agents, 'env_pass = ["GOPATH", "PIP_INDEX_URL"]\nsandbox = "none"\n')
+    assert plan.env_pass_for("a") == ("GOPATH", "PIP_INDEX_URL", "MY_PASS")
+    assert plan.sandbox_for("a") == "none" and plan.agent("a").network
