@@ -1,6 +1,7 @@
 """How a command is confined: bubblewrap namespaces on Linux, or nothing where none works.
 
-    choose_sandbox(mode) -> Sandbox       "auto": bubblewrap when it runs here, probed once per process
+    choose_sandbox(mode) -> Sandbox       "auto": bubblewrap when it runs here, probed once per process;
+                                          "bwrap" where it cannot run: commands are refused
     Sandbox.argv(command, ws) -> argv     what `run_in_group` starts
     bwrap_problem() -> str | None         why bubblewrap cannot run here, or None when it can
 
@@ -50,35 +51,21 @@ class Sandbox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class NoSandbox:
-    """Runs commands as the user, unconfined: `reason` says why there is no sandbox."""
+    """Runs commands as the user, unconfined, or with `refuse` none at all: `reason` says why there is no sandbox."""
 
     reason: str = 'the plan sets sandbox = "none"'
+    refuse: bool = False
     name: str = "none"
     confined: bool = False
 
     def argv(self, command: str, ws: Workspace) -> list[str]:
-        """The shell, as is."""
+        """The shell, as is; a refusal when the plan requires a sandbox this machine cannot give."""
+        if self.refuse:
+            raise SandboxRefusal(f'run_command refused: the plan sets sandbox = "bwrap", but {self.reason}')
         return ["/bin/sh", "-c", command]
 
     def home(self) -> str | None:
         """None: the caller makes a private folder on the host."""
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """The plan asks for bubblewrap and it cannot run here: every command is refused with `reason`."""
-
-    reason: str
-    name: str = "bwrap (unavailable)"
-    confined: bool = False
-
-    def argv(self, command: str, ws: Workspace) -> list[str]:
-        """Refuse: the plan wants a sandbox this machine cannot give."""
-        raise SandboxRefusal(f'run_command refused: the plan sets sandbox = "bwrap", but {self.reason}')
-
-    def home(self) -> str | None:
-        """Never reached: no command runs."""
         return None
 
 
@@ -146,7 +133,7 @@ def choose_sandbox(mode: SandboxMode, network: bool = False) -> Sandbox:
     if problem is None:
         return Bubblewrap(shutil.which("bwrap") or "bwrap")
     if mode == "bwrap":
-        return Unavailable(problem)
+        return NoSandbox(reason=problem, refuse=True)
     return NoSandbox(reason=f"no sandbox: {problem}")
 
 

@@ -248,3 +248,16 @@ def test_a_plan_passes_the_fleets_and_the_agents_variables(tmp_path: Path) -> No
     plan = make_plan(tmp_path, agents, 'env_pass = ["GOPATH", "PIP_INDEX_URL"]\nsandbox = "none"\n')
     assert plan.env_pass_for("a") == ("GOPATH", "PIP_INDEX_URL", "MY_PASS")
     assert plan.sandbox_for("a") == "none" and plan.agent("a").network
+
+
+async def test_a_plan_requiring_bwrap_refuses_commands_where_it_cannot_run(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    bwrap_problem.cache_clear()
+    try:
+        required = Workspace(ws.project, ws.out_root, ws.agent, sandbox=choose_sandbox("bwrap"))
+    finally:
+        bwrap_problem.cache_clear()
+    outcome = await run_tool("run_command", {"command": "echo ran > ran"}, required)
+    assert not outcome.ok and 'sandbox = "bwrap"' in outcome.output and not (ws.own_out / "ran").exists()
