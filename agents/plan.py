@@ -34,6 +34,7 @@ from agents.plan_models import (
     ProviderConfig,
     ProviderKind,
     RoleSpec,
+    SandboxMode,
 )
 from agents.roles import Role, get_role
 
@@ -105,6 +106,14 @@ class Plan(PlanFile):
     def policy_for(self, agent: AgentSpec | str, tool: str) -> Policy:
         """Return auto, ask or deny for a call of `tool` by the agent (unknown tools are denied)."""
         return self._spec(agent).policy.get(tool, DEFAULT_POLICY.get(tool, "deny"))
+
+    def sandbox_for(self, agent: AgentSpec | str) -> SandboxMode:
+        """Return the agent's `sandbox` setting, else the fleet's."""
+        return self._spec(agent).sandbox or self.sandbox
+
+    def env_pass_for(self, agent: AgentSpec | str) -> tuple[str, ...]:
+        """Return the variables passed to the agent's commands: the fleet's, then its own."""
+        return tuple(dict.fromkeys([*self.env_pass, *self._spec(agent).env_pass]))
 
     def system_prompt(self, agent: AgentSpec | str) -> str:
         """Return the role's prompt followed by where this agent stands in the fleet."""

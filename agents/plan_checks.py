@@ -10,10 +10,12 @@ from pathlib import Path
 from agents.plan_errors import bad_name, did_you_mean
 from agents.plan_lines import KeyPath
 from agents.plan_models import (
+    ENV_NAME_PATTERN,
     KNOWN_TOOLS,
     NAME_PATTERN,
     PROVIDER_KINDS,
     SIM_ONLY_KEYS,
+    DEFAULT_KEY_ENV,
     AgentSpec,
     PlanFile,
     RoleSpec,
@@ -34,7 +36,12 @@ class Problem:
 
 def plan_problems(plan: PlanFile) -> list[Problem]:
     """Return every semantic problem of a plan whose shape already validated."""
-    problems = [*_provider_problems(plan), *_role_problems(plan), *_agent_problems(plan)]
+    problems = [
+        *_provider_problems(plan),
+        *_role_problems(plan),
+        *_agent_problems(plan),
+        *_env_pass_problems(plan),
+    ]
     if not problems:
         problems.extend(_cycle_problems(plan.agents))
     return problems
@@ -112,6 +119,28 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
             if tool not in KNOWN_TOOLS:
                 yield Problem((*where, "policy", tool), f'unknown tool "{tool}"' + did_you_mean(tool, KNOWN_TOOLS))
         yield from _after_problems(where, agent, names)
+
+
+def _env_pass_problems(plan: PlanFile) -> Iterator[Problem]:
+    keys = {config.key_env for config in plan.providers.values()} | set(DEFAULT_KEY_ENV.values())
+    lists = [(("env_pass",), plan.env_pass)]
+    lists += [(("agents", index, "env_pass"), agent.env_pass) for index, agent in enumerate(plan.agents)]
+    for where, names in lists:
+        for position, name in enumerate(names):
+            problem = _env_pass_problem(name, keys)
+            if problem:
+                yield Problem(where, problem, at=(*where, position))
+
+
+def _env_pass_problem(name: str, keys: set[str | None]) -> str | None:
+    """Why a variable may not be passed to commands: a bad name, tokenmaxx's own, HOME, or a provider key."""
+    if not re.fullmatch(ENV_NAME_PATTERN, name):
+        return f'"{name}" is not an environment variable name'
+    if name.upper().startswith("TOKENMAXX_") or name == "HOME":
+        return f'"{name}" is set by tokenmaxx itself and cannot be passed'
+    if name in keys:
+        return f'"{name}" holds a provider\'s API key; commands never get it'
+    return None
 
 
 def _kind(plan: PlanFile, provider: str) -> str:

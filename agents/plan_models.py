@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Policy = Literal["auto", "ask", "deny"]
 ProviderKind = Literal["anthropic", "openai", "sim"]
+SandboxMode = Literal["auto", "bwrap", "none"]
 
 KNOWN_TOOLS = ("read_file", "list_files", "write_file", "run_command")
 PROVIDER_KINDS = ("anthropic", "openai", "sim")
@@ -27,6 +28,7 @@ DEFAULT_PRICE_AS = "claude-sonnet-4-6"
 DEFAULT_CUSTOM_ROLE_TOOLS = ("read_file", "list_files", "write_file")
 SIM_ONLY_KEYS = ("price_as", "speed", "seed")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _PlanModel(BaseModel):
@@ -104,6 +106,9 @@ class AgentSpec(_PlanModel):
     loop: LoopSpec = Field(default_factory=LoopSpec)
     max_tokens: int = Field(default=4096, ge=1)
     sim: dict[str, Any] = {}
+    sandbox: SandboxMode | None = None  # None: the fleet's
+    network: bool = False  # whether its commands reach the network (from inside the sandbox)
+    env_pass: list[str] = []  # environment variables its commands get, on top of the fleet's
 
 
 class PlanFile(_PlanModel):
@@ -117,6 +122,8 @@ class PlanFile(_PlanModel):
     loop_repeats: int = Field(default=3, ge=2)
     burn_tokens: int = Field(default=20_000, ge=1)
     budget: Budget = Field(default_factory=Budget)
+    sandbox: SandboxMode = "auto"
+    env_pass: list[str] = []
     providers: dict[str, ProviderConfig] = {}
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}

@@ -17,6 +17,7 @@ from agents import commands as cmd
 from agents.artifact_watch import ArtifactWatch, already_reported
 from agents.commanding import CommandError, CommandHandling
 from agents.budget import Budgets
+from agents.confinement import agent_workspace, effective_policy, sandbox_notices, unconfined_reason
 from agents.conversation import FRESH_START, initial_message
 from agents.loop import AgentLoop, TurnResult, text_flush_interval
 from agents.plan import Plan
@@ -25,7 +26,7 @@ from agents.providers import make_provider
 from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
 from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
 from agents.runs import AgentRun
-from agents.tools import Workspace, tool_specs
+from agents.tools import tool_specs
 from agents.watchdog import Watchdog
 from sessions import events as ev
 from sessions.log import EventLog
@@ -124,6 +125,7 @@ class Supervisor(CommandHandling):
                 agents=[a.name for a in self.plan.agents],
                 budget_usd=self.plan.budget.usd,
                 budget_tokens=self.plan.budget.tokens,
+                notices=sandbox_notices(self.plan),
             )
         )
         for spec in self.plan.agents:
@@ -299,7 +301,7 @@ class Supervisor(CommandHandling):
             max_tokens=spec.max_tokens,
             provider=provider,
             provider_slots=self._provider_slots.get(spec.provider),
-            workspace=Workspace(project=self.plan.workdir, out_root=self.out_root, agent=run.name),
+            workspace=agent_workspace(self.plan, spec, self.out_root),
             host=self,
             conversation=run.conversation,
         )
@@ -368,7 +370,7 @@ class Supervisor(CommandHandling):
 
     def policy(self, agent: str, tool: str) -> str:
         run = self.runs[agent]
-        return "auto" if tool in run.always_allowed else self.plan.policy_for(run.spec, tool)
+        return "auto" if tool in run.always_allowed else effective_policy(self.plan, run.spec, tool)
 
     async def approval(self, agent: str, call: ToolCallPart) -> tuple[bool, str]:
         if self.headless:
@@ -376,7 +378,8 @@ class Supervisor(CommandHandling):
             self.emit(ev.ApprovalDecided(agent=agent, call_id=call.call_id, approved=self.auto_yes, by=by))
             return self.auto_yes, by
         run = self.runs[agent]
-        self.emit(ev.ApprovalRequested(agent=agent, call_id=call.call_id, tool=call.name, args=call.args))
+        reason = unconfined_reason(self.plan, run.spec) if call.name == "run_command" else None
+        self.emit(ev.ApprovalRequested(agent=agent, call_id=call.call_id, tool=call.name, args=call.args, reason=reason or ""))
         self.emit(ev.AgentStatusChanged(agent=agent, status="awaiting_approval", reason=call.name))
         decision = asyncio.get_running_loop().create_future()
         run.approvals[call.call_id] = decision

@@ -97,6 +97,8 @@ class PlanLoaded(_Event):
     changed_on_restart: list[str] = []  # started agents whose new plan entry applies at their next fresh start
     removed_still_running: list[str] = []  # agents gone from the plan that run until they end or are killed
     settings_kept: list[str] = []  # fleet settings this save changed that the session keeps (name, workdir, out, ...)
+    notices: list[str] = Field(default=[], exclude_if=lambda notices: not notices)
+    """What the person running the fleet must know about it, such as commands that run unconfined; left out when none."""
 
 
 class PlanRejected(_Event):
@@ -164,6 +166,7 @@ class ApprovalRequested(_Event):
     call_id: str
     tool: str
     args: dict[str, Any]
+    reason: str = Field(default="", exclude_if=lambda reason: not reason)  # why it asks when the plan said auto
 
 
 class ApprovalDecided(_Event):

@@ -32,7 +32,7 @@ def resolve_db(db: Path | None) -> Path:
     from sessions.store import default_db_path
 
     path = (db or default_db_path()).expanduser().resolve()
-    os.environ["TOKENMAXX_DB"] = str(path)  # commands the agents run can read the fleet's history
+    os.environ["TOKENMAXX_DB"] = str(path)
     return path
 
 
@@ -120,6 +120,18 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: 
 
     replay_db = db_path if db_given else None
     sys.exit(run_async(lambda: run_tui(plan, db_path, echo=click.echo, prepare=prepare, replay_db=replay_db)))
+
+
+@main.command()
+@db_option
+def doctor(db: Path | None) -> None:
+    """Say which sandbox confines the agents' commands here; exit 1 when none does."""
+    from agents.doctor import diagnose
+
+    lines, ok = diagnose(resolve_db(db))
+    for line in lines:
+        click.echo(line)
+    sys.exit(0 if ok else 1)
 
 
 @main.command()

@@ -32,6 +32,8 @@ class ProgressPrinter:
                 return f"session {event.session_id} started: {event.name}"
             case ev.PlanLoaded(reload=True):
                 return _reloaded(event)
+            case ev.PlanLoaded(notices=notices) if notices:
+                return "\n".join(f"notice: {notice}" for notice in notices)
             case ev.PlanRejected():
                 return f"plan edit rejected: {event.path}: {event.error} (the running plan goes on)"
             case ev.AgentQueued():

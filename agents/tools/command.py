@@ -1,19 +1,27 @@
-"""The run_command tool: a shell command in the agent's own out folder, with limits and a clean env."""
+"""The run_command tool: a shell command in the agent's own out folder, in its sandbox, with limits
+and an environment built from an allow-list (never from the parent's environment minus names)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import stat
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from agents.tools.base import BaseTool, Param
-from agents.tools.process import CommandResult, run_in_group, scrubbed_env
+from agents.tools.process import CommandResult, run_in_group
+from agents.tools.sandbox import Sandbox, SandboxRefusal
 from agents.tools.workspace import ToolError, ToolOutcome, Workspace, real_root
 
 WRITTEN_SHOWN = 20
+BASE_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 FileState = tuple[int, int, int, int]
 
@@ -24,11 +32,15 @@ class RunCommand(BaseTool):
     name = "run_command"
     description = (
         "Run a shell command with /bin/sh -c in your own out folder. $TOKENMAXX_PROJECT is the project "
-        "root (read it, do not change it) and $TOKENMAXX_OUT the session's out folder. stdout and "
-        "stderr come back interleaved, cut off past a limit, followed by the exit code and the files "
-        "the command created or changed. The command has a time limit; when it is reached, or when the "
-        "command ends, every process it started is stopped, background ones included. The environment "
-        "holds no API keys, tokens or passwords."
+        "root (read-only) and $TOKENMAXX_OUT the session's out folder. stdout and stderr come back "
+        "interleaved, cut off past a limit, followed by the exit code and the files the command created "
+        "or changed. The command has a time limit; when it is reached, or when the command ends, every "
+        "process it started is stopped, background ones included. Where a sandbox is available the "
+        "command runs in it: only your own out folder is writable (the project and the other agents' "
+        "folders are read-only, the system folders too), /tmp and $HOME are private and emptied when "
+        "the command ends, no other process is visible, and there is no network unless the plan "
+        "allows it. The environment holds only PATH, HOME, LANG, LC_*, TERM, TZ, the two variables "
+        "above and those the plan passes; no API keys."
     )
     params = (
         Param(
@@ -45,20 +57,42 @@ class RunCommand(BaseTool):
             raise ToolError("bad arguments for run_command: 'command' is empty")
         own_out = ws.own_out
         own_out.mkdir(parents=True, exist_ok=True)
+        try:
+            argv = ws.sandbox.argv(command, ws)
+        except SandboxRefusal as refusal:
+            raise ToolError(str(refusal)) from None
         before = await asyncio.to_thread(snapshot, own_out)
-        result = await run_in_group(command, own_out, command_env(ws), ws.command_timeout_s, ws.output_cap)
+        async with private_home(ws.sandbox) as home:
+            result = await run_in_group(argv, own_out, command_env(ws, home), ws.command_timeout_s, ws.output_cap)
         after = await asyncio.to_thread(snapshot, own_out)
         written = [own_out / name for name in changed_files(before, after)]
         ok = result.returncode == 0 and not result.timed_out
         return ToolOutcome(ok=ok, output=describe(result, ws, written), written=written)
 
 
-def command_env(ws: Workspace) -> dict[str, str]:
-    """The process environment without secrets, plus where the project, the out folder and the history are."""
-    extra = {"TOKENMAXX_PROJECT": str(real_root(ws.project)), "TOKENMAXX_OUT": str(real_root(ws.out_root))}
-    if os.environ.get("TOKENMAXX_DB"):
-        extra["TOKENMAXX_DB"] = os.environ["TOKENMAXX_DB"]
-    return scrubbed_env(os.environ, extra)
+def command_env(ws: Workspace, home: str) -> dict[str, str]:
+    """The allow-listed variables, those the plan passes, a private HOME, and where the project and out folder are."""
+    env = {name: value for name, value in os.environ.items() if name in BASE_ENV or name.startswith("LC_")}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update({name: os.environ[name] for name in ws.env_pass if name in os.environ})
+    env.update(
+        HOME=home, TOKENMAXX_PROJECT=str(real_root(ws.project)), TOKENMAXX_OUT=str(real_root(ws.out_root))
+    )
+    return env
+
+
+@asynccontextmanager
+async def private_home(sandbox: Sandbox) -> AsyncIterator[str]:
+    """HOME for one command: the sandbox's own, else a fresh host folder removed when the command ends."""
+    inside = sandbox.home()
+    if inside is not None:
+        yield inside
+        return
+    folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="tokenmaxx-home-")
+    try:
+        yield folder
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
 def snapshot(folder: Path) -> dict[str, FileState]:

@@ -1,4 +1,4 @@
-"""Running a shell command in its own process group, with a timeout, capped output and no secrets.
+"""Running a command in its own process group, with a timeout and capped output.
 
 When the command ends, times out or its task is cancelled, the whole group is sent SIGTERM, then
 SIGKILL after a short grace, and the shell is reaped before `run_in_group` returns or re-raises.
@@ -12,18 +12,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 KILL_GRACE_S = 0.5
 PIPE_GRACE_S = 0.5
 POLL_S = 0.02
-
-SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD", "_CREDENTIALS", "_PAT")
-SECRET_WORDS = ("API_KEY", "APIKEY", "SECRET", "PASSWORD", "TOKEN", "CREDENTIAL")
-SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "AZURE_", "GOOGLE_", "GEMINI_", "TOKENMAXX_")
-SECRET_NAMES = frozenset({"SSH_AUTH_SOCK", "GPG_AGENT_INFO", "DATABASE_URL", "KUBECONFIG", "NETRC"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +28,6 @@ class CommandResult:
     output: str
     returncode: int
     timed_out: bool
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name suggests it holds a key, token or password."""
-    upper = name.upper()
-    return (
-        upper in SECRET_NAMES
-        or upper.endswith(SECRET_SUFFIXES)
-        or upper.startswith(SECRET_PREFIXES)
-        or any(word in upper for word in SECRET_WORDS)
-    )
-
-
-def scrubbed_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment for a command: `base` without secrets, plus `extra`."""
-    env = {name: value for name, value in base.items() if not is_secret_name(name)}
-    env.update(extra)
-    return env
 
 
 class CappedOutput:
@@ -100,12 +77,12 @@ class _GroupProtocol(asyncio.SubprocessProtocol):
 
 
 async def run_in_group(
-    command: str, cwd: Path, env: Mapping[str, str], timeout_s: float, cap: int
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout_s: float, cap: int
 ) -> CommandResult:
-    """Run `command` with /bin/sh -c in a new session; end its whole group when it ends or is cancelled."""
+    """Run `argv` in a new session with exactly `env`; end its whole group when it ends or is cancelled."""
     start = asyncio.ensure_future(asyncio.get_running_loop().subprocess_exec(
         lambda: _GroupProtocol(cap),
-        "/bin/sh", "-c", command,
+        *argv,
         cwd=cwd, env=dict(env), start_new_session=True,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     ))  # fmt: skip

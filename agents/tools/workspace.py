@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
+from agents.tools.sandbox import NoSandbox, Sandbox
+
 OUT_PREFIX = "out:"
 
 PATH_RULES = """\
@@ -44,13 +46,17 @@ class ToolOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
-    """One agent's view of the disk: the project it reads and the session's out folder."""
+    """One agent's view of the disk (the project it reads and the session's out folder) and how its
+    commands run: in which sandbox, with or without network, with which variables passed through."""
 
     project: Path
     out_root: Path
     agent: str
     command_timeout_s: float = 120
     output_cap: int = 32_000
+    sandbox: Sandbox = NoSandbox()
+    network: bool = False
+    env_pass: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.agent in ("", ".", "..") or "/" in self.agent or "\0" in self.agent:

@@ -100,11 +100,11 @@ def failure_db(path: Path, events: list[ev.Event]) -> Path:
 
 @contextmanager
 def session_db(db: Path) -> Iterator[None]:
-    """Give commands the session database as $TOKENMAXX_DB, the way the fleet's workspace will."""
+    """Give unsandboxed commands a history database as $TOKENMAXX_DB (a fleet never gives its own)."""
     original = command_tool.command_env
 
-    def with_db(ws: Workspace) -> dict[str, str]:
-        return {**original(ws), "TOKENMAXX_DB": str(db)}
+    def with_db(ws: Workspace, home: str) -> dict[str, str]:
+        return {**original(ws, home), "TOKENMAXX_DB": str(db)}
 
     command_tool.command_env = with_db
     try:

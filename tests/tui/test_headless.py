@@ -102,3 +102,9 @@ async def test_a_headless_run_freezes_the_heap_once_the_fleet_has_settled(tmp_pa
     plan = make_plan(tmp_path, NOTER, FAST_SIM)
     assert await runner.run_headless(plan, tmp_path / "s.db", yes=False, echo=lambda line: None) == 0
     assert frozen == [True]
+
+
+def test_sandbox_notices_are_told_when_the_plan_loads() -> None:
+    notice = 'a: the plan sets sandbox = "none"; run_command asks instead of running unconfined'
+    lines = printed([ev.PlanLoaded(path="fleet.toml", agents=["a"], notices=[notice]), ev.PlanLoaded(path="fleet.toml", agents=["a"])])
+    assert len(lines) == 1 and lines[0].endswith(f"notice: {notice}")

@@ -46,3 +46,8 @@ def test_a_fresh_start_names_what_the_dependencies_handed_over() -> None:
     given = ev.AgentStatusChanged(agent="deck", status="starting", reason="fresh start", inputs=["charts/loc.svg", "logs/failures.svg"])
     assert describe(given) == [("artifact", "given: charts/loc.svg, logs/failures.svg")]
     assert describe(ev.AgentStatusChanged(agent="deck", status="starting", reason="fresh start")) == []
+
+
+def test_an_approval_request_says_why_it_asks() -> None:
+    request = ev.ApprovalRequested(agent="a", call_id="2", tool="run_command", args={"command": "ls"}, reason="no sandbox: bwrap is missing")
+    assert describe(request)[1] == ("approval", "  asked because no sandbox: bwrap is missing")

@@ -68,7 +68,8 @@ def describe(event: ev.Event) -> list[Line]:  # noqa: C901 - one arm per kind wo
         case ev.ToolResult():
             return _result(event)
         case ev.ApprovalRequested():
-            return [("approval", f"? approval requested: {event.tool} {_args(event.args)}")]
+            why = [("approval", f"  asked because {event.reason}")] if event.reason else []
+            return [("approval", f"? approval requested: {event.tool} {_args(event.args)}"), *why]
         case ev.ApprovalDecided():
             return [("ok" if event.approved else "error", f"{'✓ approved' if event.approved else '✗ denied'} by {event.by}")]
         case ev.SupervisorAction():
