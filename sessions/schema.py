@@ -8,7 +8,6 @@ live here; `sessions.store` draws the whole hierarchy.
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import time
@@ -29,6 +28,9 @@ from sessions.events import (
     UsageReported,
     from_row,
 )
+
+Liveness = Callable[[str, "int | None", "str | None"], bool]
+"""Whether the writer of a session (id, recorded pid, recorded host) that the database calls running is alive."""
 
 SCHEMA_VERSION = 3
 BACKFILL_PAGE = 5000
@@ -381,10 +383,10 @@ SUMMARY_SQL = (
 )
 
 
-def summary_from_row(row: Iterable[object]) -> SessionSummary:
+def summary_from_row(row: Iterable[object], is_running: Liveness) -> SessionSummary:
     """Map a SUMMARY_SQL row to a summary, reading a dead writer's session as interrupted."""
     session_id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, downtime, *rollups = row
-    status = _effective_status(status, pid, host)
+    status = _effective_status(session_id, status, pid, host, is_running)
     return SessionSummary(
         id=session_id,
         name=name,
@@ -398,25 +400,11 @@ def summary_from_row(row: Iterable[object]) -> SessionSummary:
     )
 
 
-def _effective_status(status: str, pid: int | None, host: str | None) -> str:
-    """A running session whose writer (on this host) is gone reads as interrupted."""
+def _effective_status(session_id: str, status: str, pid: int | None, host: str | None, is_running: Liveness) -> str:
+    """A session the database calls running whose writer is gone reads as interrupted."""
     if status != "running":
         return status
-    if pid is None:
-        return "interrupted"
-    if host != HOST:
-        return status
-    return status if _pid_alive(pid) else "interrupted"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return status if is_running(session_id, pid, host) else "interrupted"
 
 
 def _duration(status: str, started_at: float, ended_at: float | None, last_ts: float | None) -> float:

@@ -3,7 +3,8 @@
 One `Store` owns one aiosqlite connection. `append` stamps an event with its session's next
 gap-free `seq` and queues it; one writer task commits the queue in batched transactions (every
 100 ms or 500 events, whichever comes first) and keeps each session's roll-ups in the same
-transaction. Readers in other processes see every committed batch (WAL).
+transaction. Readers in other processes see every committed batch (WAL). A store holds the lock
+of every session it writes until it closes, and reads liveness from the locks (`sessions.session_lock`).
 
 Errors::
 
@@ -12,6 +13,8 @@ Errors::
     ├── NotADatabase           the file is not an SQLite database or is corrupt; nothing was written
     ├── SessionNotFound        no session has that id or id prefix
     ├── AmbiguousSession       an id prefix matches several sessions
+    ├── SessionBusy            another process (or this store) holds the session's lock
+    ├── LockUnavailable        the session's lock file cannot be made or locked
     └── ImportRejected         the events do not form one importable session
         └── SessionExists      the store already holds a session with that id
 """
@@ -49,12 +52,15 @@ from sessions.schema import (
     rollback,
     summary_from_row,
 )
+from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
 
 __all__ = [
     "AmbiguousSession",
     "ImportRejected",
+    "LockUnavailable",
     "NotADatabase",
     "SchemaTooNew",
+    "SessionBusy",
     "SessionExists",
     "SessionNotFound",
     "SessionSummary",
@@ -157,6 +163,7 @@ class Store:
         self._failure: tuple[str, BaseException] | None = None
         self._loop = asyncio.get_running_loop()
         self._pid = os.getpid()
+        self.locks = SessionLocks(path)
         self._writer = asyncio.create_task(self._run_writer(), name=f"store-writer:{path.name}")
 
     @classmethod
@@ -191,6 +198,7 @@ class Store:
         self._check_writable()
         if not session_id:
             raise ValueError("append needs a session id")
+        self.locks.hold(session_id)
         seq = self._next_seq.get(session_id, 0) + 1
         stamped = event.model_copy(update={"session_id": session_id, "seq": seq})
         self._next_seq[session_id] = seq
@@ -310,6 +318,7 @@ class Store:
             await self._writer
         finally:
             self._closed = True
+            self.locks.close()
             await self._db.close()
         if raise_failure:
             self._raise_failure()
@@ -319,14 +328,14 @@ class Store:
     async def sessions(self) -> list[SessionSummary]:
         """Every session, newest first."""
         rows = await self._fetchall(f"{SUMMARY_SQL} ORDER BY started_at DESC, id")
-        return [summary_from_row(row) for row in rows]
+        return [summary_from_row(row, self.locks.is_running) for row in rows]
 
     async def session(self, session_id: str) -> SessionSummary:
         """One session by its full id."""
         rows = await self._fetchall(f"{SUMMARY_SQL} WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFound(self.path, session_id)
-        return summary_from_row(rows[0])
+        return summary_from_row(rows[0], self.locks.is_running)
 
     async def resolve(self, prefix: str) -> str:
         """The one session id that starts with `prefix` (like git's short hashes)."""

@@ -23,6 +23,10 @@ db_option = click.option(
 )
 
 
+def _warn(message: str) -> None:
+    click.echo(f"tokenmaxx: warning: {message}", err=True)
+
+
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     click.echo(f"tokenmaxx: {message}", err=True)
     sys.exit(code)
@@ -167,18 +171,21 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db
 @click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
 @db_option
 @click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`.")
-def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Resume a session that reads as running though no lock says so (a stale one), with a warning.")
+def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool) -> None:
     """Resume an interrupted session (SESSION: its id or a unique prefix)."""
     from agents.resume import CannotResume
     from tui.runner import resume_headless
 
     db_path = resolve_db(db)
+    warn = _warn if force else None
     try:
         if headless:
-            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo)))
+            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo, force=warn)))
         from tui.runner import resume_tui
 
-        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=click.echo, replay_db=db_path if db is not None else None)))
+        replay_db = db_path if db is not None else None
+        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=click.echo, replay_db=replay_db, force=warn)))
     except CannotResume as error:
         fail(str(error))
 

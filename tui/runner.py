@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from agents.plan import Plan
+from agents.resume import Warn
 from agents.supervisor import Supervisor
 from sessions.store import AmbiguousSession, Store
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
@@ -31,13 +32,13 @@ async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prep
         return await _headless(supervisor, store, _start_new, echo, db_path)
 
 
-async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo) -> int:
-    """Resume an interrupted session and run its unfinished agents to the end."""
+async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo, force: Warn | None = None) -> int:
+    """Resume an interrupted session and run its unfinished agents to the end (`force`: see `resumed_supervisor`)."""
     from agents.resume import resume, resumed_supervisor
 
     async with await Store.open(db_path) as store:
         session_id = await store.resolve(session)
-        supervisor, events = await resumed_supervisor(store, session_id, headless=True, auto_yes=yes, watch_plan=True)
+        supervisor, events = await resumed_supervisor(store, session_id, force=force, headless=True, auto_yes=yes, watch_plan=True)
         echo(f"resuming session {session_id}: {supervisor.plan.name}")
         return await _headless(supervisor, store, lambda s: resume(s, events), echo, db_path)
 
@@ -90,7 +91,7 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
     return exit_code(supervisor.state) if all(a.finished for a in supervisor.state.agents.values()) else 0
 
 
-async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None) -> int:
+async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None, force: Warn | None = None) -> int:
     """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
     from agents.resume import resume, resumed_supervisor
     from tui.app import TokenmaxxApp
@@ -98,7 +99,7 @@ async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path
     from tui.fleet_view import LiveFleet
 
     async with await Store.open(db_path) as store:
-        supervisor, events = await resumed_supervisor(store, await store.resolve(session), watch_plan=True)
+        supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
         try:
             await app.run_async()
