@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from sessions import events as ev
+from tests.sessions.samples import every_kind
 
 OSC52_ST = "\x1b]52;c;aGVsbG8=\x1b\\"
 OSC52_BEL = "\x1b]52;c;d29ybGQ=\x07"
@@ -33,3 +37,29 @@ def assert_shown_safely(text: str, placeholders: tuple[str, ...] = PLACEHOLDERS)
     assert raw_controls(text) == []
     missing = [p for p in placeholders if p not in text]
     assert missing == [], f"placeholders missing: {missing}"
+
+
+def hostile_session(session_id: str = "badc0ffee001") -> list[ev.Event]:
+    """Every kind of event once, every free-text field, name and path ending in `HOSTILE`, stamped as a recording."""
+    return [
+        _hostile(event).model_copy(update={"session_id": session_id, "seq": seq, "ts": 1_790_000_000.0 + seq})
+        for seq, event in enumerate(every_kind(), start=1)
+    ]
+
+
+def _hostile(event: ev.Event) -> ev.Event:
+    fields = {name: _poisoned(value) for name, value in event.model_dump().items() if name not in ("kind", "session_id")}
+    for name, field in type(event).model_fields.items():
+        if "Literal" in str(field.annotation):
+            fields[name] = getattr(event, name)
+    return type(event).model_validate(fields)
+
+
+def _poisoned(value: Any) -> Any:
+    if isinstance(value, str):
+        return value + HOSTILE
+    if isinstance(value, list):
+        return [_poisoned(item) for item in value]
+    if isinstance(value, dict):
+        return {**value, "note": HOSTILE}
+    return value

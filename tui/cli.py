@@ -11,6 +11,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from sessions.safe_text import terminal_safe
+
 T = TypeVar("T")
 USAGE_ERROR = 2
 
@@ -23,8 +25,13 @@ db_option = click.option(
 )
 
 
+def echo(text: str, err: bool = False) -> None:
+    """Print a line whose names, paths and messages may come from a model, a tool or an import, made terminal-safe."""
+    click.echo(terminal_safe(text), err=err)
+
+
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    click.echo(f"tokenmaxx: {message}", err=True)
+    echo(f"tokenmaxx: {message}", err=True)
     sys.exit(code)
 
 
@@ -114,12 +121,12 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: 
     if headless:
         from tui.runner import run_headless
 
-        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=click.echo))
+        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=echo))
         sys.exit(code)
     from tui.runner import run_tui
 
     replay_db = db_path if db_given else None
-    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=click.echo, prepare=prepare, replay_db=replay_db)))
+    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=echo, prepare=prepare, replay_db=replay_db)))
 
 
 @main.command()
@@ -133,7 +140,7 @@ def init(path: Path, force: bool) -> None:
         written = write_sample_plan(path, force=force)
     except (PlanError, FileExistsError, OSError) as error:
         fail(str(error))
-    click.echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
+    echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
 
 
 @main.command()
@@ -147,7 +154,7 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db
     from tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
-    run_history(lambda: list_sessions(db_path, echo=click.echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
+    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
 
 
 @main.command()
@@ -163,10 +170,10 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool) -> None:
     db_path = resolve_db(db)
     try:
         if headless:
-            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo)))
+            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo)))
         from tui.runner import resume_tui
 
-        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=click.echo, replay_db=db_path if db is not None else None)))
+        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=db_path if db is not None else None)))
     except CannotResume as error:
         fail(str(error))
 
@@ -183,7 +190,7 @@ def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | 
     if headless:
         from tui.history_cli import replay_headless
 
-        run_history(lambda: replay_headless(db_path, session, at, echo=click.echo))
+        run_history(lambda: replay_headless(db_path, session, at, echo=echo))
         return
     from tui.runner import replay_tui
 
@@ -225,7 +232,7 @@ def import_(file: Path, db: Path | None) -> None:
     from tui.history_cli import import_session
 
     db_path = resolve_db(db)
-    click.echo(run_history(lambda: import_session(db_path, file)))
+    echo(run_history(lambda: import_session(db_path, file)))
 
 
 @main.command()
@@ -237,4 +244,4 @@ def stats(since: str | None, as_json: bool, db: Path | None) -> None:
     from tui.history_cli import print_stats
 
     db_path = resolve_db(db)
-    run_history(lambda: print_stats(db_path, echo=click.echo, since=since, as_json=as_json))
+    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json))
