@@ -64,6 +64,27 @@ async def test_the_fleet_and_agent_screens_show_hostile_text_as_placeholders(tmp
         assert_shown_safely(screen_text(app), SEEN)
 
 
+async def test_approvals_pipeline_and_notices_show_hostile_text_as_placeholders(tmp_path: Path) -> None:
+    fleet = hostile_fleet(tmp_path / "out")
+    fleet.feed(
+        ev.ApprovalRequested(agent="evil", call_id="c2", tool=f"run{CSI_CLEAR}", args={"cmd": f"rm {C1_CSI}{BIDI}"}, ts=T0 + 7),
+        ev.AgentStatusChanged(agent="evil", status="awaiting_approval", ts=T0 + 7),
+    )
+    app = make_app(tmp_path, fleet=fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("A")
+        await settled(pilot)
+        assert_shown_safely(screen_text(app), ("run␛[2J", "rm ␛[31m⟨RLO⟩evil⟨PDF⟩"))
+        await pilot.press("escape", "P")
+        await settled(pilot)
+        assert_shown_safely(screen_text(app), ("notes␛]0;",))
+        app.notify(f"cannot open {ARTIFACT}", title=OSC52_ST)
+        await pilot.pause()
+        notice = next(iter(app._notifications))
+        assert_shown_safely(f"{notice.title} {notice.message}", ("␛]0;pwned", "␛]52;c;aGVsbG8="))
+
+
 def test_agent_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The agent screen of `evil`: the pane's model line reads m␛[2J and its last line 'last words ␛]0;pwned title␇'; the
     transcript shows 'model says ␛]52;c;aGVsbG8=␛\\ then ␛[10;10H', the tool call 'echo ␛[31m', its output '␛]8;;…' with
