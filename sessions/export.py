@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sessions import events as ev
 from sessions.events import Event, UnknownEventKind, decode, encode
+from sessions.safe_text import terminal_safe
 from sessions.state import INTERVENTIONS
 
 OUTPUT_MAX_LINES = 40
@@ -129,7 +130,10 @@ class _AgentTotals:
 
 
 def to_markdown(events: Iterable[Event]) -> str:
-    """A readable transcript: title, summary table, fleet events, then one section per agent."""
+    """A readable transcript: title, summary table, fleet events, then one section per agent.
+
+    It is read in terminals and pagers, so escape sequences and controls show as placeholders; the JSONL keeps them.
+    """
     events = list(events)
     by_agent: dict[str, list[Event]] = {}
     fleet: list[Event] = []
@@ -138,7 +142,7 @@ def to_markdown(events: Iterable[Event]) -> str:
         (by_agent.setdefault(agent, []) if agent is not None else fleet).append(event)
     parts = [_title(events), _summary(events, by_agent), _fleet_section(fleet)]
     parts += [_agent_section(agent, agent_events) for agent, agent_events in by_agent.items()]
-    return "\n\n".join(part for part in parts if part).rstrip() + "\n"
+    return terminal_safe("\n\n".join(part for part in parts if part).rstrip() + "\n")
 
 
 def _title(events: list[Event]) -> str:

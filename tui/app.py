@@ -9,11 +9,13 @@ from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import StoreError, default_db_path
 from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_themes
 from tui.config import Config, save_config
@@ -200,6 +202,10 @@ class TokenmaxxApp(App[None]):
                 yield screen
             if not isinstance(screen, ModalScreen):
                 return
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = True) -> None:
+        """Every notice, whose text may name agents and files or quote a server's error, with its controls shown as placeholders."""
+        super().notify(terminal_safe(message), title=terminal_safe_line(title), severity=severity, timeout=timeout, markup=markup)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where a failed worker becomes a visible notice."""

@@ -11,6 +11,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from sessions.safe_text import terminal_safe
+
 T = TypeVar("T")
 USAGE_ERROR = 2
 
@@ -23,12 +25,17 @@ db_option = click.option(
 )
 
 
+def echo(text: str, err: bool = False) -> None:
+    """Print a line whose names, paths and messages may come from a model, a tool or an import, made terminal-safe."""
+    click.echo(terminal_safe(text), err=err)
+
+
 def _warn(message: str) -> None:
-    click.echo(f"tokenmaxx: warning: {message}", err=True)
+    echo(f"tokenmaxx: warning: {message}", err=True)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    click.echo(f"tokenmaxx: {message}", err=True)
+    echo(f"tokenmaxx: {message}", err=True)
     sys.exit(code)
 
 
@@ -118,12 +125,12 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: 
     if headless:
         from tui.runner import run_headless
 
-        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=click.echo))
+        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=echo))
         sys.exit(code)
     from tui.runner import run_tui
 
     replay_db = db_path if db_given else None
-    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=click.echo, prepare=prepare, replay_db=replay_db)))
+    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=echo, prepare=prepare, replay_db=replay_db)))
 
 
 @main.command()
@@ -134,7 +141,7 @@ def doctor(db: Path | None) -> None:
 
     lines, ok = diagnose(resolve_db(db))
     for line in lines:
-        click.echo(line)
+        echo(line)
     sys.exit(0 if ok else 1)
 
 
@@ -149,7 +156,7 @@ def init(path: Path, force: bool) -> None:
         written = write_sample_plan(path, force=force)
     except (PlanError, FileExistsError, OSError) as error:
         fail(str(error))
-    click.echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
+    echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
 
 
 @main.command()
@@ -163,7 +170,7 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db
     from tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
-    run_history(lambda: list_sessions(db_path, echo=click.echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
+    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
 
 
 @main.command()
@@ -181,11 +188,11 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool
     warn = _warn if force else None
     try:
         if headless:
-            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=click.echo, force=warn)))
+            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn)))
         from tui.runner import resume_tui
 
         replay_db = db_path if db is not None else None
-        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=click.echo, replay_db=replay_db, force=warn)))
+        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=replay_db, force=warn)))
     except CannotResume as error:
         fail(str(error))
 
@@ -202,7 +209,7 @@ def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | 
     if headless:
         from tui.history_cli import replay_headless
 
-        run_history(lambda: replay_headless(db_path, session, at, echo=click.echo))
+        run_history(lambda: replay_headless(db_path, session, at, echo=echo))
         return
     from tui.runner import replay_tui
 
@@ -244,7 +251,7 @@ def import_(file: Path, db: Path | None) -> None:
     from tui.history_cli import import_session
 
     db_path = resolve_db(db)
-    click.echo(run_history(lambda: import_session(db_path, file)))
+    echo(run_history(lambda: import_session(db_path, file)))
 
 
 @main.command()
@@ -256,4 +263,4 @@ def stats(since: str | None, as_json: bool, db: Path | None) -> None:
     from tui.history_cli import print_stats
 
     db_path = resolve_db(db)
-    run_history(lambda: print_stats(db_path, echo=click.echo, since=since, as_json=as_json))
+    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json))

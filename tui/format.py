@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.content import Content
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
 from tui.headless import money as money_plain
 
@@ -48,7 +49,8 @@ class StatusView:
 
     def content(self) -> Content:
         label = Content.styled(self.label.upper(), f"bold $agent-{self.tone}")
-        return label if not self.detail else Content.assemble(label, " ", Content.styled(self.detail, "$foreground 70%"))
+        detail = terminal_safe_line(self.detail)
+        return label if not detail else Content.assemble(label, " ", Content.styled(detail, "$foreground 70%"))
 
 
 def status_of(agent: AgentState, now: float) -> StatusView:
@@ -133,11 +135,11 @@ def doing(agent: AgentState, queued: str | None, idle: Content) -> Content:
     if queued is not None:
         return Content.styled(f"✉ queued reprompt: {one_line(queued)}", "italic $accent")
     if agent.pending:
-        return Content.styled(f"needs approval: {agent.pending[0].tool} (A)", "bold $agent-approval")
+        return Content.styled(f"needs approval: {terminal_safe_line(agent.pending[0].tool)} (A)", "bold $agent-approval")
     if agent.current_tool:
-        return Content.styled(f"⚙ {agent.current_tool}", "$agent-active")
+        return Content.styled(f"⚙ {terminal_safe_line(agent.current_tool)}", "$agent-active")
     if agent.last_error and agent.status in ("retrying", "failed"):
-        return Content.styled(agent.last_error, "$agent-failed")
+        return Content.styled(one_line(agent.last_error), "$agent-failed")
     return idle
 
 
@@ -147,8 +149,8 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
 
 
 def one_line(text: str) -> str:
-    """Text with its runs of whitespace, newlines included, made single spaces."""
-    return " ".join(text.split())
+    """Text with its runs of whitespace, newlines included, made single spaces, and its controls shown as placeholders."""
+    return terminal_safe_line(" ".join(text.split()))
 
 
 def iteration_label(agent: AgentState) -> str:

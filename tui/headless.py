@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sessions import events as ev
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState, FleetState
 
 Echo = Callable[[str], None]
@@ -24,7 +25,7 @@ class ProgressPrinter:
         if line:
             if self.start_ts is None:
                 self.start_ts = event.ts
-            self.echo(f"{event.ts - self.start_ts:7.1f}s  {line}")
+            self.echo(f"{event.ts - self.start_ts:7.1f}s  {terminal_safe_line(line)}")
 
     def _line(self, event: ev.Event) -> str | None:  # noqa: C901 - one arm per kind worth a line
         match event:
@@ -109,11 +110,16 @@ def summary_table(state: FleetState) -> str:
         money(state.cost_usd, state.unknown_price_tokens, state.simulated),
         str(sum(len(a.artifacts) for a in state.agents.values())),
     )
-    table = [header, *rows, total]
+    table = [header, *(safe_cells(row) for row in rows), total]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i in (0, 1, 7) else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in table]
     rule = "-" * len(lines[0])
     return "\n".join([lines[0], rule, *lines[1:-1], rule, lines[-1]])
+
+
+def safe_cells(row: tuple[str, ...]) -> tuple[str, ...]:
+    """A table row whose cells hold no control, newline or tab, so a hostile name can neither steer the terminal nor break the table."""
+    return tuple(terminal_safe_line(cell) for cell in row)
 
 
 def _row(agent: AgentState) -> tuple[str, ...]:

@@ -17,9 +17,10 @@ from typing import Literal, TextIO
 
 from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
 from sessions.replay import Replay
+from sessions.safe_text import terminal_safe_line
 from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
 from sessions.store import ImportRejected, SessionSummary, Store
-from tui.headless import Echo, money, summary_table
+from tui.headless import Echo, money, safe_cells, summary_table
 from tui.listing import session_json, sessions_table
 
 ExportFormat = Literal["jsonl", "md"]
@@ -138,9 +139,9 @@ async def replay_headless(db_path: Path, session: str, at: int | None, echo: Ech
         markers = [m for m in await replay.markers() if m.seq <= state.seq]
     start = state.started_at or (markers[0].ts if markers else state.last_ts)
     where = f"at event {state.seq:,} of {replay.last_seq:,}"
-    echo(f"session {replay.session_id} ({state.name}) {where}, status {state.status}")
+    echo(terminal_safe_line(f"session {replay.session_id} ({state.name}) {where}, status {state.status}"))
     for marker in markers:
-        echo(f"{marker.ts - start:8.1f}s  #{marker.seq:<7} {marker.kind:<12} {marker.label}")
+        echo(terminal_safe_line(f"{marker.ts - start:8.1f}s  #{marker.seq:<7} {marker.kind:<12} {marker.label}"))
     echo(summary_table(state))
 
 
@@ -189,7 +190,7 @@ _FOOTNOTE = (
 
 
 def _table(dim: str, groups: list[Group]) -> str:
-    rows = [(f"by {dim}", *_HEADER), *(_cells(group) for group in groups)]
+    rows = [(f"by {dim}", *_HEADER), *(safe_cells(_cells(group)) for group in groups)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
     return "\n".join([*text[:-1], "-" * len(text[0]), text[-1]])

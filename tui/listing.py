@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from sessions.store import SessionSummary, Store
-from tui.headless import Echo, money
+from tui.headless import Echo, money, safe_cells
 
 
 def session_json(summary: SessionSummary) -> dict[str, object]:
@@ -64,7 +64,7 @@ def sessions_table(summaries: list[SessionSummary]) -> str:
         )
         for s in summaries
     ]
-    table = [header, *rows]
+    table = [header, *(safe_cells(row) for row in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
 

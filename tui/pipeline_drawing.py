@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from textual.content import Content
 from textual.geometry import Region
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
 from tui.format import count, iteration_label, plan_note, status_of
 from tui.headless import money
@@ -115,7 +116,8 @@ class _Canvas:
         self.text = [bytearray(width) for _ in range(height)]
 
     def put(self, x: int, y: int, text: str, style: str = "") -> None:
-        for offset, char in enumerate(text[: max(0, self.width - x)]):
+        """Write `text` from (x, y), its controls shown as placeholders, cut at the right edge."""
+        for offset, char in enumerate(terminal_safe_line(text)[: max(0, self.width - x)]):
             self.chars[y][x + offset] = char
             self.styles[y][x + offset] = style
             self.text[y][x + offset] = 1

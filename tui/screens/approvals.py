@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import FleetState, PendingApproval
 from tui.format import duration
 
@@ -89,8 +90,8 @@ def _label(agent: str, pending: PendingApproval, now: float) -> Content:
     args = json.dumps(pending.args, ensure_ascii=False, default=str)
     args = args if len(args) <= ARGS_CHARS else args[: ARGS_CHARS - 1] + "…"
     return Content.assemble(
-        Content.styled(f"{agent:<14}", "bold"),
-        Content.styled(f"{pending.tool:<14}", "bold $agent-approval"),
+        Content.styled(f"{terminal_safe_line(agent):<14}", "bold"),
+        Content.styled(f"{terminal_safe_line(pending.tool):<14}", "bold $agent-approval"),
         Content.styled(f"waiting {duration(now - pending.ts):>6}  ", "$foreground 60%"),
-        args,
+        terminal_safe_line(args),
     )

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sessions.safe_text import terminal_safe_line
 from tui import opener
 from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
 
@@ -36,7 +37,8 @@ class ArtifactScreen(Screen[None]):
         self.file, self.name_shown, self.notice = file, name, notice
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.name_shown}  ·  {self.file}" + (f"  ·  {self.notice}" if self.notice else ""), id="where")
+        where = f"{self.name_shown}  ·  {self.file}" + (f"  ·  {self.notice}" if self.notice else "")
+        yield Static(terminal_safe_line(where), id="where")
         yield ArtifactPreview(id="artifact")
         yield Footer(compact=True)
 

@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, TextArea
 
+from sessions.safe_text import terminal_safe_line
+
 
 @dataclass(frozen=True)
 class RepromptAnswer:
@@ -39,8 +41,8 @@ class RepromptModal(ModalScreen[RepromptAnswer | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reprompt"):
-            yield Label(_title(self.targets), id="title")
-            yield Label(_hint(self.busy, self.queued), id="hint")
+            yield Label(terminal_safe_line(_title(self.targets)), id="title")
+            yield Label(terminal_safe_line(_hint(self.busy, self.queued)), id="hint")
             yield TextArea(self.queued or "", id="message", soft_wrap=True, show_line_numbers=False)
             with Horizontal(id="buttons"):
                 if self.queued is not None:

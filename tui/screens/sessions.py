@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import SessionSummary, Store, StoreError
 from tui.format import plural
 from tui.headless import money
@@ -175,7 +176,7 @@ class SessionsScreen(Screen[None]):
             message = "No session matches the filter (esc clears it)."
         else:
             message = ""
-        empty.update(message)
+        empty.update(terminal_safe(message))
         empty.display = bool(message)
 
     def _show_bar(self) -> None:
@@ -245,8 +246,8 @@ class SessionsScreen(Screen[None]):
 def _cells(s: SessionSummary, now: float, colour: str) -> tuple[object, ...]:
     """One row; `colour` is the status's theme colour, read when the row is built."""
     return (
-        Text(s.id[:8], style="bold"),
-        s.name,
+        Text(terminal_safe_line(s.id[:8]), style="bold"),
+        terminal_safe_line(s.name),
         _started(s.started_at, now),
         duration_text(s.duration_s),
         Text(s.status, style=f"bold {colour}".strip()),

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from textual.content import Content
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
 from tui.format import TONES, count, doing, duration, flag_badges, iteration_label, money, one_line, plan_note, status_of
 from tui.widgets.row_strips import RowWidget
@@ -45,7 +46,7 @@ class AgentPane(RowWidget):
         self.agent = agent
         self.now = 0.0
         self.queued: str | None = None
-        self.border_title = f"{agent.name} · {agent.role}" if agent.role else agent.name
+        self.border_title = terminal_safe_line(f"{agent.name} · {agent.role}" if agent.role else agent.name)
         self._painted: tuple[object, ...] | None = None
 
     def show(self, agent: AgentState, now: float, queued: str | None) -> bool:
@@ -74,7 +75,7 @@ class AgentPane(RowWidget):
         agent, now = self.agent, self.now
         rows = [
             _headline(agent, now),
-            Content.styled(f"{agent.provider}/{agent.model}", "$foreground 60%"),
+            Content.styled(terminal_safe_line(f"{agent.provider}/{agent.model}"), "$foreground 60%"),
             _spend(agent),
             _now_line(agent, self.queued),
             _notes(agent),
@@ -141,5 +142,5 @@ def tail_rows(lines: tuple[str, ...], width: int, rows: int) -> list[Content]:
 
 @lru_cache(maxsize=4096)
 def wrapped(line: str, width: int) -> tuple[str, ...]:
-    """`line` word-wrapped to rows of at most `width` cells (kept: finished lines are wrapped once, not every frame)."""
-    return tuple(row.plain.rstrip() for row in Content(line.expandtabs(4)).wrap(width))
+    """`line` with its controls shown, word-wrapped to rows of at most `width` cells (kept: finished lines are wrapped once, not every frame)."""
+    return tuple(row.plain.rstrip() for row in Content(terminal_safe_line(line.expandtabs(4))).wrap(width))

@@ -8,6 +8,7 @@ from textual import events
 from textual.content import Content
 from textual.message import Message
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
 from tui.format import count, doing, duration, iteration_label, money, plan_note, status_of
 from tui.widgets.row_strips import RowWidget
@@ -210,9 +211,9 @@ def _row(agent: AgentState, now: float, queued: str | None, tagged: bool, widths
 
 def _cells(agent: AgentState, now: float) -> list[Content]:
     return [
-        Content.styled(agent.name, "bold"),
+        Content.styled(terminal_safe_line(agent.name), "bold"),
         _status(agent, now),
-        Content(f"{agent.provider}/{agent.model}"),
+        Content(terminal_safe_line(f"{agent.provider}/{agent.model}")),
         Content(duration(agent.elapsed(now)) if agent.started_at is not None else "-"),  # not started: no running time
         Content(f"{count(agent.tokens.input)}/{count(agent.shown_output_tokens)}"),
         money(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
@@ -233,4 +234,4 @@ def _now(agent: AgentState, queued: str | None, width: int) -> Content:
     iteration, note = iteration_label(agent), plan_note(agent)
     lead = [Content.styled(f"{iteration} · ", "bold $secondary")] if iteration else []
     lead += [Content.styled(f"{note} · ", "italic $warning")] if note else []
-    return Content.assemble(*lead, doing(agent, queued, Content(last)))
+    return Content.assemble(*lead, doing(agent, queued, Content(terminal_safe_line(last))))

@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import ArtifactInfo
 
 
@@ -43,4 +44,4 @@ class ArtifactList(OptionList):
 
 def _label(artifact: ArtifactInfo) -> Content:
     mark = {"accepted": ("✓ ", "bold $success"), "rejected": ("✗ ", "bold $error")}.get(artifact.verdict or "", ("· ", ""))
-    return Content.assemble(Content.styled(*mark), artifact.path, Content.styled(f"  {artifact.bytes:,} B", "$foreground 60%"))
+    return Content.assemble(Content.styled(*mark), terminal_safe_line(artifact.path), Content.styled(f"  {artifact.bytes:,} B", "$foreground 60%"))

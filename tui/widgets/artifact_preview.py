@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
+from sessions.safe_text import terminal_safe, terminal_safe_line
+
 PREVIEW_BYTES = 64_000
 _LEXERS = {".svg": "xml", ".html": "html", ".json": "json", ".py": "python", ".csv": "text", ".toml": "toml"}
 
@@ -50,8 +52,9 @@ class ArtifactPreview(VerticalScroll):
         self.query_one("#preview-markdown").display = False
 
     def show_text(self, name: str, text: str) -> None:
-        """Show `text` as the content of the artifact called `name`."""
-        self.border_title = f"preview · {name}"
+        """Show `text` as the content of the artifact called `name`, its controls as placeholders."""
+        self.border_title = terminal_safe_line(f"preview · {name}")
+        text = terminal_safe(text)
         markdown = name.endswith((".md", ".markdown"))
         self.query_one("#preview-markdown", Markdown).display = markdown
         self.query_one("#preview-text", Static).display = not markdown
@@ -65,8 +68,8 @@ class ArtifactPreview(VerticalScroll):
 
     def show_message(self, name: str, message: str) -> None:
         """Say why there is nothing to show."""
-        self.border_title = f"preview · {name}" if name else "preview"
+        self.border_title = terminal_safe_line(f"preview · {name}") if name else "preview"
         self.query_one("#preview-markdown", Markdown).display = False
         text = self.query_one("#preview-text", Static)
         text.display = True
-        text.update(message)
+        text.update(terminal_safe(message))

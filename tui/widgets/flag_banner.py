@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from sessions.state import AgentState, FleetState
-from tui.format import flag_hint
+from tui.format import flag_hint, one_line
 
 NOT_LIVE = "replay: supervision keys are off (this fleet is a recording, not a live run)"
 
@@ -36,7 +36,7 @@ class FlagBanner(Widget):
     def show(self, state: FleetState) -> bool:
         """Take the latest state; refresh only when the message changes. True when it refreshed."""
         needs = [a for a in state.agents.values() if not a.finished and (a.flags or a.pending)]
-        message = _message(needs, state.plan_error)
+        message = one_line(_message(needs, state.plan_error))
         if message == self._painted:
             return False
         self.message = self._painted = message

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from textual.content import Content
 
 from sessions.player import Cursor
+from sessions.safe_text import terminal_safe_line
 from sessions.replay import Marker, MarkerKind, marker_columns
 from sessions.state import FleetState
 from tui.format import count, duration, money
@@ -115,7 +116,7 @@ class Timeline(RowWidget):
         nearest = nearest_marker(self.markers, cursor.seq)
         if nearest is not None:
             glyph, style = MARKER_LOOKS[nearest.kind]
-            parts.append(Content.assemble(Content.styled(glyph, style), f" #{nearest.seq:,} {nearest.label}"))
+            parts.append(Content.assemble(Content.styled(glyph, style), f" #{nearest.seq:,} {terminal_safe_line(nearest.label)}"))
         return Content(" · ").join(parts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
+from sessions.safe_text import terminal_safe_line
 from sessions.state import FleetState, burn_rate, cost_per_accepted, seconds_to_budget, sparkline_buckets
 from tui.format import count, duration, money, status_of
 from tui.widgets.row_strips import RowWidget
@@ -50,7 +51,7 @@ class TokenMeter(RowWidget):
             return False
         self._painted = key
         self.state, self.now = state, now
-        title = f"fleet · {state.name}" if state.name else "fleet"
+        title = terminal_safe_line(f"fleet · {state.name}") if state.name else "fleet"
         if title != self.border_title:
             self.border_title = title
         self.show_rows()

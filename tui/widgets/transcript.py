@@ -13,6 +13,7 @@ from textual.theme import Theme
 from textual.widgets import RichLog
 
 from sessions import events as ev
+from sessions.safe_text import terminal_safe
 from tui.format import count, duration, plural
 
 Line: TypeAlias = tuple[str, str]
@@ -144,10 +145,10 @@ class Transcript(RichLog):
         self._styles = self._palette()
 
     def add(self, events: list[ev.Event]) -> None:
-        """Append events; their complete lines appear at once."""
+        """Append events; their complete lines appear at once, their controls as placeholders."""
         self.events += events
         for tone, text in self._folder.feed(events):
-            self.write(Text(text, style=self._styles.get(tone, Style())))
+            self.write(Text(terminal_safe(text), style=self._styles.get(tone, Style())))
 
     def reset(self) -> None:
         """Forget every event shown."""
