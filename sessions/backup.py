@@ -31,9 +31,8 @@ def copy_database(source: Path, target: Path, max_bytes: int = MAX_COPY_BYTES) -
     """Copy `source` to `target` as one consistent snapshot in rollback-journal mode, replacing `target` atomically."""
     size = database_bytes(source)
     if size > max_bytes:
-        raise CopyRefused(
-            f"{source} holds {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB a history snapshot may copy"
-        )
+        megabytes, limit = size / 2**20, max_bytes / 2**20
+        raise CopyRefused(f"{source} holds {megabytes:.0f} MB, more than the {limit:.0f} MB a history snapshot may copy")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:

@@ -84,7 +84,7 @@ def command_env(ws: Workspace, home: str) -> dict[str, str]:
 
 
 def history_env(ws: Workspace) -> dict[str, str]:
-    """$TOKENMAXX_HISTORY where the agent's snapshot lies for its commands, or $TOKENMAXX_HISTORY_NOTE saying why there is none."""
+    """$TOKENMAXX_HISTORY where the agent's snapshot lies for its commands, else $TOKENMAXX_HISTORY_NOTE saying why."""
     if ws.history is None:
         return {}
     if ws.history.path is None:

@@ -110,11 +110,15 @@ async def recorded_history(db: Path | None) -> AsyncIterator[HistorySnapshots]:
             await store.close()
 
 
-async def drive_spec(provider: SimProvider, spec: AgentSpec, snapshots: HistorySnapshots, project: Path, out_root: Path) -> Transcript:
+async def drive_spec(
+    provider: SimProvider, spec: AgentSpec, snapshots: HistorySnapshots, project: Path, out_root: Path
+) -> Transcript:
     """Drive one agent of a plan as the fleet starts it: with a fresh history snapshot when its entry asks for one."""
     await snapshots.take(spec)
     history = snapshots.copy_for(spec.name)
-    return await drive(provider, agent=spec.name, role=spec.role, task=spec.task, project=project, out_root=out_root, history=history)
+    return await drive(
+        provider, agent=spec.name, role=spec.role, task=spec.task, project=project, out_root=out_root, history=history
+    )
 
 
 def git(repo: Path, *args: str, day: str | None = None) -> str:

@@ -1,7 +1,7 @@
 """Failures by root cause over time, mined read-only from a snapshot of tokenmaxx's session database.
 
-Reads the `events` table of $TOKENMAXX_HISTORY (opened read-only and immutable) and writes failures.csv (bucket,root_cause,count) and
-failures.svg beside itself; prints a short summary. Standard library only, plus svgplot.py.
+Reads the `events` table of $TOKENMAXX_HISTORY (opened read-only and immutable) and writes
+failures.csv (bucket,root_cause,count) and failures.svg beside itself; prints a short summary. Standard library only, plus svgplot.py.
 """
 
 from __future__ import annotations
