@@ -11,6 +11,7 @@ from pathlib import Path
 from agents.plan import Plan
 from agents.plan_models import AgentSpec, Policy
 from agents.tools import Workspace
+from agents.tools.workspace import HistoryCopy
 from agents.tools.sandbox import Sandbox, choose_sandbox
 
 COMMAND_TOOL = "run_command"
@@ -21,8 +22,8 @@ def agent_sandbox(plan: Plan, spec: AgentSpec) -> Sandbox:
     return choose_sandbox(plan.sandbox_for(spec), spec.network)
 
 
-def agent_workspace(plan: Plan, spec: AgentSpec, out_root: Path) -> Workspace:
-    """The agent's view of the disk and how its commands run."""
+def agent_workspace(plan: Plan, spec: AgentSpec, out_root: Path, history: HistoryCopy | None = None) -> Workspace:
+    """The agent's view of the disk, how its commands run, and the history snapshot they see."""
     return Workspace(
         project=plan.workdir,
         out_root=out_root,
@@ -30,6 +31,7 @@ def agent_workspace(plan: Plan, spec: AgentSpec, out_root: Path) -> Workspace:
         sandbox=agent_sandbox(plan, spec),
         network=spec.network,
         env_pass=plan.env_pass_for(spec),
+        history=history,
     )
 
 

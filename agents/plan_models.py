@@ -92,7 +92,11 @@ class RoleSpec(_PlanModel):
 
 
 class AgentSpec(_PlanModel):
-    """One agent of the fleet as the plan describes it."""
+    """One agent of the fleet as the plan describes it.
+
+    `history = true` gives its commands $TOKENMAXX_HISTORY: a read-only snapshot of the session
+    database taken each time the agent starts (never the live database; skipped, with a note, past 512 MB).
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
     role: str
@@ -109,6 +113,7 @@ class AgentSpec(_PlanModel):
     sandbox: SandboxMode | None = None  # None: the fleet's
     network: bool = False  # whether its commands reach the network (from inside the sandbox)
     env_pass: list[str] = []  # environment variables its commands get, on top of the fleet's
+    history: bool = False  # whether its commands get a read-only snapshot of the session history
 
 
 class PlanFile(_PlanModel):

@@ -19,6 +19,7 @@ from agents.commanding import CommandError, CommandHandling
 from agents.budget import Budgets
 from agents.confinement import agent_workspace, effective_policy, sandbox_notices, unconfined_reason
 from agents.conversation import FRESH_START, initial_message
+from agents.history import HistorySnapshots
 from agents.loop import AgentLoop, TurnResult, text_flush_interval
 from agents.plan import Plan
 from agents.plan_models import AgentSpec
@@ -68,6 +69,7 @@ class Supervisor(CommandHandling):
         self.out_root = out_root or plan.out / self.session_id
         self.budgets = Budgets(plan)
         self.runs: dict[str, AgentRun] = {}
+        self.history = HistorySnapshots(store)
         self._providers: dict[str, Provider] = dict(providers or {})
         self._provider_slots: dict[str, asyncio.Semaphore] = {}
         self.slots = Slots(plan.max_parallel)
@@ -186,6 +188,7 @@ class Supervisor(CommandHandling):
         self.emit(ev.SessionEnded(status=status or self._session_status(bool(unfinished))))  # type: ignore[arg-type]
         for provider in self._providers.values():
             await provider.aclose()
+        await self.history.close()
 
     def _session_status(self, stopped: bool) -> str:
         if stopped:
@@ -250,6 +253,7 @@ class Supervisor(CommandHandling):
 
     async def _iterations(self, run: AgentRun, *, fresh: bool) -> None:
         while True:
+            await self.history.take(run.spec)
             loop = self._agent_loop(run, fresh=fresh)
             if loop is None:
                 return
@@ -301,7 +305,7 @@ class Supervisor(CommandHandling):
             max_tokens=spec.max_tokens,
             provider=provider,
             provider_slots=self._provider_slots.get(spec.provider),
-            workspace=agent_workspace(self.plan, spec, self.out_root),
+            workspace=agent_workspace(self.plan, spec, self.out_root, self.history.copy_for(run.name)),
             host=self,
             conversation=run.conversation,
         )

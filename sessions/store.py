@@ -11,6 +11,7 @@ Errors::
     StoreError                 anything the store cannot do; the message names the file
     ├── SchemaTooNew           the file was written by a newer tokenmaxx; nothing was written
     ├── NotADatabase           the file is not an SQLite database or is corrupt; nothing was written
+    ├── CopyRefused            a history snapshot too large to copy, or unreadable (sessions.backup)
     ├── SessionNotFound        no session has that id or id prefix
     ├── AmbiguousSession       an id prefix matches several sessions
     ├── SessionBusy            another process (or this store) holds the session's lock
@@ -35,6 +36,7 @@ from typing import Self, TypeAlias
 import aiosqlite
 import platformdirs
 
+from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
 from sessions.events import Event, from_row, payload_json
 from sessions.schema import (
     HOST,
@@ -56,6 +58,7 @@ from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
 
 __all__ = [
     "AmbiguousSession",
+    "CopyRefused",
     "ImportRejected",
     "LockUnavailable",
     "NotADatabase",
@@ -324,6 +327,11 @@ class Store:
             self._raise_failure()
 
     # -- reading ---------------------------------------------------------------------------
+
+    async def copy_to(self, target: Path, max_bytes: int = MAX_COPY_BYTES) -> Path:
+        """Commit what is queued, then copy the database to `target` in a thread; CopyRefused when it cannot."""
+        await self.flush()
+        return await asyncio.to_thread(copy_database, self.path, target, max_bytes)
 
     async def sessions(self) -> list[SessionSummary]:
         """Every session, newest first."""

@@ -30,7 +30,7 @@ def next_step(ctx: Context) -> Step:
     runs = ctx.calls_to("run_command")
     if not runs:
         return Step(
-            "Scripts are in place. Running the analysis against the session database now.",
+            "Scripts are in place. Running the analysis against the snapshot of the session history now.",
             (Call("run_command", {"command": RUN}),),
         )
     return _summarise(runs[-1].output, runs[-1].ok)
@@ -42,8 +42,8 @@ def _write_scripts(ctx: Context) -> Step:
         "Every provider error, failed tool call, watchdog flag and bad outcome is an event in the store.",
     )
     return Step(
-        f"{opening} I'll write a small script that opens $TOKENMAXX_DB read-only, classifies provider errors, "
-        "failed tools, flags and failed outcomes by root cause, and buckets them by hour; "
+        f"{opening} I'll write a small script that opens the snapshot at $TOKENMAXX_HISTORY read-only, "
+        "classifies provider errors, failed tools, flags and failed outcomes by root cause, and buckets them by hour; "
         "svgplot.py draws the chart.",
         tuple(Call("write_file", {"path": name, "content": script_source(name)}) for name in SCRIPTS),
     )

@@ -40,7 +40,8 @@ class RunCommand(BaseTool):
         "folders are read-only, the system folders too), /tmp and $HOME are private and emptied when "
         "the command ends, no other process is visible, and there is no network unless the plan "
         "allows it. The environment holds only PATH, HOME, LANG, LC_*, TERM, TZ, the two variables "
-        "above and those the plan passes; no API keys."
+        "above and those the plan passes; no API keys. When the plan gives you the fleet's history, "
+        "$TOKENMAXX_HISTORY is a read-only SQLite snapshot of the session database, taken when you started."
     )
     params = (
         Param(
@@ -78,7 +79,17 @@ def command_env(ws: Workspace, home: str) -> dict[str, str]:
     env.update(
         HOME=home, TOKENMAXX_PROJECT=str(real_root(ws.project)), TOKENMAXX_OUT=str(real_root(ws.out_root))
     )
+    env.update(history_env(ws))
     return env
+
+
+def history_env(ws: Workspace) -> dict[str, str]:
+    """$TOKENMAXX_HISTORY where the agent's snapshot lies for its commands, else $TOKENMAXX_HISTORY_NOTE saying why."""
+    if ws.history is None:
+        return {}
+    if ws.history.path is None:
+        return {"TOKENMAXX_HISTORY_NOTE": ws.history.note}
+    return {"TOKENMAXX_HISTORY": ws.sandbox.history_path(ws.history.path)}
 
 
 @asynccontextmanager
@@ -119,6 +130,8 @@ def changed_files(before: dict[str, FileState], after: dict[str, FileState]) -> 
 def describe(result: CommandResult, ws: Workspace, written: list[Path]) -> str:
     """The text the model sees: output, then how the command ended, then the files it wrote."""
     lines = [result.output.rstrip("\n") or "(no output)", _ending(result, ws)]
+    if ws.history is not None and ws.history.path is None:
+        lines.append(f"[$TOKENMAXX_HISTORY is not set: {ws.history.note}]")
     if written:
         names = [path.relative_to(ws.own_out).as_posix() for path in written]
         more = f" and {len(names) - WRITTEN_SHOWN} more" if len(names) > WRITTEN_SHOWN else ""

@@ -7,7 +7,8 @@
 
 With bubblewrap a command gets its own user, PID, mount, IPC, UTS and (unless the agent has network
 access) network namespaces; the system folders, the project and the session's out folder read-only,
-its own out folder read-write, a private /tmp holding HOME, and fresh /proc and /dev. bubblewrap is
+its own out folder read-write, a private /tmp holding HOME, fresh /proc and /dev, and, for an agent
+given the history, the snapshot of the session database read-only at HISTORY_MOUNT. bubblewrap is
 started with the command's allow-listed environment, so its own pid 1 shows nothing else.
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from agents.tools.workspace import Workspace
 
 SANDBOX_HOME = "/tmp/home"
+HISTORY_MOUNT = "/run/tokenmaxx/history.db"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 PROBE_TIMEOUT_S = 10.0
 INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap, or your distribution's package)"
@@ -47,6 +49,8 @@ class Sandbox(Protocol):
     def argv(self, command: str, ws: Workspace) -> list[str]: ...
 
     def home(self) -> str | None: ...
+
+    def history_path(self, copy: Path) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,10 @@ class NoSandbox:
         """None: the caller makes a private folder on the host."""
         return None
 
+    def history_path(self, copy: Path) -> str:
+        """The history snapshot where it lies on the host: writing it cannot change the record."""
+        return str(copy)
+
 
 @dataclass(frozen=True, slots=True)
 class Bubblewrap:
@@ -86,6 +94,7 @@ class Bubblewrap:
             *namespace_args(network=ws.network),
             *system_args(),
             *folder_args(ws.project.resolve(), ws.out_root.resolve(), Path(own_out)),
+            *history_args(ws),
             "--chdir", own_out,
             "--", "/bin/sh", "-c", command,
         ]  # fmt: skip
@@ -93,6 +102,10 @@ class Bubblewrap:
     def home(self) -> str | None:
         """HOME inside the sandbox: a folder in its private /tmp, gone when the command ends."""
         return SANDBOX_HOME
+
+    def history_path(self, copy: Path) -> str:
+        """The history snapshot's fixed, read-only place inside the sandbox."""
+        return HISTORY_MOUNT
 
 
 def namespace_args(*, network: bool) -> list[str]:
@@ -123,6 +136,13 @@ def folder_args(project: Path, out_root: Path, own_out: Path) -> list[str]:
         "--ro-bind", str(out_root), str(out_root),
         "--bind", str(own_out), str(own_out),
     ]  # fmt: skip
+
+
+def history_args(ws: Workspace) -> list[str]:
+    """The agent's history snapshot read-only at HISTORY_MOUNT, when it has one."""
+    if ws.history is None or ws.history.path is None:
+        return []
+    return ["--ro-bind", str(ws.history.path.resolve()), HISTORY_MOUNT]
 
 
 def choose_sandbox(mode: SandboxMode, network: bool = False) -> Sandbox:

@@ -45,6 +45,14 @@ class ToolOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryCopy:
+    """A read-only snapshot of the session history for an agent's commands (`path`), or why there is none (`note`)."""
+
+    path: Path | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Workspace:
     """One agent's view of the disk (the project it reads and the session's out folder) and how its
     commands run: in which sandbox, with or without network, with which variables passed through."""
@@ -57,6 +65,7 @@ class Workspace:
     sandbox: Sandbox = NoSandbox()
     network: bool = False
     env_pass: tuple[str, ...] = ()
+    history: HistoryCopy | None = None  # None: the plan does not give this agent the history
 
     def __post_init__(self) -> None:
         if self.agent in ("", ".", "..") or "/" in self.agent or "\0" in self.agent:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.history import HistorySnapshots
+from agents.plan_models import AgentSpec
 from agents.providers.base import (
     Message,
     ModelRequest,
@@ -21,9 +22,9 @@ from agents.providers.base import (
 )
 from agents.providers.sim import SimProvider
 from agents.tools import Workspace, run_tool, tool_specs
-from agents.tools import command as command_tool
+from agents.tools.workspace import HistoryCopy
 from sessions import events as ev
-from sessions.events import payload_json
+from sessions.store import Store
 
 ALL_TOOLS = ("read_file", "list_files", "write_file", "run_command")
 SYSTEM = "You are an agent in a simulated fleet. Use the tools to do the task."
@@ -64,9 +65,10 @@ async def drive(
     project: Path,
     out_root: Path,
     max_turns: int = 12,
+    history: HistoryCopy | None = None,
 ) -> Transcript:
     """Run an agent until it stops calling tools; fails the test if it needs more than `max_turns`."""
-    ws = Workspace(project=project, out_root=out_root, agent=agent, command_timeout_s=60)
+    ws = Workspace(project=project, out_root=out_root, agent=agent, command_timeout_s=60, history=history)
     transcript = Transcript([Message("user", (TextPart(task),))])
     for _ in range(max_turns):
         reply = ReplyAccumulator()
@@ -87,30 +89,36 @@ async def drive(
     raise AssertionError(f"{agent} did not finish within {max_turns} turns")
 
 
-def failure_db(path: Path, events: list[ev.Event]) -> Path:
-    """A database with the store's `events` columns holding these events."""
-    with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("CREATE TABLE events (session_id TEXT, seq INTEGER, ts REAL, kind TEXT, agent TEXT, payload TEXT)")
-        conn.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-            [("s1", n, e.ts, e.kind, getattr(e, "agent", None), payload_json(e)) for n, e in enumerate(events, 1)],
-        )
+async def failure_db(path: Path, events: list[ev.Event]) -> Path:
+    """A session database, written by the real store, holding these events as one session."""
+    async with await Store.open(path) as store:
+        for event in events:
+            store.append("s1", event)
     return path
 
 
-@contextmanager
-def session_db(db: Path) -> Iterator[None]:
-    """Give unsandboxed commands a history database as $TOKENMAXX_DB (a fleet never gives its own)."""
-    original = command_tool.command_env
-
-    def with_db(ws: Workspace, home: str) -> dict[str, str]:
-        return {**original(ws, home), "TOKENMAXX_DB": str(db)}
-
-    command_tool.command_env = with_db
+@asynccontextmanager
+async def recorded_history(db: Path | None) -> AsyncIterator[HistorySnapshots]:
+    """The history snapshots of a fleet recording to `db` (None: to no database), removed at the end."""
+    store = None if db is None else await Store.open(db)
+    snapshots = HistorySnapshots(store)
     try:
-        yield
+        yield snapshots
     finally:
-        command_tool.command_env = original
+        await snapshots.close()
+        if store is not None:
+            await store.close()
+
+
+async def drive_spec(
+    provider: SimProvider, spec: AgentSpec, snapshots: HistorySnapshots, project: Path, out_root: Path
+) -> Transcript:
+    """Drive one agent of a plan as the fleet starts it: with a fresh history snapshot when its entry asks for one."""
+    await snapshots.take(spec)
+    history = snapshots.copy_for(spec.name)
+    return await drive(
+        provider, agent=spec.name, role=spec.role, task=spec.task, project=project, out_root=out_root, history=history
+    )
 
 
 def git(repo: Path, *args: str, day: str | None = None) -> str:

@@ -17,7 +17,7 @@ from agents.plan import load_plan
 from agents.providers.sim import SimProvider
 from agents.sim.factcheck import check_all, claims_of, report_rows, sources_of
 from sessions import events as ev
-from tests.agents.sim_driver import drive, failure_db, session_db
+from tests.agents.sim_driver import drive_spec, failure_db, recorded_history
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEMO = Path(__file__).resolve().parents[2] / "agents" / "demo"
@@ -66,7 +66,8 @@ def test_the_plan_runs_five_sim_agents_with_one_stall_and_one_loop(tmp_path: Pat
     assert {plan.policy_for(name, "run_command") for name in ("charts", "logs")} == {"auto"}
     sim = plan.provider_config("sim")
     assert (sim.kind, sim.speed, sim.seed, sim.price_as) == ("sim", 2.5, 9, "claude-sonnet-4-6")
-    assert "$TOKENMAXX_DB" in plan.agent("logs").task
+    assert "$TOKENMAXX_HISTORY" in plan.agent("logs").task
+    assert [a.name for a in plan.agents if a.history] == ["logs"]
 
 
 def test_demo_plan_returns_the_loaded_plan(tmp_path: Path, sample: Path) -> None:
@@ -166,13 +167,12 @@ class Slides(HTMLParser):
 async def test_the_demo_agents_make_all_five_artifacts(tmp_path: Path, sample: Path) -> None:
     out = tmp_path / "out" / "session"
     copy_inputs(out)
-    db = failure_db(tmp_path / "fleet.db", [ev.AgentFlagged(agent="charts", flag="looping", ts=1_767_225_600.0)])
+    db = await failure_db(tmp_path / "fleet.db", [ev.AgentFlagged(agent="charts", flag="looping", ts=1_767_225_600.0)])
     plan = demo_plan(sample, tmp_path / "out")
     provider = SimProvider(speed=1000)
-    with session_db(db):
+    async with recorded_history(db) as snapshots:
         for agent in plan.topological_order():
-            spec = plan.agent(agent)
-            await drive(provider, agent=agent, role=spec.role, task=spec.task, project=sample, out_root=out)
+            await drive_spec(provider, plan.agent(agent), snapshots, sample, out)
 
     points = [c for c in ElementTree.parse(out / "charts" / "loc.svg").iter(f"{SVG}circle") if "data-day" in c.attrib]
     assert [p.attrib["data-day"] for p in points] == commit_days()

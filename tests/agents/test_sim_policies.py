@@ -18,11 +18,13 @@ from agents.sim.deck import Inputs, deck_html
 from agents.sim.scripts.failures import tool_reason
 from agents.sim.scripts.svgplot import Series, line_chart
 from sessions import events as ev
-from tests.agents.sim_driver import EXPECTED_LOC, drive, failure_db, git, history_repo, session_db
+from agents.plan_models import AgentSpec
+from tests.agents.sim_driver import EXPECTED_LOC, drive, drive_spec, failure_db, git, history_repo, recorded_history
 
 SVG = "{http://www.w3.org/2000/svg}"
 FAST = 1000.0
 BASE_TS = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+LOGS = AgentSpec(name="logs", role="log-analyst", task="Failures.", history=True)
 
 
 @pytest.fixture
@@ -91,9 +93,9 @@ async def test_chart_builder_explains_and_stops_when_git_fails(tmp_path: Path, o
 
 
 async def test_log_analyst_counts_failures_by_root_cause_per_hour(repo: Path, out: Path, tmp_path: Path) -> None:
-    db = failure_db(tmp_path / "fleet.db", sample_failures())
-    with session_db(db):
-        transcript = await drive(SimProvider(speed=FAST), agent="logs", role="log-analyst", task="Failures.", project=repo, out_root=out)
+    db = await failure_db(tmp_path / "fleet.db", sample_failures())
+    async with recorded_history(db) as snapshots:
+        transcript = await drive_spec(SimProvider(speed=FAST), LOGS, snapshots, repo, out)
     rows = list(csv.reader(io.StringIO((out / "logs" / "failures.csv").read_text())))
     assert rows == [
         ["bucket", "root_cause", "count"],
@@ -111,18 +113,18 @@ async def test_log_analyst_counts_failures_by_root_cause_per_hour(repo: Path, ou
 
 
 async def test_log_analyst_buckets_by_day_when_history_spans_days(repo: Path, out: Path, tmp_path: Path) -> None:
-    db = failure_db(tmp_path / "fleet.db", sample_failures(spread_s=5 * 86_400))
-    with session_db(db):
-        await drive(SimProvider(speed=FAST), agent="logs", role="log-analyst", task="Failures.", project=repo, out_root=out)
+    db = await failure_db(tmp_path / "fleet.db", sample_failures(spread_s=5 * 86_400))
+    async with recorded_history(db) as snapshots:
+        await drive_spec(SimProvider(speed=FAST), LOGS, snapshots, repo, out)
     buckets = {row["bucket"] for row in csv.DictReader(io.StringIO((out / "logs" / "failures.csv").read_text()))}
     assert buckets == {"2026-01-01", "2026-01-06"}
 
 
 @pytest.mark.parametrize("with_db", [True, False], ids=["history-without-failures", "no-database"])
 async def test_log_analyst_says_when_there_are_no_failures(repo: Path, out: Path, tmp_path: Path, with_db: bool) -> None:
-    db = failure_db(tmp_path / "fleet.db", [ev.Text(agent="a", text="hello", ts=BASE_TS)]) if with_db else tmp_path / "none.db"
-    with session_db(db):
-        transcript = await drive(SimProvider(speed=FAST), agent="logs", role="log-analyst", task="Failures.", project=repo, out_root=out)
+    db = await failure_db(tmp_path / "fleet.db", [ev.Text(agent="a", text="hello", ts=BASE_TS)]) if with_db else None
+    async with recorded_history(db) as snapshots:
+        transcript = await drive_spec(SimProvider(speed=FAST), LOGS, snapshots, repo, out)
     assert (out / "logs" / "failures.csv").read_text().splitlines() == ["bucket,root_cause,count"]
     root = ElementTree.fromstring((out / "logs" / "failures.svg").read_text())
     assert any("No failures yet" in (t.text or "") for t in root.iter(f"{SVG}text"))

@@ -1,7 +1,7 @@
-"""Failures by root cause over time, mined read-only from tokenmaxx's session database.
+"""Failures by root cause over time, mined read-only from a snapshot of tokenmaxx's session database.
 
-Reads the `events` table of $TOKENMAXX_DB and writes failures.csv (bucket,root_cause,count) and
-failures.svg beside itself; prints a short summary. Standard library only, plus svgplot.py.
+Reads the `events` table of $TOKENMAXX_HISTORY (opened read-only and immutable) and writes
+failures.csv (bucket,root_cause,count) and failures.svg beside itself; prints a short summary. Standard library only, plus svgplot.py.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def tool_reason(output: str) -> str:
 def read_failures(db: Path) -> tuple[int, int, list[tuple[float, str]]]:
     """Events scanned, sessions seen, and (timestamp, root cause) of every failure."""
     marks = ",".join("?" * len(KINDS))
-    with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+    with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as conn:
         scanned, sessions = conn.execute("SELECT count(*), count(DISTINCT session_id) FROM events").fetchone()
         rows = conn.execute(f"SELECT ts, kind, payload FROM events WHERE kind IN ({marks}) ORDER BY ts", KINDS)
         failures = []
@@ -117,7 +117,7 @@ def total(counts: Counter, cause: str) -> int:
 
 def main() -> int:
     here = Path(__file__).resolve().parent
-    db_path = os.environ.get("TOKENMAXX_DB", "")
+    db_path = os.environ.get("TOKENMAXX_HISTORY", "")
     if db_path and Path(db_path).is_file():
         try:
             scanned, sessions, failures = read_failures(Path(db_path))
@@ -127,7 +127,8 @@ def main() -> int:
         print(f"scanned {scanned} events in {sessions} sessions of {db_path}")
     else:
         failures = []
-        print(f"no session database at {db_path or '$TOKENMAXX_DB (unset)'}; no history to mine")
+        why = os.environ.get("TOKENMAXX_HISTORY_NOTE") or "the plan does not give this agent the history"
+        print(f"no history snapshot at {db_path or '$TOKENMAXX_HISTORY'} ({why}); no history to mine")
     unit, counts = count_by_bucket(failures)
     write_csv(here / "failures.csv", counts)
     (here / "failures.svg").write_text(chart(counts, unit))
