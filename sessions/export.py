@@ -64,10 +64,22 @@ class ImportFileError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Characters JSON may carry raw that a terminal acts on (DEL, C1 controls, line separators, bidi overrides)."""
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def write_jsonl(events: Iterable[Event], fp: TextIO) -> None:
-    """Write events one JSON object per line, in the shape `read_jsonl` reads back."""
+    """Write events one JSON object per line, in the shape `read_jsonl` reads back.
+
+    The text stays exact (it is data), but every control a terminal would act on is written as a
+    `\\uXXXX` escape, so an export printed to a terminal cannot drive it.
+    """
     for event in events:
-        fp.write(encode(event))
+        fp.write(_RAW_IN_JSON.sub(_escaped, encode(event)))
         fp.write("\n")
 
 

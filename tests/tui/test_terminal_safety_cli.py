@@ -11,7 +11,7 @@ from agents.providers.base import ModelRequest, ProviderFailure
 from agents.supervisor import Supervisor
 from sessions.export import read_jsonl, write_jsonl
 from tests.agents.scripted import ScriptedProvider, Step, make_plan, reply
-from tests.hostile_text import HOSTILE, OSC0_TITLE, assert_shown_safely, hostile_session
+from tests.hostile_text import HOSTILE, OSC0_TITLE, assert_shown_safely, hostile_session, raw_controls
 from tui import runner
 from tui.cli import main
 
@@ -68,6 +68,15 @@ def test_the_markdown_export_shows_placeholders_and_the_jsonl_keeps_the_exact_te
     assert_shown_safely(markdown.stdout)
     assert tokenmaxx("export", "badc0ffee001", "-o", tmp_path / "again.jsonl", "--db", hostile_db).exit_code == 0
     assert read_jsonl(tmp_path / "again.jsonl") == hostile_session()
+
+
+def test_a_jsonl_export_printed_to_the_terminal_escapes_every_control_and_decodes_exactly(hostile_db: Path, tmp_path: Path) -> None:
+    """JSON may carry C1 controls and bidi overrides raw; the export writes them as \\u escapes, so the data is exact."""
+    printed = tokenmaxx("export", "badc0ffee001", "--db", hostile_db)
+    assert printed.exit_code == 0
+    assert raw_controls(printed.stdout) == []
+    (tmp_path / "printed.jsonl").write_text(printed.stdout)
+    assert read_jsonl(tmp_path / "printed.jsonl") == hostile_session()
 
 
 def hostile_model(request: ModelRequest) -> list[Step]:
