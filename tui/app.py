@@ -19,7 +19,7 @@ from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_the
 from tui.config import Config, save_config
 from tui.control import Control
 from tui.fleet_view import FleetView, NoFleet
-from tui.format import plural
+from tui.format import quit_question
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 from tui.replay_fleet import ReplayFleet
 from tui.screens.agent import AgentScreen
@@ -257,13 +257,10 @@ class TokenmaxxApp(App[None]):
     def action_quit_app(self) -> None:
         """Quit; while agents of a live fleet still run (even under a replay), ask first."""
         live = next((w.fleet for w in self._watched if w.fleet.live), None)
-        running = [a.name for a in live.state.agents.values() if not a.finished] if live is not None else []
-        if not running:
+        question = quit_question(live.state.agents.values()) if live is not None else None
+        if question is None:
             self.exit()
             return
-        one = len(running) == 1
-        names = f"{', '.join(running[:5])}{'…' if len(running) > 5 else ''}"
-        question = f"{plural(len(running), 'agent')} {'is' if one else 'are'} still running ({names}). Quit and stop {'it' if one else 'them'}?"
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
 
 
