@@ -219,9 +219,11 @@ class TokenmaxxApp(App[None]):
             if command.title != "Theme":
                 yield command
         yield SystemCommand("Theme", "Pick a theme (remembered)", self.action_pick_theme)
+        offered = {"theme", "quit", "quit_ctrl"}
         for active in screen.active_bindings.values():
             binding = active.binding
-            if active.enabled and binding.id and binding.description and binding.action not in ("pick_theme", "quit", "quit_app"):
+            if active.enabled and binding.id and binding.description and binding.id not in offered:
+                offered.add(binding.id)
                 key = self.get_key_display(binding)
                 yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} ({key})", partial(self.run_action, binding.action, active.node))
 

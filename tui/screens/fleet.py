@@ -123,7 +123,7 @@ class FleetScreen(SupervisedScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "sort" and not self.table_mode:
-            return False
+            return None
         if action in ("zoom", "tag") and self.selected is None:
             return None
         if action == "open_artifact" and self.deliverable() is None:
