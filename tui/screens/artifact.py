@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui import opener
 from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+from tui.widgets.key_footer import KeyFooter
 
 FULL_BYTES = 2_000_000
 
@@ -38,7 +39,7 @@ class ArtifactScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(f"{self.name_shown}  ·  {self.file}" + (f"  ·  {self.notice}" if self.notice else ""), id="where")
         yield ArtifactPreview(id="artifact")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(ArtifactPreview).show_message(self.name_shown, "reading…")

@@ -17,13 +17,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from sessions.store import SessionSummary, Store, StoreError
 from tui.format import plural
 from tui.headless import money
 from tui.listing import duration_text
 from tui.session_filter import SORTS, SessionQuery
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import TokenmaxxApp
@@ -91,7 +92,7 @@ class SessionsScreen(Screen[None]):
         yield table
         yield Static("", id="sessions-empty")
         yield Input(placeholder="filter: id, name, plan or folder; text or regex; ! in front inverts · enter keeps · esc clears", id="filter")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", lambda _: self._show(), init=False)
