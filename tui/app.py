@@ -80,6 +80,7 @@ class TokenmaxxApp(App[None]):
         self._browsing = fleet is None
         self._painted: tuple[int, int] | None = None
         self._theme_problems = self._register_themes()
+        self.resume_after: str | None = None
 
     def _watch(self, fleet: FleetView, screen: Screen[None] | None = None) -> Watched:
         return Watched(fleet, Control(fleet, lambda message, severity: self.notify(message, severity=severity)), screen)  # type: ignore[arg-type]
@@ -158,6 +159,11 @@ class TokenmaxxApp(App[None]):
         """The screen that zooms into `agent` of the fleet on view: at the replay cursor for a replay, else live."""
         fleet = self.fleet
         return ReplayAgentScreen(agent, fleet) if isinstance(fleet, ReplayFleet) else AgentScreen(agent)
+
+    def resume_on_exit(self, session_id: str) -> None:
+        """Close the app so that its runner resumes `session_id` in a new one (see `runner.browse_tui`)."""
+        self.resume_after = session_id
+        self.exit()
 
     def replay_covers_something(self) -> bool:
         """True when the replay on view was opened over another screen of the app, which closing it brings back."""
