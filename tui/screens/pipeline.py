@@ -60,7 +60,7 @@ class PipelineScreen(SupervisedScreen):
             self.selected = next(iter(state.agents), None)
         self.query_one(FlagBanner).show(state)
         if view.show(state, now, self.selected):
-            view.reveal(self.selected)
+            view.call_after_refresh(view.reveal, self.selected)  # once laid out: a view not yet sized cannot scroll
         self._show_bar(view)
         super().paint(state, now)
 
