@@ -62,7 +62,12 @@ def _over(
     whose: str, budget: Budget, spent_usd: float, spent_tokens: int, worst_usd: float | None, worst_tokens: int
 ) -> str | None:
     if budget.usd is not None and worst_usd is not None and spent_usd + worst_usd > budget.usd:
-        return f"{whose} of ${budget.usd:.2f} cannot cover the next call (spent ${spent_usd:.4f}, the call could cost ${worst_usd:.4f})"
+        return f"{whose} of {_dollars(budget.usd)} cannot cover the next call (spent ${spent_usd:.4f}, the call could cost ${worst_usd:.4f})"
     if budget.tokens is not None and spent_tokens + worst_tokens > budget.tokens:
         return f"{whose} of {budget.tokens:,} tokens cannot cover the next call (spent {spent_tokens:,}, the call could take {worst_tokens:,})"
     return None
+
+
+def _dollars(usd: float) -> str:
+    """A budget in dollars as written: cents when whole cents, else four places ($0.0050 stays $0.0050, not $0.01)."""
+    return f"${usd:,.2f}" if round(usd, 2) == usd else f"${usd:,.4f}"

@@ -55,6 +55,11 @@ _ACTORS = {"resume": "tokenmaxx resume"}
 """Who a SupervisorAction's `by` names, where the bare word would read as the action."""
 
 
+def actor(by: str) -> str:
+    """Who a SupervisorAction's `by` names, as a reader should see it ("tokenmaxx resume", not a bare "resume")."""
+    return _ACTORS.get(by, by)
+
+
 class ImportFileError(ValueError):
     """A JSONL file that cannot be read back as events; the message names the file and line."""
 
@@ -341,7 +346,7 @@ def _usage_line(usage: ev.UsageReported) -> str:
 
 def _action_line(action: ev.SupervisorAction, target: str) -> str:
     """One sentence: who did what to whom, e.g. '**watchdog** restarted this agent'."""
-    who = _ACTORS.get(action.by, action.by)
+    who = actor(action.by)
     text = f": {action.text}" if action.text else ""
     return f"**{who}** {_DONE[action.action]} {target}{text}"
 

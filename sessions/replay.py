@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from sessions.events import Event, from_row
+from sessions.export import actor
 from sessions.state import FleetState, initial_state, reduce, reduce_all, state_from_json, state_to_json
 from sessions.store import SessionSummary, Store
 
@@ -212,7 +213,7 @@ def _classify(kind: str, agent: str | None, p: dict[str, Any]) -> tuple[MarkerKi
         case "agent_flagged":
             return "flag", f"{who} {p['flag']}" + _said(p.get("detail"))
         case "supervisor_action" if p["action"] not in _REVIEW_ACTIONS:
-            return "intervention", f"{p.get('by', 'user')} {p['action']} {who}" + _said(p.get("text"))
+            return "intervention", _intervention(p.get("by", "user"), p["action"], who) + _said(p.get("text"))
         case "artifact":
             return "artifact", f"{who} wrote {p['path']}"
         case "artifact_review":
@@ -225,6 +226,11 @@ def _classify(kind: str, agent: str | None, p: dict[str, Any]) -> tuple[MarkerKi
             return "error", f"{who} failed" + _said(p.get("summary"))
         case _:
             return None
+
+
+def _intervention(by: str, action: str, who: str) -> str:
+    """'watchdog restart charts'; an action named after its actor reads 'resume logs (tokenmaxx resume)', not 'resume resume logs'."""
+    return f"{action} {who} ({actor(by)})" if by == action else f"{actor(by)} {action} {who}"
 
 
 def _said(text: str | None) -> str:

@@ -16,6 +16,7 @@ Errors::
     ├── AmbiguousSession       an id prefix matches several sessions
     ├── SessionBusy            another process (or this store) holds the session's lock
     ├── LockUnavailable        the session's lock file cannot be made or locked
+    ├── SessionRunning         a running session cannot be deleted
     └── ImportRejected         the events do not form one importable session
         └── SessionExists      the store already holds a session with that id
 """
@@ -102,6 +103,14 @@ class ImportRejected(StoreError):
 
 class SessionExists(ImportRejected):
     """The store already holds a session with that id."""
+
+
+class SessionRunning(StoreError):
+    """A session still being written, which cannot be deleted."""
+
+
+_SESSION_TABLES = ("events", "snapshots", "agents", "reviews", "sessions")
+"""Every table that holds rows of a session, the `sessions` row itself last."""
 
 
 EventRow: TypeAlias = tuple[str, int, float, str, "str | None", str]
@@ -434,6 +443,23 @@ class Store:
                 await self._db.execute("DROP TABLE IF EXISTS temp.import_rows")
         self._next_seq[session_id] = count
         return session_id
+
+    async def delete_session(self, session_id: str) -> None:
+        """Remove a session (its full id) and everything recorded of it, in one transaction; a running one is refused."""
+        self._check_writable()
+        summary = await self.session(session_id)
+        if summary.status == "running":
+            raise SessionRunning(f"session {session_id} is still running: stop it before deleting it")
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in _SESSION_TABLES:
+                    await self._db.execute(f"DELETE FROM {table} WHERE {'id' if table == 'sessions' else 'session_id'} = ?", (session_id,))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await rollback(self._db)
+                raise
+        self._next_seq.pop(session_id, None)
 
     async def _stage_import(self, events: Iterator[Event]) -> tuple[str, int, dict[str, Rollup]]:
         rollups: dict[str, Rollup] = {}

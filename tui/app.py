@@ -21,7 +21,7 @@ from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_the
 from tui.config import Config, save_config
 from tui.control import Control
 from tui.fleet_view import FleetView, NoFleet
-from tui.format import plural
+from tui.format import quit_question
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 from tui.replay_fleet import ReplayFleet
 from tui.screens.agent import AgentScreen
@@ -82,6 +82,7 @@ class TokenmaxxApp(App[None]):
         self._browsing = fleet is None
         self._painted: tuple[int, int] | None = None
         self._theme_problems = self._register_themes()
+        self.resume_after: str | None = None
 
     def _watch(self, fleet: FleetView, screen: Screen[None] | None = None) -> Watched:
         return Watched(fleet, Control(fleet, lambda message, severity: self.notify(message, severity=severity)), screen)  # type: ignore[arg-type]
@@ -161,6 +162,11 @@ class TokenmaxxApp(App[None]):
         fleet = self.fleet
         return ReplayAgentScreen(agent, fleet) if isinstance(fleet, ReplayFleet) else AgentScreen(agent)
 
+    def resume_on_exit(self, session_id: str) -> None:
+        """Close the app so that its runner resumes `session_id` in a new one (see `runner.browse_tui`)."""
+        self.resume_after = session_id
+        self.exit()
+
     def replay_covers_something(self) -> bool:
         """True when the replay on view was opened over another screen of the app, which closing it brings back."""
         return self._watched[-1].screen is not None
@@ -225,9 +231,11 @@ class TokenmaxxApp(App[None]):
             if command.title != "Theme":
                 yield command
         yield SystemCommand("Theme", "Pick a theme (remembered)", self.action_pick_theme)
+        offered = {"theme", "quit", "quit_ctrl"}
         for active in screen.active_bindings.values():
             binding = active.binding
-            if active.enabled and binding.id and binding.description and binding.action not in ("pick_theme", "quit", "quit_app"):
+            if active.enabled and binding.id and binding.description and binding.id not in offered:
+                offered.add(binding.id)
                 key = self.get_key_display(binding)
                 yield SystemCommand(binding.description, f"{binding.tooltip or binding.description} ({key})", partial(self.run_action, binding.action, active.node))
 
@@ -263,13 +271,10 @@ class TokenmaxxApp(App[None]):
     def action_quit_app(self) -> None:
         """Quit; while agents of a live fleet still run (even under a replay), ask first."""
         live = next((w.fleet for w in self._watched if w.fleet.live), None)
-        running = [a.name for a in live.state.agents.values() if not a.finished] if live is not None else []
-        if not running:
+        question = quit_question(live.state.agents.values()) if live is not None else None
+        if question is None:
             self.exit()
             return
-        one = len(running) == 1
-        names = f"{', '.join(running[:5])}{'…' if len(running) > 5 else ''}"
-        question = f"{plural(len(running), 'agent')} {'is' if one else 'are'} still running ({names}). Quit and stop {'it' if one else 'them'}?"
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
 
 

@@ -81,7 +81,7 @@ def main(ctx: click.Context, db: Path | None) -> None:
 @main.command()
 @click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
 @db_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (default: ./tokenmaxx-out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (default: demo/ in the user data dir, beside the database).")
 @click.option("--speed", type=click.FloatRange(min=0.05, max=1000), default=1.0, show_default=True, help="Simulated token rate multiplier.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated model.")
 def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: int) -> None:
@@ -90,7 +90,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
 
     db_path = resolve_db(db)
     try:
-        plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
+        plan = demo_plan(Path.cwd(), (out or demo_out()).resolve(), speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
     _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None)
@@ -113,6 +113,13 @@ def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes:
     if out is not None:
         plan = plan.model_copy(update={"out": out.resolve()})
     _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
+
+
+def demo_out() -> Path:
+    """Where the demo writes unless told: the user data dir, so a demo run in a git repository leaves its status clean."""
+    import platformdirs
+
+    return platformdirs.user_data_path("tokenmaxx") / "demo"
 
 
 def _demo_inputs(out_root: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from textual.content import Content
@@ -146,6 +147,26 @@ def doing(agent: AgentState, queued: str | None, idle: Content) -> Content:
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """`n` and the noun that agrees with it: 1 agent, 2 agents, 0 agents."""
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+_NOT_STARTED = {"queued": "waiting", "waiting": "waiting", "paused": "paused"}
+
+
+def quit_question(agents: Iterable[AgentState]) -> str | None:
+    """What quitting would stop, agents waiting or paused told apart from running ones (None: nothing would stop)."""
+    groups: dict[str, list[str]] = {}
+    for agent in agents:
+        if not agent.finished:
+            groups.setdefault(_NOT_STARTED.get(agent.status, "still running"), []).append(agent.name)
+    if not groups:
+        return None
+    parts = [f"{plural(len(names), 'agent')} {'is' if len(names) == 1 else 'are'} {how} ({_names(names)})" for how, names in groups.items()]
+    one = sum(map(len, groups.values())) == 1
+    return f"{' and '.join(parts)}. Quit and stop {'it' if one else 'them'}?"
+
+
+def _names(names: list[str]) -> str:
+    return f"{', '.join(names[:5])}{'…' if len(names) > 5 else ''}"
 
 
 def one_line(text: str) -> str:

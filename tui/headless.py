@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sessions import events as ev
 from sessions.safe_text import terminal_safe_line
+from sessions.export import actor
 from sessions.state import AgentState, FleetState
 
 Echo = Callable[[str], None]
@@ -47,7 +48,7 @@ class ProgressPrinter:
             case ev.SupervisorAction():
                 who = event.agent or "fleet"
                 said = f": {event.text}" if event.text else ""
-                return f"{who:<12} {event.by} -> {event.action}{said}"
+                return f"{who:<12} {actor(event.by)} -> {event.action}{said}"
             case ev.ProviderError():
                 retry = f", retry in {event.retry_in_s:.1f}s" if event.retry_in_s is not None else ""
                 return f"{event.agent:<12} provider error {event.error_kind}: {event.message}{retry}"

@@ -153,10 +153,18 @@ async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None 
     return 0
 
 
-async def browse_tui(db_path: Path) -> int:
-    """Open the sessions browser on the store at `db_path`; enter replays a session."""
+async def browse_tui(db_path: Path, echo: Echo = print) -> int:
+    """Open the sessions browser on the store at `db_path`; enter replays a session, r resumes one once the browser closes."""
+    from agents.resume import CannotResume
     from tui.app import TokenmaxxApp
     from tui.config import load_config
 
-    await TokenmaxxApp(None, config=load_config(), store_path=db_path).run_async()
-    return 0
+    app = TokenmaxxApp(None, config=load_config(), store_path=db_path)
+    await app.run_async()
+    if app.resume_after is None:
+        return 0
+    try:
+        return await resume_tui(app.resume_after, db_path, echo=echo)
+    except CannotResume as error:
+        echo(f"tokenmaxx: {error}")
+        return 2

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from tests.tui.helpers import make_app, settle
+from sessions import events as ev
+from tests.tui.fake_fleet import T0
+from tests.tui.helpers import fleet_of, make_app, settle
 from tui.widgets.token_meter import TokenMeter
 
 KEY_FIGURES = (
@@ -48,3 +51,25 @@ async def test_the_lesser_figures_go_in_order_and_all_show_in_a_wide_terminal(tm
         assert spend == "spend   ░░░░░░░░░░ $0.0767+? sim / $5.00  burn $2.87/h  budget left 1h42m"
         assert trend.startswith("trend   ") and trend.endswith(" deliverables ✓0 ✗0  -/accepted  interventions 0")
         assert len(trend) == len("trend   ") + 15 + len("  deliverables ✓0 ✗0  -/accepted  interventions 0")
+
+
+async def test_a_narrow_meter_keeps_a_sparkline_once_deliverables_are_priced(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = fleet_of(app)
+        for agent in fleet.state.agents.values():
+            fleet.feed(*[ev.ArtifactReview(agent=agent.name, path=a.path, verdict="accepted", ts=T0 + 124) for a in agent.artifacts])
+        await settle(pilot)
+        trend = meter_lines(app.screen.query_one(TokenMeter))[2]
+        assert "/accepted  interventions 0" in trend and "$-" not in trend
+        assert re.fullmatch(r"trend   [▁▂▃▄▅▆▇█]{10}  deliverables ✓2 ✗0  \$0\.0384/accepted  interventions 0", trend), trend
+
+
+async def test_no_burn_rate_or_budget_left_once_every_agent_has_finished(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        fleet = fleet_of(app)
+        fleet.feed(*[ev.AgentFinished(agent=name, outcome="done", ts=T0 + 124) for name, a in fleet.state.agents.items() if not a.finished])
+        await settle(pilot)
+        spend = meter_lines(app.screen.query_one(TokenMeter))[1]
+        assert "burn" not in spend and "budget left" not in spend and spend.endswith("all agents finished")

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, OptionList
+from textual.widgets import OptionList
 
 from sessions import events as ev
 from sessions.state import FleetState
@@ -21,6 +21,7 @@ from tui.widgets.artifact_list import ArtifactList
 from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
 from tui.widgets.flag_banner import FlagBanner
 from tui.widgets.iteration_costs import IterationCosts
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.transcript import Transcript
 from tui.widgets.usage_table import UsageTable
 
@@ -68,7 +69,7 @@ class AgentScreen(SupervisedScreen):
                 yield UsageTable(id="usage")
                 yield ArtifactList(live=fleet.live, id="artifacts")
                 yield ArtifactPreview(id="preview")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._unsubscribe = self.cockpit.fleet.subscribe(self._heard)

@@ -10,12 +10,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from sessions.safe_text import terminal_safe_line
 from sessions.state import FleetState, PendingApproval
 from tui.format import duration
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import TokenmaxxApp
@@ -48,7 +49,7 @@ class ApprovalsModal(ModalScreen[None]):
             yield Label("Approvals waiting", id="title")
             yield OptionList(id="queue")
             yield Label("", id="empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.paint(self.cockpit.fleet.state, self.cockpit.clock())

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from sessions.safe_text import terminal_safe_line
 from tui import opener
 from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+from tui.widgets.key_footer import KeyFooter
 
 FULL_BYTES = 2_000_000
 
@@ -40,7 +41,7 @@ class ArtifactScreen(Screen[None]):
         where = f"{self.name_shown}  ·  {self.file}" + (f"  ·  {self.notice}" if self.notice else "")
         yield Static(terminal_safe_line(where), id="where")
         yield ArtifactPreview(id="artifact")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(ArtifactPreview).show_message(self.name_shown, "reading…")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from sessions.state import FleetState
 from tui.agent_filter import AgentFilter, arrange
@@ -15,6 +15,7 @@ from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_grid import AgentGrid
 from tui.widgets.agent_table import AgentTable
 from tui.widgets.flag_banner import FlagBanner
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.token_meter import TokenMeter
 
 SORTS = {"0": "plan", "1": "status", "2": "cost", "3": "tokens", "4": "time"}
@@ -65,7 +66,7 @@ class FleetScreen(SupervisedScreen):
         yield AgentGrid(id="grid")
         yield AgentTable(id="table")
         yield Input(placeholder="filter: text or regex; ! in front inverts · enter keeps · esc clears", id="filter")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def targets(self) -> list[str]:
         if self.tagged:
@@ -123,7 +124,7 @@ class FleetScreen(SupervisedScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "sort" and not self.table_mode:
-            return False
+            return None
         if action in ("zoom", "tag") and self.selected is None:
             return None
         if action == "open_artifact" and self.deliverable() is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Label
@@ -43,7 +43,7 @@ def keys_of(screen: Screen) -> list[KeyHelp]:
 
 
 class HelpScreen(ModalScreen[None]):
-    """esc, q or ? closes it."""
+    """esc, q or ? closes it; the box scrolls as one (arrows, PageUp/PageDown, Home/End), never sideways."""
 
     CSS_PATH = "help.tcss"
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
         self.intro = intro
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):
             yield Label(f"Keys · {self.title_text}", id="title")
             if self.intro:
                 yield Label(self.intro, id="intro")
@@ -63,8 +63,9 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#keys", DataTable)
+        table.can_focus = False
         table.add_column("keys", width=18)
-        table.add_column("does", width=44)
+        table.add_column("does", width=43)
         for item in self.keys:
             style = "bold $accent" if item.available else "$foreground 50%"
             does = item.description if item.available else f"{item.description} (not now)"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from sessions.state import FleetState
 from tui.format import plural
 from tui.screens.artifact import open_artifact
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.flag_banner import FlagBanner
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.pipeline import PipelineView
 
 HINT = "boxes by dependency depth, left to right · each edge is labelled with what its agent made, newest first"
@@ -41,7 +42,7 @@ class PipelineScreen(SupervisedScreen):
         yield FlagBanner(live=self.cockpit.fleet.live, id="banner")
         yield Static("", id="bar")
         yield PipelineView(id="pipeline")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def targets(self) -> list[str]:
         return [self.selected] if self.selected in self.state.agents else []
@@ -59,7 +60,7 @@ class PipelineScreen(SupervisedScreen):
             self.selected = next(iter(state.agents), None)
         self.query_one(FlagBanner).show(state)
         if view.show(state, now, self.selected):
-            view.reveal(self.selected)
+            view.call_after_refresh(view.reveal, self.selected)  # once laid out: a view not yet sized cannot scroll
         self._show_bar(view)
         super().paint(state, now)
 

@@ -17,14 +17,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import SessionSummary, Store, StoreError
 from tui.format import plural
+from tui.history_cli import HistoryError
 from tui.headless import money
 from tui.listing import duration_text
+from tui.screens.confirm import ConfirmModal
+from tui.screens.export_path import ExportPathModal
+from tui.session_actions import delete_stored, export_beside
 from tui.session_filter import SORTS, SessionQuery
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import TokenmaxxApp
@@ -52,13 +57,16 @@ class SessionsScreen(Screen[None]):
     CSS_PATH = "sessions.tcss"
     HELP_INTRO = (
         "Every recorded session, newest first; the list reads the database again every 2 s, so running sessions "
-        "move on. A session whose process died reads as interrupted: `tokenmaxx resume ID` takes it up again. "
-        "Durations leave out the time a session was dead. Enter replays the session under the cursor."
+        "move on. A session whose process died reads as interrupted: r resumes it. Durations leave out the time a "
+        "session was dead. Enter replays the session under the cursor, e exports it (Markdown and JSONL), d deletes it."
     )
     AUTO_FOCUS = "#sessions"
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="sessions.filter"),
         Binding("f", "status", "Status", id="sessions.status", tooltip="Show only running, interrupted, done, failed or stopped sessions"),
+        Binding("r", "resume", "Resume", id="sessions.resume", tooltip="Take an interrupted session up again"),
+        Binding("e", "export", "Export", id="sessions.export", tooltip="Write the session as Markdown and JSONL"),
+        Binding("d", "delete", "Delete", id="sessions.delete", tooltip="Remove the session from the database (asks first)"),
         *[
             Binding(str(n), f"sort('{key}')", f"Sort by {key}", id=f"sessions.sort_{key}", show=False)
             for n, key in enumerate(SORTS, start=1)
@@ -92,7 +100,7 @@ class SessionsScreen(Screen[None]):
         yield table
         yield Static("", id="sessions-empty")
         yield Input(placeholder="filter: id, name, plan or folder; text or regex; ! in front inverts · enter keeps · esc clears", id="filter")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", lambda _: self._show(), init=False)
@@ -194,6 +202,8 @@ class SessionsScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return self.closable or self.query_.text != "" or self._filtering()
+        if action in ("resume", "export", "delete"):
+            return None if self.selected is None else True
         return True
 
     def _filtering(self) -> bool:
@@ -204,6 +214,60 @@ class SessionsScreen(Screen[None]):
         session = self.selected
         if session is not None:
             self.cockpit.open_replay(session.id)
+
+    def action_resume(self) -> None:
+        """An interrupted session: from the browser the app started on, closes it and resumes there; else names the command."""
+        session = self.selected
+        if session is None:
+            return
+        if session.status != "interrupted":
+            self.notify(f"{session.id}: only an interrupted session can be resumed (this one is {session.status})", severity="warning")
+        elif not self.closable:
+            self.cockpit.resume_on_exit(session.id)
+        else:
+            command = f"tokenmaxx resume {session.id}"
+            self.app.copy_to_clipboard(command)
+            self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
+
+    def action_export(self) -> None:
+        session = self.selected
+        if session is not None:
+            suggested = Path.cwd() / f"tokenmaxx-{session.id}"
+            self.app.push_screen(ExportPathModal(session.id, suggested), lambda base: self._export(session.id, base))
+
+    def _export(self, session_id: str, base: Path | None) -> None:
+        if base is not None:
+            self.run_worker(self._write_export(session_id, base), name=f"export {session_id}", group="sessions export", exit_on_error=False)
+
+    async def _write_export(self, session_id: str, base: Path) -> None:
+        try:
+            written = await export_beside(self.store_path, session_id, base)
+        except (HistoryError, StoreError) as error:
+            self.notify(f"export failed: {error}", severity="error", timeout=10)
+            return
+        self.notify(f"session {session_id} exported: {', '.join(map(str, written))}", timeout=10)
+
+    def action_delete(self) -> None:
+        session = self.selected
+        if session is None:
+            return
+        if session.status == "running":
+            self.notify(f"{session.id} is still running: stop it before deleting it", severity="warning")
+            return
+        question = f"Delete session {session.id} ({session.name}, {session.status}) from {self.store_path}? This cannot be undone."
+        self.app.push_screen(ConfirmModal(question, yes="Delete"), lambda yes: self._delete(session.id) if yes else None)
+
+    def _delete(self, session_id: str) -> None:
+        self.run_worker(self._remove(session_id), name=f"delete {session_id}", group="sessions delete", exit_on_error=False)
+
+    async def _remove(self, session_id: str) -> None:
+        try:
+            await delete_stored(self.store_path, session_id)
+        except StoreError as error:
+            self.notify(f"not deleted: {error}", severity="error", timeout=10)
+            return
+        self.notify(f"session {session_id} deleted")
+        self.reload()
 
     def action_filter(self) -> None:
         self.set_class(True, "-filtering")

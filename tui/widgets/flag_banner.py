@@ -52,13 +52,12 @@ class FlagBanner(Widget):
 
 
 def _message(needs: list[AgentState], plan_error: str | None) -> str:
-    parts = [_need(agent) for agent in needs]
-    if plan_error:
-        parts.insert(0, f"plan edit rejected: {plan_error}")
-    if not needs:
-        return parts[0] if parts else ""
-    noun = "agent needs" if len(needs) == 1 else "agents need"
-    return f"⚑ {len(needs)} {noun} you: " + ", ".join(parts)
+    """The plan edit first, apart from the agents it is not one of: 'plan edit rejected: … · ⚑ 1 agent needs you: …'."""
+    parts = [f"plan edit rejected: {plan_error}"] if plan_error else []
+    if needs:
+        noun = "agent needs" if len(needs) == 1 else "agents need"
+        parts.append(f"⚑ {len(needs)} {noun} you: " + ", ".join(_need(agent) for agent in needs))
+    return "  ·  ".join(parts)
 
 
 def _need(agent: AgentState) -> str:

@@ -117,9 +117,10 @@ def _tokens(state: FleetState) -> list[Figure]:
 
 
 def _spend(state: FleetState, now: float) -> list[Figure]:
-    tokens_s, usd_h = burn_rate(state, now)
-    left = seconds_to_budget(state, now)
-    projection = "" if left is None else f"  budget left {duration(left)}" if left > 0 else "  budget spent"
+    return [*_spent(state), *_burn(state, now)]
+
+
+def _spent(state: FleetState) -> list[Figure]:
     return [
         _whole(_label("spend")),
         _narrowing((2, _bar(state, BAR_WIDTH) + " "), (4, _bar(state, BAR_WIDTH // 2) + " ")),
@@ -128,6 +129,17 @@ def _spend(state: FleetState, now: float) -> list[Figure]:
             f" / {money(state.budget_usd).plain}" if state.budget_usd is not None else " (no budget)",
         ),
         _until(3, Content.styled(f"  unpriced {count(state.unknown_price_tokens)} tok" if state.unknown_price_tokens else "", "$cost-unknown")),
+    ]
+
+
+def _burn(state: FleetState, now: float) -> list[Figure]:
+    """The burn rate and how long the budget lasts at it, while any agent is still at work (no rate once all finished)."""
+    if state.agents and all(agent.finished for agent in state.agents.values()):
+        return [_whole("  all agents finished")]
+    tokens_s, usd_h = burn_rate(state, now)
+    left = seconds_to_budget(state, now)
+    projection = "" if left is None else f"  budget left {duration(left)}" if left > 0 else "  budget spent"
+    return [
         _whole("  burn"),
         _until(1, f" {tokens_s:,.0f} tok/s"),
         _whole(f" ${usd_h:,.2f}/h", Content.styled(projection, "bold $warning" if left is not None and left < 600 else "")),
@@ -148,7 +160,7 @@ def _trend(state: FleetState, now: float) -> list[Figure]:
     buckets = sparkline_buckets(state, now, SPARK_BUCKETS, SPARK_SPAN_S)
     return [
         _whole(_label("trend")),
-        _narrowing((2, _spark(buckets)), (4, _spark([a + b for a, b in zip(buckets[::2], buckets[1::2])]))),
+        (*[_spark(buckets)] * 2, *[_spark(_merged(buckets, 2))] * 2, _spark(_merged(buckets, 3))),
         _until(1, Content.styled(f" {SPARK_SPAN_S / 60:.0f} min", "$foreground 60%")),
         _whole(
             f"  deliverables ✓{state.accepted} ✗{state.rejected}  ",
@@ -157,6 +169,11 @@ def _trend(state: FleetState, now: float) -> list[Figure]:
             f"  interventions {state.interventions}",
         ),
     ]
+
+
+def _merged(buckets: list[int], by: int) -> list[int]:
+    """Every `by` neighbouring buckets as one: the same span in fewer cells."""
+    return [sum(buckets[i : i + by]) for i in range(0, len(buckets), by)]
 
 
 def _spark(buckets: list[int]) -> Content:

@@ -14,6 +14,7 @@ from textual.widgets import RichLog
 
 from sessions import events as ev
 from sessions.safe_text import terminal_safe
+from sessions.export import actor
 from tui.format import count, duration, plural
 
 Line: TypeAlias = tuple[str, str]
@@ -75,7 +76,7 @@ def describe(event: ev.Event) -> list[Line]:  # noqa: C901 - one arm per kind wo
             return [("ok" if event.approved else "error", f"{'✓ approved' if event.approved else '✗ denied'} by {event.by}")]
         case ev.SupervisorAction():
             said = f": {event.text}" if event.text else ""
-            return [("supervisor", f"⚑ {event.by} → {event.action}{said}")]
+            return [("supervisor", f"⚑ {actor(event.by)} → {event.action}{said}")]
         case ev.ProviderError():
             retry = f" (retry in {duration(event.retry_in_s)})" if event.retry_in_s is not None else ""
             return [("error", f"✗ {event.error_kind}: {event.message}{retry}")]
