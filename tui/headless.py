@@ -128,6 +128,9 @@ def _row(agent: AgentState) -> tuple[str, ...]:
 
 
 def exit_code(state: FleetState) -> int:
-    """0 when every agent is done, 1 when any failed, was killed, ran over budget or was skipped."""
+    """1 when any agent failed, was killed, ran over budget or was skipped, else 0.
+
+    Agents still unfinished (the TUI was closed, the session is `stopped`) count as neither.
+    """
     counted = [a for a in state.agents.values() if not a.withdrawn]
-    return 0 if counted and all(a.outcome == "done" for a in counted) else 1
+    return 0 if counted and all(a.outcome == "done" or not a.finished for a in counted) else 1
