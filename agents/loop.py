@@ -31,6 +31,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.retry import backoff_delay
+from agents.summary import summary_of
 from agents.tools import ToolOutcome, Workspace, run_tool
 from sessions import events as ev
 
@@ -159,7 +160,7 @@ class AgentLoop:
         if isinstance(reply, TurnResult):
             return reply
         if not reply.calls:
-            return TurnResult(False, "done", "".join(reply.text).strip()[-400:])
+            return TurnResult(False, "done", summary_of("".join(reply.text)))
         for call in reply.calls:
             await self.host.safe_point(self.agent)
             await self._run_call(call)
