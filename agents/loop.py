@@ -31,7 +31,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.retry import backoff_delay
-from agents.summary import summary_of
+from agents.summary import reports_failure, summary_of
 from agents.tools import ToolOutcome, Workspace, run_tool
 from sessions import events as ev
 
@@ -160,7 +160,8 @@ class AgentLoop:
         if isinstance(reply, TurnResult):
             return reply
         if not reply.calls:
-            return TurnResult(False, "done", summary_of("".join(reply.text)))
+            said = "".join(reply.text)
+            return TurnResult(False, "failed" if reports_failure(said) else "done", summary_of(said))
         for call in reply.calls:
             await self.host.safe_point(self.agent)
             await self._run_call(call)

@@ -1,10 +1,13 @@
-"""An agent's summary: the conclusion its final reply ends with, in whole sentences."""
+"""An agent's summary (the conclusion its final reply ends with, in whole sentences) and whether it says it failed."""
 
 from __future__ import annotations
 
 import re
 
 SUMMARY_CHARS = 400
+TASK_FAILED = "Task failed."
+"""How an agent ends a final reply that says it could not do its task (the fleet's system prompt asks for it)."""
+FAILED_AT_END = re.compile(r"\btask failed\W*$", re.IGNORECASE)
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 
 
@@ -21,6 +24,11 @@ def summary_of(reply: str, limit: int = SUMMARY_CHARS) -> str:
             break
         kept = joined
     return "…" + (kept or _tail_words(last, limit - 1))
+
+
+def reports_failure(reply: str) -> bool:
+    """Whether a final reply ends saying the task failed, as the system prompt asks an agent that could not do it."""
+    return bool(FAILED_AT_END.search(reply.strip()))
 
 
 def _sentences(text: str) -> list[str]:
