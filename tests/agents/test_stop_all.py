@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from agents import commands as cmd
 from agents.commanding import STOPPED_NOTE
 from agents.conversation import rebuild
@@ -46,31 +48,19 @@ async def test_stop_all_stops_a_stalled_stream_at_once_and_resume_all_tells_it_t
     await sup.finish()
 
 
-async def test_stop_all_interrupts_a_running_command(tmp_path: Path) -> None:
-    agents = ONE_AGENT + 'tools = ["run_command"]\npolicy = { run_command = "auto" }\n'
+@pytest.mark.parametrize(("policy", "busy"), [("auto", "tool"), ("ask", "awaiting_approval")])
+async def test_stop_all_interrupts_a_running_command_or_its_approval(tmp_path: Path, policy: str, busy: str) -> None:
+    agents = ONE_AGENT + f'tools = ["run_command"]\npolicy = {{ run_command = "{policy}" }}\n'
     sup, sink, provider = supervisor(tmp_path, sleeping_tool_script, agents)
     await sup.start()
-    await until(lambda: sup.state.agents["a"].status == "tool")
-    sup.handle(cmd.StopAll())
-    await until(lambda: sup.state.agents["a"].status == "paused", timeout=3)
-    sup.handle(cmd.ResumeAll())
-    async with asyncio.timeout(5):
-        await sup.wait()
-    assert sup.state.agents["a"].outcome == "done"
-    await sup.finish()
-
-
-async def test_stop_all_withdraws_an_approval_in_waiting(tmp_path: Path) -> None:
-    agents = ONE_AGENT + 'tools = ["run_command"]\npolicy = { run_command = "ask" }\n'
-    sup, sink, provider = supervisor(tmp_path, sleeping_tool_script, agents)
-    await sup.start()
-    await until(lambda: sup.state.agents["a"].status == "awaiting_approval")
+    await until(lambda: sup.state.agents["a"].status == busy)
     sup.handle(cmd.StopAll())
     await until(lambda: sup.state.agents["a"].status == "paused", timeout=3)
     assert sup.state.agents["a"].pending == ()
     sup.handle(cmd.ResumeAll())
     async with asyncio.timeout(5):
         await sup.wait()
+    assert sup.state.agents["a"].outcome == "done"
     await sup.finish()
 
 

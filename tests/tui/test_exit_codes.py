@@ -12,24 +12,15 @@ from tests.agents.scripted import until
 from tui.app import TokenmaxxApp
 from tui.cli import main
 
-PLAN = """name = "t"
-workdir = "project"
-out = "out"
-
+AGENT = """
 [[agents]]
-name = "a"
+name = "{name}"
 role = "critic"
 provider = "sim"
 task = "Read."
-sim = { stall_at_turn = 1 }
-
-[[agents]]
-name = "b"
-role = "critic"
-provider = "sim"
-task = "Read."
-sim = { stall_at_turn = 1 }
+sim = {{ stall_at_turn = 1 }}
 """
+PLAN = 'name = "t"\nworkdir = "project"\nout = "out"\n' + AGENT.format(name="a") + AGENT.format(name="b")
 
 
 def closed_after(kill: bool):  # type: ignore[no-untyped-def]
