@@ -1,7 +1,7 @@
 """How the supervisor carries out commands: each is checked, recorded as a `supervisor_action`, then done.
 
-`handle` never blocks: killing, restarting and reprompting cancel tasks; the agent's own
-task records what follows (its `agent_finished`, its next turn).
+`handle` never blocks: killing, restarting, reprompting and stopping all cancel tasks; the
+agent's own task records what follows (its `agent_finished`, its next turn, its pause).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agents.plan import Plan
     from sessions.state import FleetState
 
+STOPPED_NOTE = "The supervisor stopped you mid-turn and has now resumed you. Carry on from where you stopped."
 
 class CommandError(Exception):
     """A command that does not apply now, with a message for the person who gave it."""
@@ -60,8 +61,8 @@ class CommandHandling:
             case cmd.Resume():
                 if not run.paused:
                     raise CommandError(f"{run.name} is not paused")
-                self._record(command)
-                self._resume(run)
+                self._record(command, text=self._take_interruption(run))
+                run.resume()
             case cmd.Reprompt():
                 self._reprompt(run, command)
             case cmd.Restart():
@@ -88,29 +89,47 @@ class CommandHandling:
 
     def _fleet_command(self, command: cmd.StopAll | cmd.ResumeAll) -> None:
         if isinstance(command, cmd.StopAll):
-            targets = [r for r in self.runs.values() if not r.paused and not self.state.agents[r.name].finished]
-            if not targets:
-                raise CommandError("no agent is running")
-            self._record(command)
-            for run in targets:
-                run.pause()
-            return
+            self._stop_all(command)
+        else:
+            self._resume_all(command)
+
+    def _stop_all(self, command: cmd.StopAll) -> None:
+        """Pause every running agent and cut its turn short: a stalled stream, a tool or an approval in waiting."""
+        targets = [r for r in self.runs.values() if not r.paused and not self.state.agents[r.name].finished]
+        if not targets:
+            raise CommandError("no agent is running")
+        self._record(command)
+        for run in targets:
+            run.pause()
+            if run.turn_task is not None and not run.turn_task.done():
+                run.interrupted = True
+                run.turn_task.cancel()
+
+    def _resume_all(self, command: cmd.ResumeAll) -> None:
         stopped = [self.runs[name] for name in self.state.stopped if name in self.runs]
         if not stopped:
             raise CommandError("nothing was stopped with stop-all")
         self._record(command)
         for run in stopped:
-            if run.paused:
-                self._resume(run)
+            note = self._take_interruption(run)
+            if note:
+                self._record(cmd.Resume(agent=run.name, by=command.by), text=note)
+            run.resume()
 
-    def _resume(self, run: AgentRun) -> None:
-        run.resume()
+    def _take_interruption(self, run: AgentRun) -> str:
+        """The note telling an agent whose turn stop-all cut short that it goes on, now in its conversation; else ""."""
+        if not run.interrupted:
+            return ""
+        run.interrupted = False
+        run.conversation.note(reprompt_text(STOPPED_NOTE))
+        return STOPPED_NOTE
 
     def _reprompt(self, run: AgentRun, command: cmd.Reprompt) -> None:
         text = command.text.strip()
         if not text:
             raise CommandError("a reprompt needs a message")
         self._record(command, text=text)
+        run.interrupted = False
         run.conversation.note(reprompt_text(text))
         if self.state.agents[run.name].finished or run.task is None or run.task.done():
             self.launch(run, fresh=False)
@@ -130,6 +149,7 @@ class CommandHandling:
 
     def _stop(self, run: AgentRun, reason: str) -> None:
         run.stop_reason = reason
+        run.interrupted = False
         run.resume()
         if run.task is not None:
             run.task.cancel()

@@ -31,6 +31,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.retry import backoff_delay
+from agents.summary import reports_failure, summary_of
 from agents.tools import ToolOutcome, Workspace, run_tool
 from sessions import events as ev
 
@@ -159,7 +160,8 @@ class AgentLoop:
         if isinstance(reply, TurnResult):
             return reply
         if not reply.calls:
-            return TurnResult(False, "done", "".join(reply.text).strip()[-400:])
+            said = "".join(reply.text)
+            return TurnResult(False, "failed" if reports_failure(said) else "done", summary_of(said))
         for call in reply.calls:
             await self.host.safe_point(self.agent)
             await self._run_call(call)

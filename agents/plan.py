@@ -37,6 +37,7 @@ from agents.plan_models import (
     SandboxMode,
 )
 from agents.roles import Role, get_role
+from agents.summary import TASK_FAILED
 
 __all__ = [
     "KNOWN_TOOLS",
@@ -170,6 +171,7 @@ class Plan(PlanFile):
             "session's out folder, where every agent's outputs are (`out:<agent>/<file>`).",
             f"`write_file` paths are relative to your own out folder (`out:{agent.name}/` to the others):",
             f"write `notes.md`, not `out:{agent.name}/notes.md`.",
+            f"If you cannot do your task, say why and end your final reply with the words `{TASK_FAILED}`",
         ]
         asked = [tool for tool in tools if self.policy_for(agent, tool) == "ask"]
         if asked:

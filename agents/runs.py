@@ -23,6 +23,7 @@ class AgentRun:
     approvals: dict[str, asyncio.Future[tuple[bool, str]]] = field(default_factory=dict)
     approval_tools: dict[str, str] = field(default_factory=dict)
     always_allowed: set[str] = field(default_factory=set)
+    interrupted: bool = False  # its turn was cut short by stop-all; it hears so when resumed
 
     def __post_init__(self) -> None:
         self.gate.set()

@@ -390,6 +390,9 @@ class Supervisor(CommandHandling):
         run.approval_tools[call.call_id] = call.name
         try:
             approved, by = await decision
+        except asyncio.CancelledError:
+            self.emit(ev.ApprovalDecided(agent=agent, call_id=call.call_id, approved=False, by="interrupted"))
+            raise
         finally:
             run.approvals.pop(call.call_id, None)
         self.emit(ev.ApprovalDecided(agent=agent, call_id=call.call_id, approved=approved, by=by))

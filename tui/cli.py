@@ -39,6 +39,17 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+def has_terminal() -> bool:
+    """Whether stdin and stdout are both terminals, as the TUI needs."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def require_terminal(instead: str) -> None:
+    """Exit 2 with `instead` as the way out unless there is a terminal: without one the TUI would spin forever."""
+    if not has_terminal():
+        fail(f"this needs a terminal (stdin and stdout); {instead}")
+
+
 def resolve_db(db: Path | None) -> Path:
     from sessions.store import default_db_path
 
@@ -73,6 +84,7 @@ def main(ctx: click.Context, db: Path | None) -> None:
     if ctx.invoked_subcommand is None:
         from tui.runner import browse_tui
 
+        require_terminal("`tokenmaxx sessions` lists the sessions")
         sys.exit(run_async(lambda: browse_tui(resolve_db(db))))
     if db is not None:
         os.environ["TOKENMAXX_DB"] = str(db)  # `tokenmaxx --db X sessions` means `tokenmaxx sessions --db X`
@@ -136,6 +148,7 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: 
         sys.exit(code)
     from tui.runner import run_tui
 
+    require_terminal("use --headless")
     replay_db = db_path if db_given else None
     sys.exit(run_async(lambda: run_tui(plan, db_path, echo=echo, prepare=prepare, replay_db=replay_db)))
 
@@ -198,6 +211,7 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool
             sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn)))
         from tui.runner import resume_tui
 
+        require_terminal("use --headless")
         replay_db = db_path if db is not None else None
         sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=replay_db, force=warn)))
     except CannotResume as error:
@@ -220,6 +234,7 @@ def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | 
         return
     from tui.runner import replay_tui
 
+    require_terminal("use --headless")
     sys.exit(run_async(lambda: replay_tui(session, db_path, speed=speed, at=at)))
 
 

@@ -12,6 +12,7 @@ from agents import commands as cmd
 from agents.supervisor import CommandError
 from sessions.state import FleetState
 from tui.fleet_view import FleetView
+from tui.format import plural
 from tui.reprompt_queue import RepromptQueue, is_busy
 
 Notify = Callable[[str, str], None]
@@ -91,9 +92,16 @@ class Control:
         command = cmd.Approve(agent=agent, call_id=call_id, always=always) if approve else cmd.Deny(agent=agent, call_id=call_id)
         return self.send(command)
 
-    def stop_or_resume_all(self) -> None:
-        """Stop every running agent, or resume the set a previous stop-all paused."""
-        self.send(cmd.ResumeAll() if self.fleet.state.stopped else cmd.StopAll())
+    def stop_all(self) -> None:
+        """Stop every running agent now, and say which key brings them back."""
+        if self.send(cmd.StopAll()):
+            stopped = len(self.fleet.state.stopped)
+            self.notify(f"stopped {plural(stopped, 'agent')}: S resumes them", "information")
+
+    def resume_all(self) -> None:
+        """Resume the set a previous stop-all stopped."""
+        if self.send(cmd.ResumeAll()):
+            self.notify("resumed the agents stop-all stopped", "information")
 
     def deliver_due(self, state: FleetState) -> None:
         """Send the queued reprompts whose agents reached a safe point; forget pauses that took effect or ended."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 
 from sessions import events as ev
 from sessions.safe_text import terminal_safe_line
@@ -11,6 +12,7 @@ from sessions.state import AgentState, FleetState
 
 Echo = Callable[[str], None]
 _QUIET_STATUSES = frozenset({"streaming", "tool", "starting"})
+CALL_CHARS = 80
 
 
 class ProgressPrinter:
@@ -20,6 +22,7 @@ class ProgressPrinter:
         self.echo = echo
         self.start_ts = start_ts
         self._last_status: dict[str, str] = {}
+        self._calls: dict[str, str] = {}  # call id -> the call as a person reads it, until its result
 
     def __call__(self, event: ev.Event, state: FleetState) -> None:
         line = self._line(event)
@@ -52,9 +55,15 @@ class ProgressPrinter:
             case ev.ProviderError():
                 retry = f", retry in {event.retry_in_s:.1f}s" if event.retry_in_s is not None else ""
                 return f"{event.agent:<12} provider error {event.error_kind}: {event.message}{retry}"
+            case ev.ToolCall():
+                self._calls[event.call_id] = call_text(event.tool, event.args)
+                return None
+            case ev.ToolResult():
+                self._calls.pop(event.call_id, None)
+                return None
             case ev.ApprovalDecided():
                 verdict = "approved" if event.approved else "denied"
-                return f"{event.agent:<12} {verdict} call {event.call_id} ({event.by})"
+                return f"{event.agent:<12} {verdict} {self._calls.get(event.call_id, 'a tool call')} ({event.by})"
             case ev.Artifact():
                 return f"{event.agent:<12} artifact {event.path} ({event.bytes:,} bytes)"
             case ev.AgentFinished():
@@ -82,6 +91,15 @@ def _reloaded(event: ev.PlanLoaded) -> str:
     if event.settings_kept:
         notes.append(f"kept until the next session: {', '.join(event.settings_kept)}")
     return f"plan reloaded: {event.path} ({'; '.join(notes)})"
+
+
+def call_text(tool: str, args: Mapping[str, object], limit: int = CALL_CHARS) -> str:
+    """A tool call on one line, as a person reads it: the tool and its command, path or arguments, escaped and cut."""
+    shown = args.get("command", args.get("path"))
+    said = str(shown) if isinstance(shown, str) else json.dumps(dict(args), ensure_ascii=False, default=str)
+    said = "".join(c if c.isprintable() else repr(c)[1:-1] for c in said)
+    said = said if len(said) <= limit else said[: limit - 1] + "…"
+    return f"{tool} {said}"
 
 
 def _first_line(text: str) -> str:
@@ -137,6 +155,9 @@ def _row(agent: AgentState) -> tuple[str, ...]:
 
 
 def exit_code(state: FleetState) -> int:
-    """0 when every agent is done, 1 when any failed, was killed, ran over budget or was skipped."""
+    """1 when any agent failed, was killed, ran over budget or was skipped, else 0.
+
+    Agents still unfinished (the TUI was closed, the session is `stopped`) count as neither.
+    """
     counted = [a for a in state.agents.values() if not a.withdrawn]
-    return 0 if counted and all(a.outcome == "done" for a in counted) else 1
+    return 0 if counted and all(a.outcome == "done" or not a.finished for a in counted) else 1

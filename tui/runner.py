@@ -88,7 +88,7 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
             await supervisor.finish()
             await store.flush()
         echo(await _closing_line(store, supervisor, replay_db))
-    return exit_code(supervisor.state) if all(a.finished for a in supervisor.state.agents.values()) else 0
+    return exit_code(supervisor.state)
 
 
 async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None, force: Warn | None = None) -> int:
@@ -107,7 +107,7 @@ async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path
             await supervisor.finish()
             await store.flush()
         echo(await _closing_line(store, supervisor, replay_db))
-    return 0
+    return exit_code(supervisor.state)
 
 
 async def _closing_line(store: Store, supervisor: Supervisor, replay_db: Path | None) -> str:

@@ -132,7 +132,7 @@ class SimProvider:
         else:
             step = policy(ctx)
         if ctx.reprompt:
-            step = Step(f'{acknowledge(ctx)} {step.text}', step.calls)
+            step = Step(f"{acknowledge(ctx)}\n\n{step.text}", step.calls)
         return step
 
     async def _text(self, text: str) -> AsyncIterator[TextDelta]:

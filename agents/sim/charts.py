@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from agents.sim.context import Call, Context, Exchange, Step, first_line, plural
+from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
 from agents.sim.scripts.svgplot import Series, line_chart
 
 GIT_DAYS = (
@@ -39,11 +39,11 @@ def next_step(ctx: Context) -> Step:
         return _ask_git(ctx)
     git = runs[-1]
     if not git.ok:
-        return Step(f"git did not give me the history: {first_line(git.output)}. Without commits there is "
+        return gave_up(f"git did not give me the history: {first_line(git.output)}. Without commits there is "
                     "nothing to chart, so I'm stopping here.")
     days = parse_days(git.output)
     if not days:
-        return Step("git ran, but the log has no commit days in it, so there is no line to draw. Stopping.")
+        return gave_up("git ran, but the log has no commit days in it, so there is no line to draw. Stopping.")
     writes = ctx.writes()
     if "loc.svg" not in writes:
         return _write_chart(ctx, days, complete=TRAILER.search(git.output) is not None)
@@ -107,7 +107,7 @@ def _write_chart(ctx: Context, days: list[Day], *, complete: bool) -> Step:
 
 def _report(ctx: Context, days: list[Day], written: Exchange) -> Step:
     if not written.ok:
-        return Step(f"Writing loc.svg failed: {first_line(written.output)}. I can't deliver the chart.")
+        return gave_up(f"Writing loc.svg failed: {first_line(written.output)}. I can't deliver the chart.")
     growth = days[-1].loc - days[0].loc
     return Step(
         f"loc.svg has {plural(len(days), 'point')}, one per commit day from {days[0].day} to {days[-1].day}, and "

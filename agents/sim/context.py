@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.providers.base import Message, ModelRequest, ToolCallPart, ToolResultPart
+from agents.summary import TASK_FAILED
 
 PATH_IN_TASK = re.compile(r"(?<![\w:])((?:out:)?[\w./-]+\.(?:md|html|svg|csv|txt))\b")
 TRUNCATED = re.compile(r"\n\[truncated: \d+ more characters; continue with offset=(\d+)\]$")
@@ -106,6 +107,11 @@ class Context:
     def pick(self, *phrasings: str) -> str:
         """One of several ways to say the same thing, chosen by the seeded generator."""
         return self.rng.choice(phrasings)
+
+
+def gave_up(text: str) -> Step:
+    """A final reply saying why the task cannot be done, ending with the words that make the agent's outcome failed."""
+    return Step(f"{text} {TASK_FAILED}")
 
 
 def plural(count: int, word: str) -> str:

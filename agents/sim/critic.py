@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from agents.sim.context import Call, Context, Exchange, Step, first_line, plural
+from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
 from agents.sim.factcheck import report_rows
 
 DECK = "out:deck/index.html"
@@ -107,7 +107,7 @@ def next_step(ctx: Context) -> Step:
             ctx.to_read([deck, REPORT]),
         )
     if not reads[deck].ok:
-        return Step(f"I can't read the deck: {first_line(reads[deck].output)}. Nothing to critique.")
+        return gave_up(f"I can't read the deck: {first_line(reads[deck].output)}. Nothing to critique.")
     rest = ctx.to_read([deck, REPORT])
     if rest:
         return Step("Part of my input was cut off; reading the rest.", rest)
@@ -205,7 +205,7 @@ def _write(ctx: Context, stats: DeckStats, claims: list[tuple[str, str, str]]) -
 
 def _summarise(stats: DeckStats, claims: list[tuple[str, str, str]], written: Exchange) -> Step:
     if not written.ok:
-        return Step(f"Writing critique.md failed: {first_line(written.output)}.")
+        return gave_up(f"Writing critique.md failed: {first_line(written.output)}.")
     must, should = must_fix(stats, claims), should_fix(stats, claims)
     top = (must or should or ["nothing pressing"])[0]
     return Step(f"critique.md is written. Verdict: {verdict(must, should)}. Most important: {top}")

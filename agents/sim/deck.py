@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 
-from agents.sim.context import Call, Context, Exchange, Step, first_line, plural
+from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
 from agents.sim.factcheck import report_rows
 
 LISTING = {"path": "out:", "recursive": True}
@@ -69,10 +69,10 @@ def next_step(ctx: Context) -> Step:
             (Call("list_files", LISTING),),
         )
     if not listings[-1].ok:
-        return Step(f"I can't list the out folder: {first_line(listings[-1].output)}. Stopping.")
+        return gave_up(f"I can't list the out folder: {first_line(listings[-1].output)}. Stopping.")
     wanted = inputs_in(listings[-1].output)
     if not any(path.endswith(".svg") for path in wanted):
-        return Step("There is no chart in the out folder yet, so there is nothing to build a deck from. Stopping.")
+        return gave_up("There is no chart in the out folder yet, so there is nothing to build a deck from. Stopping.")
     pending = ctx.to_read(wanted)
     if pending:
         return _read(ctx, pending, first=len(ctx.calls_to("read_file")) == 0)
@@ -148,7 +148,7 @@ def _write(ctx: Context, inputs: Inputs) -> Step:
 
 def _summarise(inputs: Inputs, written: Exchange) -> Step:
     if not written.ok:
-        return Step(f"Writing index.html failed: {first_line(written.output)}.")
+        return gave_up(f"Writing index.html failed: {first_line(written.output)}.")
     slides = len(deck_slides(inputs))
     sources = ", ".join(path.removeprefix("out:") for path in inputs.charts)
     return Step(

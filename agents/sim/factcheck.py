@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from agents.sim.context import Call, Context, Exchange, Step, first_line
+from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line
 
 REPORT = "report.md"
 NOTES = "out:inputs/talk-notes.md"
@@ -52,7 +52,7 @@ def next_step(ctx: Context) -> Step:
         return _read_inputs(ctx, ctx.to_read([notes, sources]))
     missing = [reads[p] for p in (notes, sources) if not reads[p].ok]
     if missing:
-        return Step(f"I can't read my inputs: {first_line(missing[0].output)}. Nothing to check, so I'm stopping.")
+        return gave_up(f"I can't read my inputs: {first_line(missing[0].output)}. Nothing to check, so I'm stopping.")
     rest = ctx.to_read([notes, sources])
     if rest:
         return Step("One of the files was cut off; reading the rest before I judge anything.", rest)
@@ -154,7 +154,7 @@ def _write_report(ctx: Context, checks: list[Check]) -> Step:
 
 def _summarise(checks: list[Check], written: Exchange) -> Step:
     if not written.ok:
-        return Step(f"Writing report.md failed: {first_line(written.output)}.")
+        return gave_up(f"Writing report.md failed: {first_line(written.output)}.")
     worst = [c.claim for c in checks if c.verdict != "supported"]
     fix = f' Fix first: "{worst[0]}"' if worst else ""
     return Step(f"report.md is written: {len(checks)} claims, {_tally(checks)}.{fix}")

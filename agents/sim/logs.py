@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 
-from agents.sim.context import Call, Context, Step, first_line, plural
+from agents.sim.context import Call, Context, Step, gave_up, first_line, plural
 
 SCRIPTS = ("svgplot.py", "failures.py")
 RUN = "python3 failures.py"
@@ -26,7 +26,7 @@ def next_step(ctx: Context) -> Step:
         return _write_scripts(ctx)
     failed = [name for name in SCRIPTS if not writes[name].ok]
     if failed:
-        return Step(f"I could not save {failed[0]}: {first_line(writes[failed[0]].output)}. Stopping.")
+        return gave_up(f"I could not save {failed[0]}: {first_line(writes[failed[0]].output)}. Stopping.")
     runs = ctx.calls_to("run_command")
     if not runs:
         return Step(
@@ -51,10 +51,10 @@ def _write_scripts(ctx: Context) -> Step:
 
 def _summarise(output: str, ok: bool) -> Step:
     if not ok:
-        return Step(f"The script failed: {first_line(output)}. I have no failure counts to report.")
+        return gave_up(f"The script failed: {first_line(output)}. I have no failure counts to report.")
     totals = TOTAL_LINE.search(output)
     if totals is None:
-        return Step(f"The script ran but printed no totals ({first_line(output)}), so I can't vouch for the files.")
+        return gave_up(f"The script ran but printed no totals ({first_line(output)}), so I can't vouch for the files.")
     count, buckets, unit = int(totals[1]), int(totals[2]), totals[3]
     scanned = SCANNED_LINE.search(output)
     if scanned is None:

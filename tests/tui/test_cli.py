@@ -99,13 +99,17 @@ def test_help_does_not_import_the_sdks() -> None:
     assert result.stdout.strip().endswith("[]"), result.stdout + result.stderr
 
 
+TERMINAL_GRANTED = "import tui.cli as cli; cli.has_terminal = lambda: True; cli.main()"
+"""The command as if run in a terminal, for the errors it reports before the TUI opens."""
+
+
 def test_a_broken_config_file_exits_2_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
     (config / "config.toml").write_text("[settings]\ntheme = 12\n")
     (tmp_path / "fleet.toml").write_text('name = "x"\n[[agents]]\nname = "a"\nrole = "critic"\ntask = "t"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "tui", "run", "fleet.toml", "--db", str(tmp_path / "s.db")],
+        [sys.executable, "-c", TERMINAL_GRANTED, "run", "fleet.toml", "--db", str(tmp_path / "s.db")],
         cwd=tmp_path,
         env={**__import__("os").environ, "TOKENMAXX_CONFIG_DIR": str(config)},
         capture_output=True,
@@ -128,6 +132,7 @@ def test_closing_the_tui_leaves_the_session_its_outputs_and_how_to_replay_it(tmp
         await app.on_start()  # the fleet starts, and the user quits at once
 
     monkeypatch.setattr(TokenmaxxApp, "run_async", closed_at_once)
+    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TOKENMAXX_DB", raising=False)
     (tmp_path / "project").mkdir()

@@ -151,17 +151,28 @@ async def test_tagged_agents_pause_and_reprompt_together(tmp_path: Path) -> None
         assert not app.screen.tagged  # type: ignore[attr-defined]
 
 
-async def test_capital_s_stops_all_and_again_resumes_the_stopped_set(tmp_path: Path) -> None:
+async def test_capital_s_asks_then_stops_all_and_again_resumes_the_stopped_set(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("S")
+        assert isinstance(app.screen, ConfirmModal) and "S resumes them" in app.screen.question
+        await pilot.press("y")
         await settle(pilot)
         stopped = set(app.fleet.state.stopped)
         assert stopped and all(app.fleet.state.agents[n].status == "paused" for n in stopped)
+        assert any("S resumes them" in str(n.message) for n in app._notifications)
         await pilot.press("S")
         await settle(pilot)
         assert [type(c) for c in fleet_of(app).commands] == [cmd.StopAll, cmd.ResumeAll]
         assert not app.fleet.state.stopped
+
+
+async def test_capital_s_then_n_stops_nothing(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("S", "n")
+        await settle(pilot)
+        assert fleet_of(app).commands == [] and isinstance(app.screen, FleetScreen)
 
 
 async def test_capital_a_opens_the_approvals_queue(tmp_path: Path) -> None:

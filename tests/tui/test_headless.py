@@ -100,6 +100,7 @@ async def test_a_headless_run_freezes_the_heap_once_the_fleet_has_settled(tmp_pa
     monkeypatch.setattr(runner, "freeze_heap", lambda: frozen.append(True))
     monkeypatch.setattr(runner, "HEAP_SETTLED_S", 0.0)
     plan = make_plan(tmp_path, NOTER, FAST_SIM)
+    (tmp_path / "project" / "README.md").write_text("# A project\n")  # something to take notes on
     assert await runner.run_headless(plan, tmp_path / "s.db", yes=False, echo=lambda line: None) == 0
     assert frozen == [True]
 

@@ -212,4 +212,5 @@ def test_db_before_the_command_works_as_after_it(db: Path, monkeypatch: pytest.M
         return 0
 
     monkeypatch.setattr("tui.runner.browse_tui", browse)
+    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
     assert tokenmaxx("--db", db).exit_code == 0 and opened == [db.resolve()]

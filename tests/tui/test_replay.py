@@ -279,7 +279,8 @@ def tokenmaxx(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-def test_replay_errors_are_one_line_and_exit_2(tmp_path: Path, db: Path) -> None:
+def test_replay_errors_are_one_line_and_exit_2(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
     async def two_alike() -> None:
         async with await Store.open(db) as store:
             for event in DEMO_EVENTS[:2]:

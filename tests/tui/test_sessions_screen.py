@@ -244,6 +244,7 @@ def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyP
         return 0
 
     monkeypatch.setattr(runner, "browse_tui", browse)
+    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
     monkeypatch.setenv("TOKENMAXX_DB", str(db))
     result = CliRunner().invoke(main, [])
     assert result.exit_code == 0 and opened == [db.resolve()]

@@ -73,7 +73,8 @@ def test_fleet_filtered_and_tagged(snap_compare, tmp_path: Path) -> None:  # typ
 
 def test_agent_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """charts up close: its summary pane, the transcript (task, turn 1 text, the write_file call and its result,
-    the artifact, usage), one row of usage per turn, the artifact list and the SVG shown as text."""
+    the artifact, usage, and last the line it is still streaming), one row of usage per turn, the artifact list and
+    the SVG shown as text."""
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["enter"], run_before=wait_for_workers)
 
 

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from sessions.state import AgentState, FleetState
+from tui.format import plural
 from tui.reprompt_queue import is_busy
 from tui.screens.approvals import ApprovalsModal
 from tui.screens.confirm import ConfirmModal
@@ -28,12 +29,13 @@ SUPERVISION_BINDINGS = [
     Binding("a", "review(True)", "Accept", id="accept", tooltip="Accept the latest deliverable"),
     Binding("x", "review(False)", "Reject", id="reject", tooltip="Reject the latest deliverable"),
     Binding("A", "approvals", "Approvals", id="approvals", tooltip="Tool calls waiting for approval"),
-    Binding("S", "stop_all", "Stop all", id="stop_all", tooltip="Pause every running agent, or resume the set stop-all paused", show=False),
+    Binding("S", "stop_all", "Stop all", id="stop_all", tooltip="Stop every running agent now, streams and tools included (asks first); S again resumes them", show=False),
 ]
 SUPERVISION_ACTIONS = frozenset({"kill", "kill_now", "reprompt", "pause", "restart", "review", "approvals", "stop_all"})
 _SUPERVISION_KEYS = frozenset(b.key for b in SUPERVISION_BINDINGS)
 _NAMED_PRINTABLE = frozenset({"space", "slash", "question_mark", "exclamation_mark", "full_stop", "comma"})
 NO_APPROVALS = "no tool calls are waiting for approval"
+NAMED_AT_MOST = 4
 
 
 def is_printable_key(key: str) -> bool:
@@ -160,7 +162,23 @@ class SupervisedScreen(Screen[None]):
             self.notify(NO_APPROVALS)
 
     def action_stop_all(self) -> None:
-        self.cockpit.control.stop_or_resume_all()
+        """Resume the stopped set, or ask before stopping every running agent."""
+        if self.state.stopped:
+            self.cockpit.control.resume_all()
+            return
+        running = [a.name for a in self.state.agents.values() if not a.finished and a.status != "paused"]
+        if running:
+            question = f"Stop {_named(running)} now? Streams and tools in flight are cut short; S resumes them."
+            self.app.push_screen(ConfirmModal(question, yes="Stop all"), self._stopped_all)
+
+    def _stopped_all(self, yes: bool | None) -> None:
+        if yes:
+            self.cockpit.control.stop_all()
+
+
+def _named(names: list[str]) -> str:
+    """A few agents by name, many by count."""
+    return ", ".join(names) if len(names) <= NAMED_AT_MOST else plural(len(names), "running agent")
 
 
 def _typing(screen: Screen[None]) -> bool:

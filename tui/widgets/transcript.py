@@ -9,6 +9,8 @@ from typing import TypeAlias
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
+from textual.events import Resize
+from textual.geometry import Size
 from textual.theme import Theme
 from textual.widgets import RichLog
 
@@ -140,21 +142,45 @@ class Transcript(RichLog):
         self.events: list[ev.Event] = []
         self._folder = TranscriptFolder()
         self._styles: dict[str, Style] = {}
+        self._partial_strips = 0
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._rewrite)
         self._styles = self._palette()
 
+    def on_resize(self, event: Resize) -> None:
+        self.call_later(self._show_partial)  # once RichLog, after this handler, knows its size
+
     def add(self, events: list[ev.Event]) -> None:
-        """Append events; their complete lines appear at once, their controls as placeholders."""
+        """Append events; their complete lines appear at once, the line still streaming below them, controls as placeholders."""
         self.events += events
+        self._retract_partial()
         for tone, text in self._folder.feed(events):
             self.write(Text(terminal_safe(text), style=self._styles.get(tone, Style())))
+        self._show_partial()
 
     def reset(self) -> None:
         """Forget every event shown."""
-        self.events, self._folder = [], TranscriptFolder()
+        self.events, self._folder, self._partial_strips = [], TranscriptFolder(), 0
         self.clear()
+
+    def _show_partial(self) -> None:
+        """Show the line in progress as the last lines, to be taken back when it grows or ends."""
+        self._retract_partial()
+        if not self._folder.partial or not self._size_known:
+            return
+        before = len(self.lines) + self._start_line
+        self.write(Text(terminal_safe(self._folder.partial), style=self._styles.get("text", Style())))
+        self._partial_strips = len(self.lines) + self._start_line - before
+
+    def _retract_partial(self) -> None:
+        if not self._partial_strips:
+            return
+        del self.lines[-self._partial_strips :]
+        self._partial_strips = 0
+        self._line_cache.clear()
+        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        self.refresh()
 
     def _rewrite(self, theme: Theme) -> None:
         self._styles = self._palette()
