@@ -50,10 +50,11 @@ def write_plan(folder: Path, speed: float = 0.5) -> Path:
     return plan
 
 
-def tokenmaxx(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
+def tokenmaxx(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tui", *map(str, args)],
         cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
