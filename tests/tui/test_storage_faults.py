@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import sqlite3
 import subprocess
@@ -226,3 +228,24 @@ def test_a_database_on_a_read_only_filesystem_is_called_read_only(tmp_path: Path
     run = tokenmaxx("run", tmp_path / "fleet.toml", "--headless", "--db", db, cwd=tmp_path)
     err = ended_with_one_message(run, "read-only")
     assert "not a tokenmaxx session database" not in err
+
+
+@pytest.mark.slow
+async def test_a_fault_under_the_tui_closes_the_app_and_raises_the_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.plan import load_plan
+    from sessions.store import StoreError
+    from tui import runner
+    from tui.app import TokenmaxxApp
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(TokenmaxxApp, "run_async", functools.partialmethod(TokenmaxxApp.run_async, headless=True))
+    db = tmp_path / "sessions.db"
+    lines: list[str] = []
+    running = asyncio.create_task(runner.run_tui(load_plan(write_plan(tmp_path)), db, echo=lines.append), name="tui")
+    async with asyncio.timeout(60):
+        while committed(db) < 10:
+            await asyncio.sleep(0.05)
+    with holding_the_lock(db, seconds=15):
+        with pytest.raises(StoreError, match="locked by another process") as raised:
+            await asyncio.wait_for(running, EXIT_WITHIN_S)
+    assert "tokenmaxx resume" in str(raised.value) and not lines
