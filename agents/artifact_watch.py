@@ -16,11 +16,13 @@ import asyncio
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from watchfiles import Change, awatch
 
+from agents.tasks import cancel_and_drain
 from sessions import events as ev
 from sessions.state import FleetState
 
@@ -57,10 +59,7 @@ class ArtifactWatch:
 
     async def stop(self) -> None:
         """Stop watching and drop files still settling."""
-        tasks = [t for t in (self.task, *self._settling.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_drain(self.task, *self._settling.values())
 
     async def _watch(self) -> None:
         # awatch places its inotify watches before it first waits, so `ready` holds once this task yields.
@@ -123,18 +122,18 @@ class ArtifactWatch:
             if now != seen:
                 seen = now
                 continue
-            size, digest = await asyncio.to_thread(_digest, path)
+            size, sha256 = await digest(path)
             now = _signature(path)
             if now == seen:
-                self._report(path, size, digest)
+                self._report(path, size, sha256)
                 return
             seen = now
 
-    def _report(self, path: Path, size: int, digest: str) -> None:
+    def _report(self, path: Path, size: int, sha256: str) -> None:
         agent = self.owner(path)
         if agent is not None:
             relative = path.relative_to(self.out_root).as_posix()
-            self.report(ev.Artifact(agent=agent, path=relative, bytes=size, sha256=digest))
+            self.report(ev.Artifact(agent=agent, path=relative, bytes=size, sha256=sha256))
 
 
 def _signature(path: Path) -> Signature | None:
@@ -145,12 +144,23 @@ def _signature(path: Path) -> Signature | None:
     return (info.st_size, info.st_mtime_ns, info.st_ino) if stat.S_ISREG(info.st_mode) else None
 
 
-def _digest(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file, read without following a symlink; OSError when it is gone."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    sha, size = hashlib.sha256(), 0
+async def digest(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a regular file, read in a thread; OSError when it is gone or not a regular file."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(_digest, path, stop)
+    finally:
+        stop.set()
+
+
+def _digest(path: Path, stop: threading.Event) -> tuple[int, str]:
+    """Read without following a symlink or waiting on a FIFO or device, until done or `stop` is set."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as file:
-        while chunk := file.read(CHUNK):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        sha, size = hashlib.sha256(), 0
+        while not stop.is_set() and (chunk := file.read(CHUNK)):
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()

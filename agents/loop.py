@@ -9,13 +9,13 @@ turn produced is already in the log, so `conversation.rebuild` gives the same me
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agents.artifact_watch import digest
 from agents.conversation import Conversation
 from agents.providers.base import (
     ModelRequest,
@@ -276,7 +276,7 @@ class AgentLoop:
             )
         )
         for path in outcome.written:
-            self._report_artifact(path)
+            await self._report_artifact(path)
 
     async def _outcome(self, call: ToolCallPart) -> ToolOutcome:
         if call.name not in self._tool_names:
@@ -291,15 +291,13 @@ class AgentLoop:
         self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="tool", reason=call.name))
         return await run_tool(call.name, call.args, self.workspace)
 
-    def _report_artifact(self, path: Path) -> None:
+    async def _report_artifact(self, path: Path) -> None:
         try:
-            data = path.read_bytes()
+            size, sha256 = await digest(path)
         except OSError:
             return
         relative = path.relative_to(self.workspace.out_root).as_posix()
-        self.host.emit(
-            ev.Artifact(agent=self.agent, path=relative, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-        )
+        self.host.emit(ev.Artifact(agent=self.agent, path=relative, bytes=size, sha256=sha256))
 
 
 class _Unlimited:

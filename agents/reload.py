@@ -37,6 +37,7 @@ from agents.plan import Plan, PlanError, load_plan
 from agents.plan_errors import display_path
 from agents.plan_models import AgentSpec
 from agents.runs import AgentRun
+from agents.tasks import cancel_and_drain
 from sessions import events as ev
 
 if TYPE_CHECKING:
@@ -220,9 +221,7 @@ class PlanWatch:
         self.task = asyncio.create_task(self._watch(), name="plan-watch")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        await cancel_and_drain(self.task)
 
     async def _watch(self) -> None:
         # awatch places its inotify watch before it first waits, so `ready` holds once this task yields.

@@ -8,6 +8,7 @@ which records a `supervisor_action` and returns at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -27,11 +28,12 @@ from agents.providers import make_provider
 from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
 from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
 from agents.runs import AgentRun
+from agents.tasks import cancel_and_drain
 from agents.tools import tool_specs
 from agents.watchdog import Watchdog
 from sessions import events as ev
 from sessions.log import EventLog
-from sessions.store import new_session_id
+from sessions.store import StoreError, new_session_id
 from sessions.state import FleetState
 
 __all__ = ["CommandError", "Supervisor", "VERSION"]
@@ -39,6 +41,8 @@ __all__ = ["CommandError", "Supervisor", "VERSION"]
 VERSION = "0.1.0"
 STALL_NUDGE = "You have gone quiet. Carry on with your task from where you stopped, or finish with a summary."
 WATCH_EVERY_S = 0.5
+BUG_HINT = "this is a bug in tokenmaxx: please report it with the session id"
+logger = logging.getLogger(__name__)
 
 
 class Supervisor(CommandHandling):
@@ -173,22 +177,27 @@ class Supervisor(CommandHandling):
 
     async def finish(self, status: str | None = None) -> None:
         """End the session: stop what still runs, record how it ended, release providers."""
+        stopped = await self.halt()
+        self.emit(ev.SessionEnded(status=status or self._session_status(stopped)))  # type: ignore[arg-type]
+
+    async def halt(self) -> bool:
+        """Stop every agent and watcher and release the providers, recording nothing; whether an agent was still running.
+
+        A storage fault ends the fleet this way, since nothing more can be recorded.
+        """
         if self.plan_watch is not None:
             await self.plan_watch.stop()
         unfinished = [run for run in self.runs.values() if run.task is not None and not run.task.done()]
         for run in unfinished:
             run.stop_reason = "shutdown"
-            run.task.cancel()  # type: ignore[union-attr]
-        await asyncio.gather(*(run.task for run in unfinished if run.task), return_exceptions=True)
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        await cancel_and_drain(*(run.task for run in unfinished))
+        await cancel_and_drain(self._watcher)
         if self.artifact_watch is not None:
             await self.artifact_watch.stop()
-        self.emit(ev.SessionEnded(status=status or self._session_status(bool(unfinished))))  # type: ignore[arg-type]
         for provider in self._providers.values():
             await provider.aclose()
         await self.history.close()
+        return bool(unfinished)
 
     def _session_status(self, stopped: bool) -> str:
         if stopped:
@@ -215,10 +224,18 @@ class Supervisor(CommandHandling):
                 await self._iterations(run, fresh=fresh)
         except asyncio.CancelledError:
             self._stopped(run)
+        except Exception as error:  # noqa: BLE001 - an agent's task owns its failure: it ends recorded, never silently
+            self._crashed(run, error)
         finally:
-            if run.turn_task is not None:
-                run.turn_task.cancel()
+            await cancel_and_drain(run.turn_task)
             self._check_all_done()
+
+    def _crashed(self, run: AgentRun, error: Exception) -> None:
+        """Finish an agent that an unexpected error ended as failed, saying it is a bug to report."""
+        if isinstance(error, StoreError):
+            return  # nothing more can be recorded: whoever runs the fleet stops it and says why
+        logger.error("agent %s ended by an unexpected error", run.name, exc_info=error)
+        self._finish(run, "failed", f"{error!r} ({BUG_HINT} {self.session_id})")
 
     def _stopped(self, run: AgentRun) -> None:
         reason, run.stop_reason = run.stop_reason, None

@@ -11,6 +11,7 @@ outweighing the events they summarise.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -21,6 +22,7 @@ Subscriber = Callable[[Event, FleetState], None]
 
 SNAPSHOT_BYTES_PER_EVENT = 100
 SNAPSHOT_STRETCH = 5
+logger = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
@@ -30,7 +32,13 @@ class EventSink(Protocol):
 
 
 class EventLog:
-    """Stamps, stores and reduces one session's events, in order."""
+    """Stamps, stores and reduces one session's events, in order.
+
+    A subscriber that raises is logged and dropped, so its bug cannot end the agent that
+    emitted; with `strict_subscribers` (the tests set it) the error is raised instead.
+    """
+
+    strict_subscribers = False
 
     def __init__(
         self,
@@ -58,8 +66,18 @@ class EventLog:
         if self._since_snapshot >= self._snapshot_due:
             self.snapshot()
         for subscriber in self._told:
-            subscriber(stamped, self.state)
+            try:
+                subscriber(stamped, self.state)
+            except Exception:
+                self._drop(subscriber, stamped)
         return stamped
+
+    def _drop(self, subscriber: Subscriber, event: Event) -> None:
+        """Unsubscribe a subscriber that raised on `event`, once it is logged; raise instead when strict."""
+        if self.strict_subscribers:
+            raise
+        logger.exception("dropped the subscriber %r: it raised on event %d (%s)", subscriber, event.seq, event.kind)
+        self._unsubscribe(subscriber)
 
     def snapshot(self) -> None:
         self._since_snapshot = 0

@@ -34,7 +34,7 @@ Liveness = Callable[[str, "int | None", "str | None"], bool]
 
 SCHEMA_VERSION = 3
 BACKFILL_PAGE = 5000
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = 5_000
 HOST = socket.gethostname()
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -307,7 +307,9 @@ async def prepare(db: aiosqlite.Connection, path: Path) -> None:
         found = await user_version(db)
         tables = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
     except sqlite3.DatabaseError as error:
-        raise NotADatabase(path, str(error)) from error
+        if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            raise NotADatabase(path, str(error)) from error
+        raise  # a lock, a read-only or damaged file: the store names the fault
     if found == 0 and list(tables):
         raise NotADatabase(path, "it holds another program's tables")
     if found > SCHEMA_VERSION:

@@ -9,6 +9,7 @@ of every session it writes until it closes, and reads liveness from the locks (`
 Errors::
 
     StoreError                 anything the store cannot do; the message names the file
+    ├── StorageFault           the disk is full, the file read-only, locked or corrupt (sessions.faults)
     ├── SchemaTooNew           the file was written by a newer tokenmaxx; nothing was written
     ├── NotADatabase           the file is not an SQLite database or is corrupt; nothing was written
     ├── CopyRefused            a history snapshot too large to copy, or unreadable (sessions.backup)
@@ -39,6 +40,7 @@ import platformdirs
 
 from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
 from sessions.events import Event, from_row, payload_json
+from sessions.faults import StorageFault, storage_fault
 from sessions.schema import (
     HOST,
     SUMMARY_SQL,
@@ -68,6 +70,7 @@ __all__ = [
     "SessionExists",
     "SessionNotFound",
     "SessionSummary",
+    "StorageFault",
     "Store",
     "StoreError",
     "default_db_path",
@@ -172,7 +175,8 @@ class Store:
         self._urgent = asyncio.Event()
         self._closing = False
         self._closed = False
-        self._failure: tuple[str, BaseException] | None = None
+        self._failure: tuple[StorageFault, BaseException] | None = None
+        self._failed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._pid = os.getpid()
         self.locks = SessionLocks(path)
@@ -184,14 +188,40 @@ class Store:
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         check_header(path)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise storage_fault(path, error) from error
         try:
             await prepare(db, path)
             last_seqs = await _last_seqs(db)
+        except sqlite3.Error as error:
+            await db.close()
+            raise storage_fault(path, error) from error
         except BaseException:
             await db.close()
             raise
         return cls(path, db, last_seqs)
+
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go, so that a fleet that could not record learns it before it starts."""
+        async with self._lock:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                await self._db.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                await rollback(self._db)
+                raise storage_fault(self.path, error) from error
+
+    @property
+    def has_failed(self) -> bool:
+        """Whether a write failed: every later write raises the same fault."""
+        return self._failed.is_set()
+
+    async def failed(self) -> StoreError:
+        """Wait until a write fails, and return the error every later write raises."""
+        await self._failed.wait()
+        return self._fault()
 
     async def __aenter__(self) -> Self:
         return self
@@ -258,8 +288,15 @@ class Store:
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
-            message, cause = self._failure
-            raise StoreError(message) from cause
+            raise self._fault()
+
+    def _fault(self) -> StorageFault:
+        """A fresh copy of the write failure, to raise once more."""
+        assert self._failure is not None
+        fault, cause = self._failure
+        error = StorageFault(fault.path, fault.reason)
+        error.__cause__ = cause
+        return error
 
     async def _run_writer(self) -> None:
         while not (self._closing and not self._pending_count):
@@ -274,7 +311,7 @@ class Store:
             try:
                 await self._write(batch)
             except Exception as error:  # noqa: BLE001 - every write failure must reach the caller
-                self._fail(f"{self.path}: could not write {size} queued events: {error}", error)
+                self._fail(storage_fault(self.path, error), error)
                 return
             self._committed += size
             self._release_waiters()
@@ -309,14 +346,13 @@ class Store:
             if not committed.done():
                 committed.set_result(None)
 
-    def _fail(self, message: str, cause: BaseException) -> None:
-        self._failure = (message, cause)
+    def _fail(self, fault: StorageFault, cause: BaseException) -> None:
+        self._failure = (fault, cause)
+        self._failed.set()
         while self._waiters:
             _, committed = self._waiters.popleft()
             if not committed.done():
-                error = StoreError(message)
-                error.__cause__ = cause
-                committed.set_exception(error)
+                committed.set_exception(self._fault())
 
     async def _shutdown(self, *, raise_failure: bool) -> None:
         if self._closed:

@@ -55,3 +55,11 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def strict_subscribers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subscriber's bug fails the test that hits it instead of being logged and dropped."""
+    from sessions.log import EventLog
+
+    monkeypatch.setattr(EventLog, "strict_subscribers", True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from sessions.safe_text import terminal_safe
 
 T = TypeVar("T")
 USAGE_ERROR = 2
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 db_option = click.option(
     "--db",
@@ -58,18 +60,57 @@ def resolve_db(db: Path | None) -> Path:
     return path
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP ended the command, after it shut down in order as on ctrl+c."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; user errors from the store and plans become one clear line and exit 2."""
+    """Run a coroutine; user errors from the store and plans become one clear line and exit 2.
+
+    SIGINT, SIGTERM and SIGHUP each cancel it, so that it shuts down in order; the exit code is
+    then 128 plus the signal's number.
+    """
     from agents.plan import PlanError
     from sessions.store import StoreError
     from tui.config import ConfigError
 
     try:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        return asyncio.run(_stoppable(make))
     except (PlanError, StoreError, ConfigError) as error:
         fail(str(error))
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", 128 + signal.SIGINT)
+    except Stopped as stopped:
+        fail(str(stopped), 128 + stopped.signum)
+
+
+async def _stoppable(make: Callable[[], Awaitable[T]]) -> T:
+    """Await `make()`, cancelling it on SIGTERM or SIGHUP as asyncio does on SIGINT, and raise Stopped once it has ended."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            main.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await make()
+    except asyncio.CancelledError:
+        if not received or main.uncancel() > 0:
+            raise
+        raise Stopped(received[0]) from None
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)

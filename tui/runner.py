@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agents.plan import Plan
 from agents.resume import Warn
 from agents.supervisor import Supervisor
-from sessions.store import AmbiguousSession, Store
+from agents.tasks import cancel_and_drain
+from sessions.store import AmbiguousSession, Store, StoreError
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 
+if TYPE_CHECKING:
+    from textual.app import App
+
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
+ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]
 SHORT_ID = 4
 """The shortest session id prefix the closing line offers for `tokenmaxx replay`, as git's short hashes."""
 
@@ -45,17 +51,17 @@ async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo,
 
 async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: Echo, db_path: Path) -> int:
     supervisor.log.subscribe(ProgressPrinter(echo))
+    await _ready_to_record(store)
     await start(supervisor)
     settled = asyncio.get_running_loop().call_later(HEAP_SETTLED_S, freeze_heap)
     try:
-        await supervisor.wait()
+        await _until_done_or_fault(supervisor, store)
     except asyncio.CancelledError:
-        await asyncio.shield(_stop(supervisor, store))
+        await asyncio.shield(_end(supervisor, store, db_path, "stopped"))
         raise
     finally:
         settled.cancel()
-    await supervisor.finish()
-    await store.flush()
+    await _end(supervisor, store, db_path)
     state = supervisor.state
     echo("")
     echo(summary_table(state))
@@ -63,9 +69,48 @@ async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: 
     return exit_code(state)
 
 
-async def _stop(supervisor: Supervisor, store: Store) -> None:
-    await supervisor.finish("stopped")
+async def _ready_to_record(store: Store) -> None:
+    """Refuse to start a fleet the store could not record, and keep a fault's echoes from the terminal."""
+    await store.check_writable()
+    asyncio.get_running_loop().set_exception_handler(_quiet_after_fault(store))
+
+
+def _quiet_after_fault(store: Store) -> ExceptionHandler:
+    """A loop exception handler that drops the store's fault raised again in callbacks: it is told once, at the end."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not (store.has_failed and isinstance(context.get("exception"), StoreError)):
+            loop.default_exception_handler(context)
+
+    return handle
+
+
+async def _until_done_or_fault(supervisor: Supervisor, store: Store) -> None:
+    """Wait until every agent has finished or the store failed, whichever comes first."""
+    done = asyncio.create_task(supervisor.wait(), name="fleet-done")
+    fault = asyncio.create_task(store.failed(), name="store-fault")
+    try:
+        await asyncio.wait({done, fault}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_drain(done, fault)
+
+
+async def _end(supervisor: Supervisor, store: Store, db_path: Path, status: str | None = None) -> None:
+    """Record how the session ended; after a storage fault, stop the fleet without recording and raise the fault."""
+    if store.has_failed:
+        fault = await store.failed()
+        await supervisor.halt()
+        raise StoreError(f"{fault}\n{_kept(supervisor, db_path)}") from fault
+    await supervisor.finish(status)
     await store.flush()
+
+
+def _kept(supervisor: Supervisor, db_path: Path) -> str:
+    session_id = supervisor.session_id
+    return (
+        f"The fleet was stopped. Session {session_id} keeps everything recorded before; once this is fixed, "
+        f"`tokenmaxx resume {session_id} --db {db_path}` takes it up again."
+    )
 
 
 async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | None = None, replay_db: Path | None = None) -> int:
@@ -82,11 +127,11 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
         if prepare is not None:
             prepare(supervisor.out_root)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start, store_path=db_path)
+        await _ready_to_record(store)
         try:
-            await app.run_async()
+            await _run_app(app, store)
         finally:
-            await supervisor.finish()
-            await store.flush()
+            await _end(supervisor, store, db_path)
         echo(await _closing_line(store, supervisor, replay_db))
     return exit_code(supervisor.state)
 
@@ -101,13 +146,27 @@ async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path
     async with await Store.open(db_path) as store:
         supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
+        await _ready_to_record(store)
         try:
-            await app.run_async()
+            await _run_app(app, store)
         finally:
-            await supervisor.finish()
-            await store.flush()
+            await _end(supervisor, store, db_path)
         echo(await _closing_line(store, supervisor, replay_db))
     return exit_code(supervisor.state)
+
+
+async def _run_app(app: App[Any], store: Store) -> None:
+    """Run the app until it is closed, or until the store fails, which closes it."""
+
+    async def exit_on_fault() -> None:
+        await store.failed()
+        app.exit()
+
+    watching = asyncio.create_task(exit_on_fault(), name="store-fault")
+    try:
+        await app.run_async()
+    finally:
+        await cancel_and_drain(watching)
 
 
 async def _closing_line(store: Store, supervisor: Supervisor, replay_db: Path | None) -> str:
