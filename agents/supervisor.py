@@ -212,7 +212,14 @@ class Supervisor(CommandHandling):
             take_pending_spec(self, run)
         run.stop_reason = None
         run.task = asyncio.create_task(self._lifecycle(run, fresh=fresh), name=f"agent:{run.name}")
+        run.task.add_done_callback(lambda task: self._cancelled_before_start(run, task))
         self._all_done.clear()
+
+    def _cancelled_before_start(self, run: AgentRun, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step never enters `_lifecycle`: record its stop here instead."""
+        if task.cancelled() and run.task is task:
+            self._stopped(run)
+            self._check_all_done()
 
     async def _lifecycle(self, run: AgentRun, *, fresh: bool) -> None:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agents import commands as cmd
 from agents.artifact_watch import digest
 from agents.providers.base import ModelRequest
 from agents.supervisor import BUG_HINT
@@ -30,6 +31,17 @@ async def test_an_adapter_bug_fails_the_agent_on_the_record_and_wait_returns(tmp
     assert agent.finished and agent.outcome == "failed"
     assert "RuntimeError('bug in an adapter')" in agent.summary and BUG_HINT in agent.summary and "s1" in agent.summary
     assert sink.events[-1].kind == "session_ended" and sink.events[-1].status == "failed"
+
+
+async def test_an_agent_killed_before_its_task_first_runs_is_recorded_killed_and_wait_returns(tmp_path: Path) -> None:
+    sup, sink, _ = supervisor(tmp_path, writer_script)
+    await sup.start()
+    sup.handle(cmd.Kill(agent="a"))
+    async with asyncio.timeout(5):
+        await sup.wait()
+    assert sup.state.agents["a"].outcome == "killed"
+    assert sink.of("a")[-1].kind == "agent_finished"
+    await sup.finish()
 
 
 async def test_a_raising_subscriber_is_dropped_and_the_agent_that_emitted_goes_on(
