@@ -73,12 +73,13 @@ class ProviderConfig(_PlanModel):
 
 
 class Price(_PlanModel):
-    """USD per million tokens for a model the price table lacks."""
+    """USD per million tokens for a model the price table lacks, or `price_as` another model (an alias)."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
     cache_read: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
+    price_as: str | None = Field(default=None, min_length=1)
 
 
 class RoleSpec(_PlanModel):
@@ -104,6 +105,7 @@ class AgentSpec(_PlanModel):
     loop: LoopSpec = Field(default_factory=LoopSpec)
     max_tokens: int = Field(default=4096, ge=1)
     sim: dict[str, Any] = {}
+    price_as: str | None = Field(default=None, min_length=1)
 
 
 class PlanFile(_PlanModel):
@@ -121,6 +123,23 @@ class PlanFile(_PlanModel):
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}
     agents: list[AgentSpec] = []
+
+    def priced_as(self, agent: AgentSpec) -> str:
+        """The model an agent's replies are priced as: its `price_as`, the sim's, else its model; a `[prices]` alias followed."""
+        config = self.providers.get(agent.provider)
+        kind = config.kind if config is not None else agent.provider
+        if agent.price_as is not None:
+            model = agent.price_as
+        elif kind == "sim":
+            model = config.price_as if config is not None else DEFAULT_PRICE_AS
+        else:
+            model = agent.model or ""
+        return self.alias_of(model)
+
+    def alias_of(self, model: str) -> str:
+        """The model a `[prices."MODEL"] price_as = ...` alias names, else `model` itself."""
+        alias = self.prices.get(model)
+        return alias.price_as if alias is not None and alias.price_as is not None else model
 
     @model_validator(mode="before")
     @classmethod
