@@ -10,7 +10,7 @@ the run starts (`--yes`); their spend is then counted in tokens beside the dolla
 from __future__ import annotations
 
 from agents.plan import Plan
-from agents.plan_checks import PRICE_FIX
+from agents.plan_checks import PRICE_FIX, unpriced_agents
 from agents.plan_models import AgentSpec, Budget
 from agents.pricing import PlanPrice, max_cost, price_usage
 from agents.providers.base import Provider, Usage
@@ -65,6 +65,21 @@ class Budgets:
         if spec.price_as is None and provider.price_as is not None:
             return self.plan.alias_of(provider.price_as)
         return self.plan.priced_as(spec)
+
+
+def unpriced_fleet_budget(plan: Plan) -> str | None:
+    """Why the fleet's USD budget cannot see all spend (agents whose model has no price), or None when it can."""
+    if plan.budget.usd is None:
+        return None
+    unpriced = unpriced_agents(plan)
+    if not unpriced:
+        return None
+    named = ", ".join(f'{agent} ("{model}")' for agent, model in unpriced)
+    fix = PRICE_FIX.replace("MODEL", unpriced[0][1])
+    return (
+        f"the fleet's budget of ${plan.budget.usd:.2f} cannot count the spend of {named}: no price is known, "
+        f"so their tokens are counted beside the dollars; to price them, {fix}"
+    )
 
 
 def _over(
