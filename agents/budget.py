@@ -62,10 +62,7 @@ class Budgets:
         )
 
     def _price_model(self, spec: AgentSpec, provider: Provider) -> str:
-        if spec.price_as is None and provider.price_as is not None:
-            return self.plan.alias_of(provider.price_as)
-        return self.plan.priced_as(spec)
-
+        return self.plan.priced_as(spec, provider.price_as)
 
 def unpriced_fleet_budget(plan: Plan) -> str | None:
     """Why the fleet's USD budget cannot see all spend (agents whose model has no price), or None when it can."""

@@ -49,7 +49,7 @@ def unpriced_agents(plan: PlanFile, agents: Sequence[AgentSpec] | None = None) -
 
     own = [model for model, price in plan.prices.items() if price.price_as is None]
     checked = plan.agents if agents is None else agents
-    pairs = [(agent, plan.priced_as(agent)) for agent in checked]
+    pairs = [(agent, plan.priced_as(agent, plan.sim_price_as(agent))) for agent in checked]
     return [(agent.name, model) for agent, model in pairs if not is_priced(model, _price_provider(plan, agent), own)]
 
 

@@ -124,17 +124,16 @@ class PlanFile(_PlanModel):
     roles: dict[str, RoleSpec] = {}
     agents: list[AgentSpec] = []
 
-    def priced_as(self, agent: AgentSpec) -> str:
-        """The model an agent's replies are priced as: its `price_as`, the sim's, else its model; a `[prices]` alias followed."""
+    def priced_as(self, agent: AgentSpec, provider_price_as: str | None = None) -> str:
+        """The model an agent's replies are priced as: its `price_as`, its provider's, else its model; a `[prices]` alias followed."""
+        return self.alias_of(agent.price_as or provider_price_as or agent.model or self.sim_price_as(agent) or "")
+
+    def sim_price_as(self, agent: AgentSpec) -> str | None:
+        """The model a sim agent's provider prices as; None for other kinds."""
         config = self.providers.get(agent.provider)
-        kind = config.kind if config is not None else agent.provider
-        if agent.price_as is not None:
-            model = agent.price_as
-        elif kind == "sim":
-            model = config.price_as if config is not None else DEFAULT_PRICE_AS
-        else:
-            model = agent.model or ""
-        return self.alias_of(model)
+        if config is None:
+            return DEFAULT_PRICE_AS if agent.provider == "sim" else None
+        return config.price_as if config.kind == "sim" else None
 
     def alias_of(self, model: str) -> str:
         """The model a `[prices."MODEL"] price_as = ...` alias names, else `model` itself."""
