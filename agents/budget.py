@@ -2,12 +2,15 @@
 
 Budgets fail closed: a call is refused when its worst case (all input written to the
 cache, the full `max_tokens` of output) could overspend what is left, per agent and for
-the whole fleet, in dollars and in tokens.
+the whole fleet, in dollars and in tokens, and an agent's dollar budget refuses every call
+of a model without a price. A fleet's dollar budget over unpriced agents is accepted when
+the run starts (`--yes`); their spend is then counted in tokens beside the dollars.
 """
 
 from __future__ import annotations
 
 from agents.plan import Plan
+from agents.plan_checks import PRICE_FIX, unpriced_agents
 from agents.plan_models import AgentSpec, Budget
 from agents.pricing import PlanPrice, max_cost, price_usage
 from agents.providers.base import Provider, Usage
@@ -20,7 +23,9 @@ class Budgets:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.plan_prices = {
-            model: PlanPrice(p.input, p.output, p.cache_read, p.cache_write) for model, p in plan.prices.items()
+            model: PlanPrice(p.input, p.output, p.cache_read, p.cache_write)
+            for model, p in plan.prices.items()
+            if p.input is not None and p.output is not None
         }
 
     def price(self, spec: AgentSpec, provider: Provider, usage: Usage) -> tuple[float | None, float | None]:
@@ -46,6 +51,8 @@ class Budgets:
         if provider is not None:
             model = self._price_model(spec, provider)
             worst_usd = max_cost(model, provider.price_provider_id, self.plan_prices, input_tokens, max_output)
+            if worst_usd is None and spec.budget.usd is not None:
+                return f'{spec.name}\'s budget of ${spec.budget.usd:.2f} cannot be kept: no price is known for "{model}"; {PRICE_FIX.replace("MODEL", model)}'
         agent = state.agents.get(spec.name)
         spent_usd = agent.cost_usd if agent else 0.0
         spent_tokens = agent.tokens.total if agent else 0
@@ -55,7 +62,21 @@ class Budgets:
         )
 
     def _price_model(self, spec: AgentSpec, provider: Provider) -> str:
-        return provider.price_as or self.plan.model_for(spec)
+        return self.plan.priced_as(spec, provider.price_as)
+
+def unpriced_fleet_budget(plan: Plan) -> str | None:
+    """Why the fleet's USD budget cannot see all spend (agents whose model has no price), or None when it can."""
+    if plan.budget.usd is None:
+        return None
+    unpriced = unpriced_agents(plan)
+    if not unpriced:
+        return None
+    named = ", ".join(f'{agent} ("{model}")' for agent, model in unpriced)
+    fix = PRICE_FIX.replace("MODEL", unpriced[0][1])
+    return (
+        f"the fleet's budget of ${plan.budget.usd:.2f} cannot count the spend of {named}: no price is known, "
+        f"so their tokens are counted beside the dollars; to price them, {fix}"
+    )
 
 
 def _over(

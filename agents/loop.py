@@ -21,6 +21,7 @@ from agents.providers.base import (
     ModelRequest,
     Provider,
     ProviderFailure,
+    ProviderNotice,
     ReplyAccumulator,
     TextDelta,
     ToolCallPart,
@@ -30,6 +31,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
+from agents.providers.errors import arguments_error
 from agents.providers.retry import backoff_delay
 from agents.summary import reports_failure, summary_of
 from agents.tools import ToolOutcome, Workspace, run_tool
@@ -181,7 +183,7 @@ class AgentLoop:
     async def _reply_with_retries(self) -> ReplyAccumulator | TurnResult:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._reply(self._request())
+                return await self._reply(self._request(), attempt)
             except ProviderFailure as failure:
                 delay = backoff_delay(attempt - 1, failure.retry_after_s) if failure.retryable else None
                 self._report_failure(failure, delay if attempt < MAX_ATTEMPTS else None)
@@ -192,36 +194,57 @@ class AgentLoop:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _reply(self, request: ModelRequest) -> ReplyAccumulator:
+    async def _reply(self, request: ModelRequest, attempt: int = 1) -> ReplyAccumulator:
         reply = ReplyAccumulator()
         self._streamed_chars = 0
+        self._prompt_estimate = _estimate_tokens(request)
         coalescer = TextCoalescer(self._emit_text, every_s=self.host.text_flush_s())
         slots = self.provider_slots or _NO_LIMIT
         async with slots:
-            self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="streaming"))
+            streaming = self._announce_attempt(attempt)
             try:
                 async for item in self.provider.stream(request):
+                    if not streaming:
+                        streaming = self._announce_attempt(1)
                     reply.add(item)
                     if isinstance(item, TextDelta):
                         self._streamed_chars += len(item.text)
                         coalescer.add(item.text)
                     elif isinstance(item, ToolCallRequested):
                         coalescer.flush()
-                        self.conversation.tool_call(ToolCallPart(item.call_id, item.name, item.args))
+                        self.conversation.tool_call(ToolCallPart(item.call_id, item.name, item.args, item.raw_args))
                     elif isinstance(item, UsageReport):
                         coalescer.flush()
-                        self._report_usage(item.usage, estimated=False)
+                        self._report_usage(self._filled(item.usage), estimated=item.usage.input_tokens == 0)
+                    elif isinstance(item, ProviderNotice):
+                        self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="streaming", reason=item.text))
             except asyncio.CancelledError:
                 if reply.usage is None:
-                    self._report_usage(self._billed_estimate(request), estimated=True)
+                    self._report_usage(self._filled(Usage()), estimated=True)
                 raise
             finally:
                 coalescer.flush()
         return reply
 
-    def _billed_estimate(self, request: ModelRequest) -> Usage:
-        """What a reply cut short by the supervisor was likely billed: its whole input, the output so far."""
-        return Usage(input_tokens=_estimate_tokens(request), output_tokens=-(-self._streamed_chars // CHARS_PER_TOKEN))
+    def _announce_attempt(self, attempt: int) -> bool:
+        """Say the reply is streaming on a first attempt, or connecting on a retry; True when streaming was said."""
+        if attempt == 1:
+            self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="streaming"))
+            return True
+        reason = f"connecting, attempt {attempt} of {MAX_ATTEMPTS}"
+        self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="retrying", reason=reason))
+        return False
+
+    def _filled(self, usage: Usage) -> Usage:
+        """`usage` with what the server left at 0 estimated: input from the request, output from the text so far."""
+        return Usage(
+            input_tokens=usage.input_tokens or self._prompt_estimate,
+            output_tokens=usage.output_tokens or -(-self._streamed_chars // CHARS_PER_TOKEN),
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            server_cost_usd=usage.server_cost_usd,
+        )
 
     def _emit_text(self, text: str) -> None:
         self.conversation.text(text)
@@ -240,6 +263,7 @@ class AgentLoop:
                 cache_write_tokens=usage.cache_write_tokens,
                 reasoning_tokens=usage.reasoning_tokens,
                 cost_usd=cost,
+                server_cost_usd=usage.server_cost_usd,
                 cache_saved_usd=saved,
                 estimated=estimated,
                 simulated=self.provider.simulated,
@@ -251,18 +275,12 @@ class AgentLoop:
             ev.ProviderError(agent=self.agent, error_kind=failure.kind, message=failure.message, retry_in_s=retry_in)
         )
         if failure.billed is not None:
-            billed = failure.billed
-            if billed.output_tokens == 0 and self._streamed_chars:
-                billed = Usage(
-                    input_tokens=billed.input_tokens,
-                    output_tokens=-(-self._streamed_chars // CHARS_PER_TOKEN),
-                    cache_read_tokens=billed.cache_read_tokens,
-                    cache_write_tokens=billed.cache_write_tokens,
-                )
-            self._report_usage(billed, estimated=True)
+            self._report_usage(self._filled(failure.billed), estimated=True)
 
     async def _run_call(self, call: ToolCallPart) -> None:
-        self.host.emit(ev.ToolCall(agent=self.agent, call_id=call.call_id, tool=call.name, args=call.args))
+        self.host.emit(
+            ev.ToolCall(agent=self.agent, call_id=call.call_id, tool=call.name, args=call.args, raw_args=call.raw_args)
+        )
         started = time.monotonic()
         outcome = await self._outcome(call)
         self.conversation.tool_result(ToolResultPart(call.call_id, outcome.output, outcome.ok))
@@ -279,6 +297,8 @@ class AgentLoop:
             await self._report_artifact(path)
 
     async def _outcome(self, call: ToolCallPart) -> ToolOutcome:
+        if call.raw_args is not None:
+            return ToolOutcome(False, _invalid_arguments(call), [])
         if call.name not in self._tool_names:
             return ToolOutcome(False, f"unknown tool {call.name!r}; this agent has: {', '.join(sorted(self._tool_names))}", [])
         policy = self.host.policy(self.agent, call.name)
@@ -309,6 +329,15 @@ class _Unlimited:
 
 
 _NO_LIMIT = _Unlimited()
+
+
+def _invalid_arguments(call: ToolCallPart) -> str:
+    raw = call.raw_args or ""
+    shown = raw if len(raw) <= 200 else raw[:200] + "..."
+    return (
+        f"{call.name} was not run: its arguments were {arguments_error(raw)}. "
+        f"You sent: {shown}\nSend the call again with the arguments as one JSON object."
+    )
 
 
 def _estimate_tokens(request: ModelRequest) -> int:

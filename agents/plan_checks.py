@@ -23,6 +23,7 @@ from agents.plan_models import (
 from agents.roles import BUILTIN_ROLES
 
 _ENDPOINT_ONLY_KEYS = ("base_url", "api_key_env", "headers")
+PRICE_FIX = 'add [prices."MODEL"] with input and output (USD per million tokens), or price_as = "a-priced-model"'
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,58 @@ def plan_problems(plan: PlanFile) -> list[Problem]:
     """Return every semantic problem of a plan whose shape already validated."""
     problems = [
         *_provider_problems(plan),
+        *_price_problems(plan),
         *_role_problems(plan),
         *_agent_problems(plan),
         *_env_pass_problems(plan),
     ]
     if not problems:
         problems.extend(_cycle_problems(plan.agents))
+    if not problems:
+        problems.extend(_budget_problems(plan))
     return problems
+
+
+def unpriced_agents(plan: PlanFile, agents: Sequence[AgentSpec] | None = None) -> list[tuple[str, str]]:
+    """The (agent, model) pairs whose replies have no known price: neither the plan's nor genai-prices'."""
+    from agents.pricing import is_priced
+
+    own = [model for model, price in plan.prices.items() if price.price_as is None]
+    checked = plan.agents if agents is None else agents
+    pairs = [(agent, plan.priced_as(agent, plan.sim_price_as(agent))) for agent in checked]
+    return [(agent.name, model) for agent, model in pairs if not is_priced(model, _price_provider(plan, agent), own)]
+
+
+def _price_provider(plan: PlanFile, agent: AgentSpec) -> str | None:
+    """The genai-prices provider id an agent's provider prices by (as the providers themselves decide it)."""
+    from agents.pricing import provider_id_for_url
+
+    config = plan.providers.get(agent.provider)
+    kind = config.kind if config is not None else agent.provider
+    if kind == "openai":
+        return provider_id_for_url(config.base_url if config is not None else None, "openai")
+    return "anthropic" if kind == "anthropic" else None
+
+
+def _price_problems(plan: PlanFile) -> Iterator[Problem]:
+    for model, price in plan.prices.items():
+        where = ("prices", model)
+        rates = [price.input, price.output, price.cache_read, price.cache_write]
+        if price.price_as is not None and any(rate is not None for rate in rates):
+            yield Problem(where, "give either price_as or prices (input, output, ...), not both")
+        elif price.price_as is None and (price.input is None or price.output is None):
+            missing = "input" if price.input is None else "output"
+            yield Problem((*where, missing), "missing required key", at=where)
+        elif price.price_as is not None and plan.alias_of(price.price_as) != price.price_as:
+            yield Problem((*where, "price_as"), f'"{price.price_as}" is itself an alias: name a priced model')
+
+
+def _budget_problems(plan: PlanFile) -> Iterator[Problem]:
+    budgeted = [agent for agent in plan.agents if agent.budget.usd is not None]
+    index = {agent.name: position for position, agent in enumerate(plan.agents)}
+    for name, model in unpriced_agents(plan, budgeted):
+        message = f'a USD budget needs a price, and none is known for model "{model}": {PRICE_FIX.replace("MODEL", model)}'
+        yield Problem(("agents", index[name], "budget"), message)
 
 
 def read_role_prompts(plan: PlanFile, folder: Path) -> tuple[dict[str, RoleSpec], list[Problem]]:

@@ -75,12 +75,13 @@ class ProviderConfig(_PlanModel):
 
 
 class Price(_PlanModel):
-    """USD per million tokens for a model the price table lacks."""
+    """USD per million tokens for a model the price table lacks, or `price_as` another model (an alias)."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
     cache_read: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
+    price_as: str | None = Field(default=None, min_length=1)
 
 
 class RoleSpec(_PlanModel):
@@ -114,6 +115,7 @@ class AgentSpec(_PlanModel):
     network: bool = False  # whether its commands reach the network (from inside the sandbox)
     env_pass: list[str] = []  # environment variables its commands get, on top of the fleet's
     history: bool = False  # whether its commands get a read-only snapshot of the session history
+    price_as: str | None = Field(default=None, min_length=1)
 
 
 class PlanFile(_PlanModel):
@@ -133,6 +135,22 @@ class PlanFile(_PlanModel):
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}
     agents: list[AgentSpec] = []
+
+    def priced_as(self, agent: AgentSpec, provider_price_as: str | None = None) -> str:
+        """The model an agent's replies are priced as: its `price_as`, its provider's, else its model; a `[prices]` alias followed."""
+        return self.alias_of(agent.price_as or provider_price_as or agent.model or self.sim_price_as(agent) or "")
+
+    def sim_price_as(self, agent: AgentSpec) -> str | None:
+        """The model a sim agent's provider prices as; None for other kinds."""
+        config = self.providers.get(agent.provider)
+        if config is None:
+            return DEFAULT_PRICE_AS if agent.provider == "sim" else None
+        return config.price_as if config.kind == "sim" else None
+
+    def alias_of(self, model: str) -> str:
+        """The model a `[prices."MODEL"] price_as = ...` alias names, else `model` itself."""
+        alias = self.prices.get(model)
+        return alias.price_as if alias is not None and alias.price_as is not None else model
 
     @model_validator(mode="before")
     @classmethod

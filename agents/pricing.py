@@ -7,8 +7,11 @@ session records. An unknown model costs `None`, shown as "unknown", never $0.
 Lookup order for `price_usage`:
   1. the plan's `[prices."MODEL"]` (PlanPrice, USD per million tokens);
   2. genai-prices with the provider id (e.g. "anthropic", "openai", "openrouter");
-  3. genai-prices with the model name alone (a local server serving a known model);
-  4. None.
+  3. a gateway's `provider/model` name (LiteLLM: "openai/gpt-4o-mini", "azure/gpt-4o-mini")
+     whose prefix is a genai-prices provider id: the model with that provider;
+  4. genai-prices with the model name alone (a local server serving a known model);
+  5. any other `org/model` name (e.g. "Qwen/Qwen3-8B") as OpenRouter prices it;
+  6. None.
 Which route prices a (model, provider) pair is cached; a genai-prices calculation costs
 ~0.1 ms and a miss on the model-alone route ~0.3 ms, so misses are what the cache saves.
 A price that is linear in the tokens (no tiers, no fee per request, no time-of-day price) is
@@ -24,14 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from agents.providers.base import Usage
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelInfo
 
-Route = Literal["provider", "model"]
+Route = tuple[str, str | None]
+"""The (model, provider id) that genai-prices prices a reply by."""
 _PER_MILLION = Decimal(1_000_000)
 _SECONDS_PER_DAY = 86_400
 
@@ -94,11 +99,16 @@ def price_usage(
     route = _route(model, provider_id)
     if route is None:
         return None
-    priced_by = provider_id if route == "provider" else None
-    rates = linear_rates(model, priced_by, int(time.time() // _SECONDS_PER_DAY))
+    priced_model, priced_by = route
+    rates = linear_rates(priced_model, priced_by, int(time.time() // _SECONDS_PER_DAY))
     if rates is not None:
         return float(rates.cost(usage))
-    return float(_calc(usage, model, priced_by))
+    return float(_calc(usage, priced_model, priced_by))
+
+
+def is_priced(model: str, provider_id: str | None, plan_priced: Collection[str] = ()) -> bool:
+    """Whether replies of `model` have a price: the plan's own (`plan_priced` names them) or genai-prices'."""
+    return model in plan_priced or _route(model, provider_id) is not None
 
 
 def max_cost(
@@ -152,11 +162,26 @@ def _provider_for_url(base_url: str) -> str | None:
 @cache
 def _route(model: str, provider_id: str | None) -> Route | None:
     probe = Usage(input_tokens=1, output_tokens=1)
-    if provider_id is not None and _priced(probe, model, provider_id):
-        return "provider"
-    if _priced(probe, model, None):
-        return "model"
-    return None
+    return next((route for route in _candidates(model, provider_id) if _priced(probe, *route)), None)
+
+
+def _candidates(model: str, provider_id: str | None) -> list[Route]:
+    """The routes to try for a model, in the module docstring's order."""
+    routes: list[Route] = [(model, provider_id)] if provider_id is not None else []
+    prefix, slash, rest = model.partition("/")
+    if slash and rest and prefix.lower() in _provider_ids():
+        routes.append((rest, prefix.lower()))
+    routes.append((model, None))
+    if slash and rest:
+        routes.append((model, "openrouter"))
+    return routes
+
+
+@cache
+def _provider_ids() -> frozenset[str]:
+    from genai_prices import data_snapshot
+
+    return frozenset(provider.id for provider in data_snapshot.get_snapshot().providers)
 
 
 @lru_cache(maxsize=256)

@@ -305,7 +305,7 @@ def _agent_block(event: Event) -> str:  # noqa: C901 - one branch per kind, endi
             reason = f": {event.reason}" if event.reason else ""
             return "" if event.status in _QUIET_STATUSES else f"> status **{event.status}**{reason}"
         case ev.ProviderError():
-            retry = f", retrying in {event.retry_in_s:g} s" if event.retry_in_s is not None else ""
+            retry = f", retrying in {round(event.retry_in_s, 1):g} s" if event.retry_in_s is not None else ""
             return f"> **Provider error** ({event.error_kind}{retry}): {event.message}"
         case ev.AgentFlagged():
             return f"> **Flagged {event.flag}**" + (f": {event.detail}" if event.detail else "")
@@ -340,8 +340,18 @@ def _usage_line(usage: ev.UsageReported) -> str:
     estimate = ", estimated" if usage.estimated else ""
     return (
         f"*usage: {usage.input_tokens:,} in ({usage.cache_read_tokens:,} cached), "
-        f"{usage.output_tokens:,} out, {cost}{estimate}*"
+        f"{usage.output_tokens:,} out, {cost}{estimate}{_server_cost(usage)}*"
     )
+
+
+def _server_cost(usage: ev.UsageReported) -> str:
+    """The server's own price beside ours, flagged when the two differ by more than a cent in a hundred."""
+    server = usage.server_cost_usd
+    if server is None:
+        return ""
+    ours = usage.cost_usd
+    differs = ours is None or abs(server - ours) > max(1e-6, 0.01 * max(server, ours))
+    return f"; the server says ${server:,.4f}" + (" (**differs**)" if differs else "")
 
 
 def _action_line(action: ev.SupervisorAction, target: str) -> str:

@@ -154,7 +154,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
 @click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
 @db_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (overrides the plan's `out`).")
-@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`.")
+@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`; accept a USD budget over unpriced models.")
 def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes: bool) -> None:
     """Run the fleet described by PLAN (a fleet.toml)."""
     from agents.plan import PlanError, load_plan
@@ -165,6 +165,7 @@ def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes:
         fail(str(error))
     if out is not None:
         plan = plan.model_copy(update={"out": out.resolve()})
+    _accept_unpriced_budget(plan, headless=headless, yes=yes)
     _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
 
 
@@ -173,6 +174,21 @@ def demo_out() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("tokenmaxx") / "demo"
+
+
+def _accept_unpriced_budget(plan: Any, *, headless: bool, yes: bool) -> None:
+    """Ask before a fleet USD budget runs over agents it cannot price; `--yes` accepts, headless without it refuses."""
+    from agents.budget import unpriced_fleet_budget
+
+    warning = unpriced_fleet_budget(plan)
+    if warning is None:
+        return
+    if yes:
+        echo(f"tokenmaxx: {warning} (accepted: --yes)", err=True)
+    elif headless or not sys.stdin.isatty():
+        fail(f"{warning}; or pass --yes to run anyway")
+    elif not click.confirm(f"{warning}.\nRun anyway?", default=False, err=True):
+        fail("not started")
 
 
 def _demo_inputs(out_root: Path) -> None:

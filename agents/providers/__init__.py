@@ -20,14 +20,19 @@ class MissingKey(ProviderFailure):
 
 
 def make_provider(name: str, config: ProviderConfig) -> Provider:
-    """Build the provider `name` of the plan; raises MissingKey when its key is not set."""
+    """Build the provider `name` of the plan; raises MissingKey when its key is not set.
+
+    An OpenAI-compatible server at a `base_url` is keyless unless the plan names `api_key_env`;
+    a variable the plan names must be set.
+    """
     if config.kind == "sim":
         from agents.providers.sim import SimProvider
 
         return SimProvider(name, price_as=config.price_as, speed=config.speed, seed=config.seed)
     env_var = config.key_env or ""
     key = os.environ.get(env_var, "")
-    if not key and config.base_url is not None and config.kind == "openai":
+    keyless = config.api_key_env is None and config.base_url is not None and config.kind == "openai"
+    if not key and keyless:
         key = "local"  # OpenAI-compatible local servers (Ollama, vLLM) take any non-empty key
     if not key:
         raise MissingKey(name, env_var)

@@ -33,7 +33,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import tool_arguments
+from agents.providers.errors import parse_tool_arguments
 from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -132,8 +132,9 @@ class _ToolBlock:
     pieces: list[str] = field(default_factory=list)
 
     def call(self) -> ToolCallRequested:
-        """The finished call; input that is not a JSON object becomes `{}` for the tool to reject."""
-        return ToolCallRequested(self.call_id, self.name, tool_arguments("".join(self.pieces)))
+        """The finished call; input that is not a JSON object becomes `{}`, its text kept as `raw_args`."""
+        args, raw = parse_tool_arguments("".join(self.pieces))
+        return ToolCallRequested(self.call_id, self.name, args, raw)
 
 
 @dataclass(slots=True)
@@ -187,6 +188,23 @@ class _Reply:
             self.cache_read = usage.cache_read_input_tokens
         if usage.output_tokens_details is not None:
             self.reasoning = usage.output_tokens_details.thinking_tokens
+
+    def whole(self, body: dict[str, Any]) -> list[ProviderEvent]:
+        """The provider events of a whole (non-streamed) message: its text, tool calls, usage and stop."""
+        from anthropic.types import Message as WireMessage
+
+        message = WireMessage.construct(**body)
+        self.started = self.complete = True
+        self.stop_reason = message.stop_reason
+        if message.usage is not None:
+            self._take_usage(message.usage)
+        out: list[ProviderEvent] = []
+        for block in message.content or ():
+            if block.type == "text" and block.text:
+                out.append(TextDelta(block.text))
+            elif block.type == "tool_use":
+                out.append(ToolCallRequested(block.id, block.name, block.input if isinstance(block.input, dict) else {}))
+        return out
 
     def usage(self) -> Usage:
         """The reply's usage with input counting cache reads and writes."""

@@ -30,6 +30,7 @@ class ToolCallPart:
     call_id: str
     name: str
     args: dict[str, Any]
+    raw_args: str | None = None  # the arguments as sent, when they were not a JSON object
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class ToolCallRequested:
     call_id: str
     name: str
     args: dict[str, Any]
+    raw_args: str | None = None  # the arguments as sent, when they were not a JSON object
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    server_cost_usd: float | None = None  # what the server itself said the reply cost (LiteLLM, OpenRouter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,14 @@ class Stop:
     reason: Literal["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "other"]
 
 
-ProviderEvent: TypeAlias = TextDelta | ToolCallRequested | UsageReport | Stop
+@dataclass(frozen=True, slots=True)
+class ProviderNotice:
+    """Something the server did that the user should hear of, though the reply went on."""
+
+    text: str
+
+
+ProviderEvent: TypeAlias = TextDelta | ToolCallRequested | UsageReport | Stop | ProviderNotice
 
 
 class ProviderFailure(Exception):
@@ -153,12 +163,14 @@ class ReplyAccumulator:
         match event:
             case TextDelta(text=text):
                 self.text.append(text)
-            case ToolCallRequested(call_id=call_id, name=name, args=args):
-                self.calls.append(ToolCallPart(call_id, name, args))
+            case ToolCallRequested(call_id=call_id, name=name, args=args, raw_args=raw_args):
+                self.calls.append(ToolCallPart(call_id, name, args, raw_args))
             case UsageReport(usage=usage):
                 self.usage = usage
             case Stop(reason=reason):
                 self.stop = reason
+            case ProviderNotice():
+                pass
 
     def message(self) -> Message:
         parts: list[Part] = []

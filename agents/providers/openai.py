@@ -8,12 +8,15 @@ own retries are off (`max_retries_sdk=0`): every retry is the agent loop's.
 
 Tool calls stream as `delta.tool_calls[i]` pieces, several calls interleaved by index; the
 fragments of each are joined and parsed when the reply ends. Arguments that are not a JSON
-object become `{}`, so the tool reports the missing arguments to the model. A failed tool
+object become `{}` with their text kept, and the loop tells the model its JSON was invalid. A failed tool
 result is sent as "Error: <output>" (tool messages have no error flag).
 
 Usage arrives on a last chunk because the request asks for `include_usage`; `prompt_tokens`
-already counts cached tokens. A server that sends no usage yields no `UsageReport`. A reply
-with tool calls stops with "tool_use" even when the server says "stop" (Ollama does).
+already counts cached tokens, and a `cost` in it (LiteLLM, OpenRouter) is kept as the server's
+own price. A server that sends no usage yields no `UsageReport`; a stream cut after its first
+chunk is billed with counts the agent loop estimates. A reply with tool calls stops with
+"tool_use" even when the server says "stop" (Ollama does). A whole JSON completion sent for the
+streaming request (LiteLLM does this for some models) is read as one chunk.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import tool_arguments
+from agents.providers.errors import parse_tool_arguments
 from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
 
 _STOP_REASONS: dict[str | None, Any] = {
@@ -131,8 +134,9 @@ class _PendingCall:
     pieces: list[str] = field(default_factory=list)
 
     def call(self, index: int) -> ToolCallRequested:
-        """The finished call; arguments that are not a JSON object become `{}`."""
-        return ToolCallRequested(self.call_id or f"call_{index}", self.name, tool_arguments("".join(self.pieces)))
+        """The finished call; arguments that are not a JSON object become `{}`, their text kept as `raw_args`."""
+        args, raw = parse_tool_arguments("".join(self.pieces))
+        return ToolCallRequested(self.call_id or f"call_{index}", self.name, args, raw)
 
 
 @dataclass(slots=True)
@@ -141,10 +145,12 @@ class _Reply:
 
     finish_reason: str | None = None
     usage: Usage | None = None
+    started: bool = False
     calls: dict[int, _PendingCall] = field(default_factory=dict)
 
     def feed(self, chunk: Any) -> list[ProviderEvent]:
         """The provider events one chunk yields (text at once; calls wait for the end)."""
+        self.started = True
         if chunk.usage is not None:
             self.usage = _usage(chunk.usage)
         out: list[ProviderEvent] = []
@@ -175,14 +181,26 @@ class _Reply:
             return len(self.calls)
         return max(self.calls)
 
+    def whole(self, body: dict[str, Any]) -> list[ProviderEvent]:
+        """The provider events of a whole (non-streamed) completion, read as one chunk."""
+        from openai.types.chat import ChatCompletionChunk
+
+        choices = [
+            {"index": 0, "delta": choice.get("message") or {}, "finish_reason": choice.get("finish_reason") or "stop"}
+            for choice in (body.get("choices") or [])[:1]
+            if isinstance(choice, dict)
+        ]
+        chunk = ChatCompletionChunk.construct(**{**body, "choices": choices})
+        return self.feed(chunk)
+
     def billed(self) -> Usage | None:
-        """Chat Completions reports usage only at the end, so a broken stream has none."""
-        return None
+        """Chat Completions reports usage only at the end: a stream cut after it began is billed, its counts unknown (0)."""
+        return self.usage or (Usage() if self.started else None)
 
     def finish(self, context: FailureContext) -> list[ProviderEvent]:
         """The tool calls, usage and stop, or a connection failure if the stream ended early."""
         if self.finish_reason is None:
-            raise context.cut_short(None)
+            raise context.cut_short(self.billed())
         out: list[ProviderEvent] = [self.calls[i].call(i) for i in sorted(self.calls)]
         if self.usage is not None:
             out.append(UsageReport(self.usage))
@@ -203,5 +221,13 @@ def _usage(raw: Any) -> Usage:
         cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
         cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
         reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+        server_cost_usd=_cost(getattr(raw, "cost", None)),
     )
+
+
+def _cost(value: Any) -> float | None:
+    """A server-reported cost in USD, when it is a plain non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        return None
+    return float(value)
 

@@ -3,18 +3,23 @@
 `guarded_stream` opens an SDK stream, turns each raw event into provider events through a
 reply state, maps every SDK, transport or JSON failure to a `ProviderFailure`, and closes
 the HTTP response however the iteration ends (normal end, failure, `aclose()` or task
-cancellation), so the server sees the disconnect at once.
+cancellation), so the server sees the disconnect at once. A server that answers the streaming
+request with one JSON body instead (LiteLLM does for some models) has that body read as the
+whole reply, with a notice saying so.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
-from agents.providers.base import ProviderEvent, ProviderFailure, Usage
-from agents.providers.errors import caught_errors, connection_failure, from_exception
+from agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
+from agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
+
+WHOLE_REPLY_NOTICE = "the server answered the streaming request with one whole JSON reply, not a stream; its text and usage were used"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,10 @@ class FailureContext:
         detail = "the stream ended before the reply was complete"
         return connection_failure(self.where, detail, api_key=self.api_key, billed=billed)
 
+    def not_a_reply(self, detail: str) -> ProviderFailure:
+        """The failure for a JSON body, sent instead of a stream, that is not a reply."""
+        return malformed_event_failure(self.where, f"a JSON body instead of a stream, {detail}", api_key=self.api_key)
+
 
 class ReplyState(Protocol):
     """What a provider's raw stream events have said so far about one reply."""
@@ -45,11 +54,15 @@ class ReplyState(Protocol):
 
     def billed(self) -> Usage | None: ...
 
+    def whole(self, body: dict[str, Any]) -> list[ProviderEvent]: ...
+
     def finish(self, context: FailureContext) -> list[ProviderEvent]: ...
 
 
 class SdkStream(Protocol):
-    """An SDK's async stream of raw events."""
+    """An SDK's async stream of raw events, over its HTTP response."""
+
+    response: Any
 
     def __aiter__(self) -> AsyncIterator[Any]: ...
 
@@ -66,15 +79,33 @@ async def guarded_stream(
     except caught as err:
         raise context.failure(err, None) from None
     try:
-        async for raw in sdk_stream:
-            for event in reply.feed(raw):
+        if _answered_whole(sdk_stream):
+            for event in await _whole_reply(sdk_stream, reply, context):
                 yield event
+        else:
+            async for raw in sdk_stream:
+                for event in reply.feed(raw):
+                    yield event
     except caught as err:
         raise context.failure(err, reply.billed()) from None
     finally:
         await sdk_stream.close()
     for event in reply.finish(context):
         yield event
+
+
+def _answered_whole(sdk_stream: SdkStream) -> bool:
+    content_type = str(sdk_stream.response.headers.get("content-type", ""))
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
+async def _whole_reply(sdk_stream: SdkStream, reply: ReplyState, context: FailureContext) -> list[ProviderEvent]:
+    """The events of a whole JSON reply read from the response body, a notice first."""
+    body = json.loads(await sdk_stream.response.aread())
+    if not isinstance(body, dict):
+        raise context.not_a_reply(f"a JSON {type(body).__name__}")
+    events = reply.whole(body)
+    return [ProviderNotice(WHOLE_REPLY_NOTICE), *events]
 
 
 class SdkProvider:

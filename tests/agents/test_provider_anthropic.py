@@ -133,10 +133,10 @@ async def test_two_tool_calls_after_text_arrive_in_order(server, provider):
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Let me look."
 
 
-async def test_tool_input_that_is_not_json_becomes_empty_args(server, provider):
+async def test_tool_input_that_is_not_json_becomes_empty_args_with_its_text_kept(server, provider):
     server.enqueue(wire.tool_reply(Call("toolu_9", "read_file", '{"path": "x'), pieces=2))
     events = await collect(provider)
-    assert ToolCallRequested("toolu_9", "read_file", {}) in events
+    assert ToolCallRequested("toolu_9", "read_file", {}, raw_args='{"path": "x') in events
 
 
 @pytest.mark.parametrize(

@@ -71,8 +71,15 @@ def test_retry_after_is_only_kept_for_retryable_kinds():
 
 
 def test_redact_removes_every_copy_of_the_secret():
-    assert redact("a KEY b KEY", "KEY") == "a [redacted] b [redacted]"
+    key = "sk-0123456789abcdef"
+    assert redact(f"a {key} b {key}", key) == "a [redacted] b [redacted]"
     assert redact("nothing", "") == "nothing"
+
+
+@pytest.mark.parametrize("placeholder", ["local", "ollama", "EMPTY", "not a key at all, words"])
+def test_redact_never_replaces_an_ordinary_word(placeholder):
+    text = "openai provider 'local' at ollama: EMPTY reply, not a key at all, words"
+    assert redact(text, placeholder) == text
 
 
 @pytest.mark.parametrize(

@@ -113,10 +113,10 @@ async def test_two_tool_calls_interleaved_by_index_are_joined_per_index(server, 
     ]
 
 
-async def test_arguments_that_are_not_json_become_empty_args(server, provider):
+async def test_arguments_that_are_not_json_become_empty_args_with_their_text_kept(server, provider):
     server.enqueue(wire.tool_reply(Call("call_x", "read_file", '{"path": "a'), pieces=2))
     events = await collect(provider)
-    assert ToolCallRequested("call_x", "read_file", {}) in events
+    assert ToolCallRequested("call_x", "read_file", {}, raw_args='{"path": "a') in events
 
 
 async def test_whole_calls_without_index_and_finish_stop_still_stop_for_tool_use(server, provider):
@@ -214,14 +214,14 @@ async def test_in_stream_error_chunk_is_a_retryable_server_failure(server, provi
     server.enqueue(wire.in_stream_error("server_error", text="Partial"))
     events, failure = await fail(provider)
     assert events == [TextDelta("Partial")]
-    assert (failure.kind, failure.retryable, failure.billed) == ("server", True, None)
+    assert (failure.kind, failure.retryable, failure.billed) == ("server", True, Usage())
 
 
 async def test_connection_dropped_mid_stream_fails_retryable(server, provider):
     server.enqueue(wire.dropped("This reply will be cut"))
     events, failure = await fail(provider)
     assert events == [TextDelta("This r"), TextDelta("eply w")]
-    assert (failure.kind, failure.retryable, failure.billed) == ("connection", True, None)
+    assert (failure.kind, failure.retryable, failure.billed) == ("connection", True, Usage())
 
 
 async def test_stream_closed_before_finish_reason_is_a_connection_failure(server, provider):

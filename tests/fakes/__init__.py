@@ -32,7 +32,17 @@ Scripted replies (both modules build them with the same function names):
   slow(pieces=, gap_s=)                            a long stream, `gap_s` between events
 Custom replies: `Stream(frames, gap_s=, drop_after=, headers=)` built from `sse(data, event)`
 frames (e.g. a reply's `.frames[:4]` for a stream that ends early), `Status(status, body,
-headers)` for any JSON answer. `server.pending` counts the replies not yet consumed.
+headers, content_type)` for any plain answer (a str body is sent as it is).
+
+What real gateways were seen to do, each reproduced by a builder whose docstring names it:
+  costed_reply(...)     LiteLLM: `cost` in the usage chunk      (openai_server)
+  openrouter_reply(...) OpenRouter: `usage.cost` with cost_details (openai_server)
+  whole_json(...)       LiteLLM: one JSON completion for a streaming request (both)
+  html_error(501)       Python's http.server: 501 HTML page for a POST (openai_server)
+  not_found()           Ollama: a bare 404 for a base_url missing /v1 (openai_server)
+  dropped(...)          a proxy killed mid-stream (both)
+  zero_input_start(...) LiteLLM's /v1/messages: input_tokens 0 in message_start (anthropic_server)
+  GATEWAY_MODELS        LiteLLM and OpenRouter model names, `provider/model` (openai_server) `server.pending` counts the replies not yet consumed.
 
 `collect(provider, request)` and `collect_until_failure(provider, request)` drive an adapter;
 `cancel_mid_stream(provider, request, server)` measures how fast a cancelled stream hangs up;
@@ -101,11 +111,12 @@ class Stream:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """A plain JSON reply with an HTTP status, for errors."""
+    """A plain reply with an HTTP status: JSON for a dict body, else the text as `content_type`."""
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
 
 
 Reply = Stream | Status
@@ -295,9 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_stream(reply)
 
     def _send_status(self, reply: Status) -> None:
-        payload = json.dumps(reply.body).encode()
+        payload = (reply.body if isinstance(reply.body, str) else json.dumps(reply.body)).encode()
         self.send_response(reply.status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", reply.content_type)
         self.send_header("content-length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)

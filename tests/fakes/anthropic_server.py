@@ -91,6 +91,38 @@ def dropped(text: str = "This reply will be cut", *, usage: ServerUsage = Server
     return Stream(tuple(frames), drop_after=4)
 
 
+def zero_input_start(text: str = "Counted late", *, usage: ServerUsage = ServerUsage(), cut: bool = False) -> Stream:
+    """LiteLLM's /v1/messages: message_start says input_tokens 0, message_delta carries the real input; `cut` drops the stream before it."""
+    frames = [_message_start(ServerUsage(uncached_input=0, output=1)), *_text_block(0, text, 2)]
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"input_tokens": usage.uncached_input, "output_tokens": usage.output},
+    }
+    frames += [sse(delta, "message_delta"), sse({"type": "message_stop"}, "message_stop")]
+    return Stream(tuple(frames), drop_after=len(frames) - 2 if cut else None)
+
+
+def whole_json(text: str, *, usage: ServerUsage = ServerUsage()) -> Status:
+    """LiteLLM for some models: one `message` JSON body (HTTP 200) answering a streaming request."""
+    body = {
+        "id": "msg_fake01",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": usage.uncached_input,
+            "cache_creation_input_tokens": usage.cache_write,
+            "cache_read_input_tokens": usage.cache_read,
+            "output_tokens": usage.output,
+        },
+    }
+    return Status(200, body)
+
+
 def malformed(text: str = "Half", *, usage: ServerUsage = ServerUsage()) -> Stream:
     """A stream whose second content event is not JSON."""
     frames = [_message_start(usage), *_text_block(0, text, 1, stop=False)]

@@ -16,6 +16,8 @@ from typing import Any
 from tests.fakes import Call, FakeServer, ServerUsage, Status, Stream, split_text, sse
 
 MODEL = "gpt-4o"
+GATEWAY_MODELS = ("openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "azure/gpt-4o-mini")
+"""Model names as LiteLLM and OpenRouter route them: `provider/model`."""
 
 
 class OpenAIFakeServer(FakeServer):
@@ -89,7 +91,7 @@ def in_stream_error(error_type: str = "server_error", *, text: str = "Partial", 
 
 
 def dropped(text: str = "This reply will be cut", *, usage: ServerUsage = ServerUsage()) -> Stream:
-    """A stream cut halfway through its fourth frame: three content chunks got out."""
+    """A stream cut halfway through its fourth frame: three content chunks got out (a proxy killed mid-reply)."""
     reply = text_reply(text, chunks=4, usage=usage)
     return Stream(reply.frames, drop_after=3)
 
@@ -105,6 +107,49 @@ def slow(pieces: int = 400, gap_s: float = 0.05) -> Stream:
     """A long text reply with `gap_s` seconds before each chunk."""
     reply = text_reply("tick " * pieces, chunks=pieces)
     return Stream(reply.frames, gap_s=gap_s)
+
+
+def costed_reply(text: str, *, usage: ServerUsage = ServerUsage(), cost: float) -> Stream:
+    """LiteLLM's proxy: a text reply whose usage chunk carries the proxy's own `cost` in USD."""
+    reply = text_reply(text, usage=usage)
+    usage_chunk = {**_envelope(), "choices": [], "usage": {**wire_usage(usage), "cost": cost}}
+    return Stream((*reply.frames[:-2], sse(usage_chunk), sse("[DONE]")))
+
+
+def openrouter_reply(text: str, *, usage: ServerUsage = ServerUsage(), cost: float) -> Stream:
+    """OpenRouter: a text reply whose `usage.cost` is the credits charged, with `cost_details` beside it."""
+    details = {"upstream_inference_cost": None}
+    reported = {**wire_usage(usage), "cost": cost, "is_byok": False, "cost_details": details}
+    reply = text_reply(text, usage=usage)
+    usage_chunk = {**_envelope(), "choices": [], "usage": reported}
+    return Stream((*reply.frames[:-2], sse(usage_chunk), sse("[DONE]")))
+
+
+def whole_json(text: str, *, usage: ServerUsage = ServerUsage(), calls: tuple[Call, ...] = ()) -> Status:
+    """LiteLLM for some models: one `chat.completion` JSON body (HTTP 200) answering a streaming request."""
+    tool_calls = [
+        {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": _arguments(call)}}
+        for call in calls
+    ]
+    message = {"role": "assistant", "content": text, **({"tool_calls": tool_calls} if calls else {})}
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+    body = {**_envelope(), "object": "chat.completion", "choices": [choice], "usage": wire_usage(usage)}
+    return Status(200, body)
+
+
+def html_error(status: int = 501) -> Status:
+    """Python's http.server (or any plain web server) posted to: an HTML error page, 501 Unsupported method."""
+    page = (
+        "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n<body>\n"
+        f"<h1>Error response</h1><p>Error code: {status}</p>\n<p>Message: Unsupported method ('POST').</p>\n"
+        "</body>\n</html>\n"
+    )
+    return Status(status, page, content_type="text/html;charset=utf-8")
+
+
+def not_found() -> Status:
+    """Ollama (and most servers) for a path they do not serve, e.g. a base_url missing /v1: a bare 404."""
+    return Status(404, "404 page not found", content_type="text/plain")
 
 
 def wire_usage(usage: ServerUsage) -> dict[str, Any]:

@@ -46,9 +46,9 @@ def test_fleet_table_sorted_by_cost(snap_compare, tmp_path: Path) -> None:  # ty
 
 
 def test_fleet_grid_at_80x24(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The grid in an 80x24 terminal: the meter leaves out reasoning, saved, tok/s and the unpriced count and halves the
-    bar and the sparkline, so 'hit 36%', '$0.0767+? sim / $5.00', 'burn $2.87/h', 'budget left 1h42m', '-/accepted' and
-    'interventions 0' read whole; the panes in two columns."""
+    """The grid in an 80x24 terminal: the meter leaves out reasoning, saved, tok/s and the spend bar, shortens the unpriced
+    count to '+5.8k tok' (a USD budget cannot count them) and halves the sparkline, so 'hit 36%', '$0.0767+? sim / $5.00',
+    'burn $2.87/h', 'budget left 1h42m', '-/accepted' and 'interventions 0' read whole; the panes in two columns."""
     assert snap_compare(make_app(tmp_path), terminal_size=NARROW)
 
 

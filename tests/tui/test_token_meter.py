@@ -11,6 +11,7 @@ from tests.tui.helpers import fleet_of, make_app, settle
 from tui.widgets.token_meter import TokenMeter
 
 KEY_FIGURES = (
+    "5.8k tok",
     "in 30.7k  out 4.8k",
     "$0.0767+? sim / $5.00",
     "$2.87/h",
@@ -48,7 +49,7 @@ async def test_the_lesser_figures_go_in_order_and_all_show_in_a_wide_terminal(tm
         await pilot.resize_terminal(80, 24)
         tokens, spend, trend, _ = meter_lines(meter)
         assert tokens == "tokens  in 30.7k  out 4.8k (+14 live)  cache r 11.0k w 0  hit 36%"
-        assert spend == "spend   ░░░░░░░░░░ $0.0767+? sim / $5.00  burn $2.87/h  budget left 1h42m"
+        assert spend == "spend   $0.0767+? sim / $5.00  +5.8k tok  burn $2.87/h  budget left 1h42m"
         assert trend.startswith("trend   ") and trend.endswith(" deliverables ✓0 ✗0  -/accepted  interventions 0")
         assert len(trend) == len("trend   ") + 15 + len("  deliverables ✓0 ✗0  -/accepted  interventions 0")
 

@@ -128,8 +128,19 @@ def _spent(state: FleetState) -> list[Figure]:
             money(state.cost_usd, state.unknown_price_tokens, state.simulated),
             f" / {money(state.budget_usd).plain}" if state.budget_usd is not None else " (no budget)",
         ),
-        _until(3, Content.styled(f"  unpriced {count(state.unknown_price_tokens)} tok" if state.unknown_price_tokens else "", "$cost-unknown")),
+        _unpriced(state),
     ]
+
+
+def _unpriced(state: FleetState) -> Figure:
+    """Tokens of unknown price beside the dollars; under a USD budget, which cannot count them, never left out."""
+    if not state.unknown_price_tokens:
+        return _whole()
+    tokens = count(state.unknown_price_tokens)
+    unpriced = Content.styled(f"  unpriced {tokens} tok", "$cost-unknown")
+    if state.budget_usd is None:
+        return _until(3, unpriced)
+    return (unpriced, unpriced, unpriced, Content.styled(f"  +{tokens} tok", "$cost-unknown"))
 
 
 def _burn(state: FleetState, now: float) -> list[Figure]:
