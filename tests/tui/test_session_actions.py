@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
 from sessions import events as ev
+from sessions.session_lock import SessionLock, lock_path
 from sessions.store import SessionNotFound, SessionRunning, Store
 from tests.tui.helpers import SIZE
 from tests.tui.test_sessions_screen import DAY, Browser, _build, _record, loaded, names
@@ -27,10 +29,13 @@ async def _build_with_a_running_one(db: Path) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db(tmp_path: Path) -> Iterator[Path]:
+    """The browser's sample history, with `live-one` running: its session lock is held as a fleet would hold it."""
     path = tmp_path / "history.db"
     asyncio.run(_build_with_a_running_one(path))
-    return path
+    running = SessionLock.acquire(lock_path(path, RUNNING_ID), RUNNING_ID)
+    yield path
+    running.close()
 
 
 async def settled(pilot) -> None:  # type: ignore[no-untyped-def]

@@ -41,7 +41,7 @@ async def test_a_rejected_plan_edit_is_not_counted_as_an_agent_needing_you(tmp_p
         fleet_of(app).feed(ev.PlanRejected(path="fleet.toml", error="line 3: bad", ts=T0 + 121))
         await settle(pilot)
         message = app.screen.query_one(FlagBanner).message
-        assert message.startswith(f"plan edit rejected: fleet.toml: line 3: bad  ·  ⚑ {len(needing)} agents need you: ")
+        assert message.startswith(f"plan edit rejected: fleet.toml: line 3: bad · ⚑ {len(needing)} agents need you: ")
         assert message.count("plan edit") == 1 and needing[0].name in message.split("⚑")[1]
 
 

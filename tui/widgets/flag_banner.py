@@ -57,7 +57,7 @@ def _message(needs: list[AgentState], plan_error: str | None) -> str:
     if needs:
         noun = "agent needs" if len(needs) == 1 else "agents need"
         parts.append(f"⚑ {len(needs)} {noun} you: " + ", ".join(_need(agent) for agent in needs))
-    return "  ·  ".join(parts)
+    return " · ".join(parts)
 
 
 def _need(agent: AgentState) -> str:
