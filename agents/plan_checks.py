@@ -19,6 +19,7 @@ from agents.plan_models import (
     RoleSpec,
 )
 from agents.roles import BUILTIN_ROLES
+from agents.small_files import SmallFileError, read_small_file
 
 _ENDPOINT_ONLY_KEYS = ("base_url", "api_key_env", "headers")
 
@@ -50,12 +51,13 @@ def read_role_prompts(plan: PlanFile, folder: Path) -> tuple[dict[str, RoleSpec]
             continue
         where = ("roles", name, "prompt_file")
         try:
-            text = (folder / spec.prompt_file).expanduser().read_text("utf-8")
-        except FileNotFoundError:
-            problems.append(Problem(where, f'file not found: "{spec.prompt_file}"'))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            problems.append(Problem(where, f'cannot read "{spec.prompt_file}": {reason}'))
+            text = read_small_file((folder / spec.prompt_file).expanduser()).decode("utf-8")
+        except SmallFileError as exc:
+            quoted = f'"{spec.prompt_file}"'
+            message = f"file not found: {quoted}" if exc.missing else f"cannot read {quoted}: {exc.reason}"
+            problems.append(Problem(where, message))
+        except UnicodeDecodeError:
+            problems.append(Problem(where, f'cannot read "{spec.prompt_file}": not UTF-8 text'))
         else:
             roles[name] = spec.model_copy(update={"prompt": text})
     return roles, problems
@@ -112,6 +114,17 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
             if tool not in KNOWN_TOOLS:
                 yield Problem((*where, "policy", tool), f'unknown tool "{tool}"' + did_you_mean(tool, KNOWN_TOOLS))
         yield from _after_problems(where, agent, names)
+        if _kind(plan, agent.provider) == "sim":
+            yield from _sim_problems(where, agent)
+
+
+def _sim_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:
+    from agents.providers.sim import SimOptions
+
+    try:
+        SimOptions.from_dict(agent.sim)
+    except ValueError as error:
+        yield Problem(where, str(error), at=(*where, "sim"))
 
 
 def _kind(plan: PlanFile, provider: str) -> str:

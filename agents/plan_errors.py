@@ -132,6 +132,8 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
         bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {given}"
     if kind == "string_pattern_mismatch":
         return bad_name(given)
     if kind in ("too_short", "string_too_short"):

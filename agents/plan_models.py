@@ -27,10 +27,12 @@ DEFAULT_PRICE_AS = "claude-sonnet-4-6"
 DEFAULT_CUSTOM_ROLE_TOOLS = ("read_file", "list_files", "write_file")
 SIM_ONLY_KEYS = ("price_as", "speed", "seed")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+MIN_SIM_SPEED = 0.05
+MAX_SIM_SPEED = 1000
 
 
 class _PlanModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Budget(_PlanModel):
@@ -63,7 +65,7 @@ class ProviderConfig(_PlanModel):
     headers: dict[str, str] = {}
     max_concurrent: int | None = Field(default=None, ge=1)
     price_as: str = DEFAULT_PRICE_AS
-    speed: float = Field(default=1.0, gt=0)
+    speed: float = Field(default=1.0, ge=MIN_SIM_SPEED, le=MAX_SIM_SPEED)
     seed: int = 0
 
     @property

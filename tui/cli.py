@@ -78,8 +78,10 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
     from agents.demo import DemoError, demo_plan
 
     db_path = resolve_db(db)
+    out_root = (out or Path("tokenmaxx-out")).resolve()
+    make_out_folder(out_root, "--out")
     try:
-        plan = demo_plan(Path.cwd(), (out or Path("tokenmaxx-out")).resolve(), speed=speed, seed=seed)
+        plan = demo_plan(Path.cwd(), out_root, speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
     _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None)
@@ -94,6 +96,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
 def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes: bool) -> None:
     """Run the fleet described by PLAN (a fleet.toml)."""
     from agents.plan import PlanError, load_plan
+    from agents.plan_errors import display_path
 
     try:
         plan = load_plan(plan_path)
@@ -101,7 +104,16 @@ def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes:
         fail(str(error))
     if out is not None:
         plan = plan.model_copy(update={"out": out.resolve()})
+    make_out_folder(plan.out, "--out" if out is not None else f"{display_path(plan.path)}: out")
     _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
+
+
+def make_out_folder(folder: Path, given_by: str) -> None:
+    """Create the out folder before a session is recorded, so one that cannot be made is a clear error, not a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"{given_by}: cannot create the out folder {folder}: {error.strerror or error}; choose another folder")
 
 
 def _demo_inputs(out_root: Path) -> None:
