@@ -29,6 +29,12 @@ SIM_ONLY_KEYS = ("price_as", "speed", "seed")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 MIN_SIM_SPEED = 0.05
 MAX_SIM_SPEED = 1000
+MAX_INT64 = 2**63 - 1
+MAX_TOKENS = 10**12
+MAX_REPLY_TOKENS = 10**7
+MAX_PARALLEL = 1000
+MAX_LOOP_TIMES = 10_000
+MAX_STALL_S = 7 * 86_400
 
 
 class _PlanModel(BaseModel):
@@ -39,13 +45,13 @@ class Budget(_PlanModel):
     """A spending cap; either limit may be left out."""
 
     usd: float | None = Field(default=None, gt=0)
-    tokens: int | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
 
 
 class LoopSpec(_PlanModel):
     """How often a finished agent restarts on the same task; `times=None` means until `until_usd`."""
 
-    times: int | None = Field(default=None, ge=1)
+    times: int | None = Field(default=None, ge=1, le=MAX_LOOP_TIMES)
     until_usd: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
@@ -63,10 +69,10 @@ class ProviderConfig(_PlanModel):
     base_url: str | None = None
     api_key_env: str | None = None
     headers: dict[str, str] = {}
-    max_concurrent: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1, le=MAX_PARALLEL)
     price_as: str = DEFAULT_PRICE_AS
     speed: float = Field(default=1.0, ge=MIN_SIM_SPEED, le=MAX_SIM_SPEED)
-    seed: int = 0
+    seed: int = Field(default=0, ge=-MAX_INT64, le=MAX_INT64)
 
     @property
     def key_env(self) -> str | None:
@@ -104,7 +110,7 @@ class AgentSpec(_PlanModel):
     budget: Budget = Field(default_factory=Budget)
     after: list[str] = []
     loop: LoopSpec = Field(default_factory=LoopSpec)
-    max_tokens: int = Field(default=4096, ge=1)
+    max_tokens: int = Field(default=4096, ge=1, le=MAX_REPLY_TOKENS)
     sim: dict[str, Any] = {}
 
 
@@ -114,10 +120,10 @@ class PlanFile(_PlanModel):
     name: str | None = Field(default=None, min_length=1)
     workdir: str = "."
     out: str = "tokenmaxx-out"
-    max_parallel: int = Field(default=5, ge=1)
-    stall_after: float = Field(default=60.0, gt=0)
-    loop_repeats: int = Field(default=3, ge=2)
-    burn_tokens: int = Field(default=20_000, ge=1)
+    max_parallel: int = Field(default=5, ge=1, le=MAX_PARALLEL)
+    stall_after: float = Field(default=60.0, gt=0, le=MAX_STALL_S)
+    loop_repeats: int = Field(default=3, ge=2, le=MAX_LOOP_TIMES)
+    burn_tokens: int = Field(default=20_000, ge=1, le=MAX_TOKENS)
     budget: Budget = Field(default_factory=Budget)
     providers: dict[str, ProviderConfig] = {}
     prices: dict[str, Price] = {}

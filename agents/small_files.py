@@ -40,6 +40,6 @@ def read_small_file(path: Path, limit: int = MAX_SMALL_FILE_BYTES) -> bytes:
 
 def _check_regular(mode: int) -> None:
     if stat.S_ISDIR(mode):
-        raise SmallFileError("a folder", folder=True)
+        raise SmallFileError("is a folder, not a file", folder=True)
     if not stat.S_ISREG(mode):
         raise SmallFileError("not a regular file (a FIFO, device or socket); give a text file")
