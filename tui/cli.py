@@ -32,6 +32,8 @@ def resolve_db(db: Path | None) -> Path:
     from sessions.store import default_db_path
 
     path = (db or default_db_path()).expanduser().resolve()
+    if path.exists() and not path.is_file():
+        fail(f"--db {path}: not a regular file (a device, FIFO or socket); give the path of a session database file")
     os.environ["TOKENMAXX_DB"] = str(path)  # commands the agents run can read the fleet's history
     return path
 

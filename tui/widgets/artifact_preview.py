@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
+from tui.opener import open_regular
+
 PREVIEW_BYTES = 64_000
 _LEXERS = {".svg": "xml", ".html": "html", ".json": "json", ".py": "python", ".csv": "text", ".toml": "toml"}
 
@@ -20,7 +22,7 @@ class PreviewUnavailable(Exception):
 def read_preview(path: Path, limit: int = PREVIEW_BYTES) -> str:
     """The first `limit` bytes of a text file; raises PreviewUnavailable for missing or binary files."""
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             data = file.read(limit + 1)
     except OSError as error:
         raise PreviewUnavailable(f"cannot read {path}: {error.strerror or error}") from None
