@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError
 
 from agents.plan_checks import Problem, plan_problems, read_role_prompts
 from agents.plan_errors import PlanError, display_path, field_name, from_validation
-from agents.plan_lines import KeyPath, key_lines, line_of
+from agents.plan_lines import KeyPath, key_lines, line_of, nesting_line
 from agents.plan_models import (
     DEFAULT_POLICY,
     KNOWN_TOOLS,
@@ -38,6 +38,7 @@ from agents.plan_models import (
 )
 from agents.roles import Role, get_role
 from agents.summary import TASK_FAILED
+from agents.small_files import SmallFileError, read_small_file
 
 __all__ = [
     "KNOWN_TOOLS",
@@ -60,6 +61,8 @@ __all__ = [
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
 _DECLARED_TWICE = re.compile(r"cannot declare (\(.*\)) twice")
+MAX_NESTING = 100
+NO_AGENTS = "the plan has no agents: add at least one [[agents]] table with name, role and task"
 
 
 class Plan(PlanFile):
@@ -186,19 +189,23 @@ def load_plan(path: Path) -> Plan:
     """Read and validate the plan file at `path`."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PlanError(path, "file not found") from None
-    except IsADirectoryError:
-        raise PlanError(path, "is a folder, not a plan file") from None
-    except OSError as exc:
-        raise PlanError(path, f"cannot read: {exc.strerror or exc}") from None
+        data = read_small_file(path)
+    except SmallFileError as error:
+        raise PlanError(path, _unreadable(error)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise PlanError(path, "not UTF-8 text", line=line) from None
     return parse_plan(text, path)
+
+
+def _unreadable(error: SmallFileError) -> str:
+    if error.missing:
+        return "file not found"
+    if error.folder:
+        return "is a folder, not a plan file"
+    return f"cannot read: {error.reason}"
 
 
 def parse_plan(text: str, path: Path) -> Plan:
@@ -214,6 +221,8 @@ def parse_plan(text: str, path: Path) -> Plan:
     problems += plan_problems(written)
     if problems:
         raise _first_problem(problems, path, key_lines(text))
+    if not written.agents:
+        raise PlanError(path, NO_AGENTS, field="agents")
     return _resolve(written.model_copy(update={"roles": roles}), path, folder, text)
 
 
@@ -222,6 +231,9 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(path, f"invalid TOML: {_toml_detail(exc)}", line=_toml_line(exc, text)) from None
+    except RecursionError:
+        message = f"invalid TOML: arrays or tables nested more than {MAX_NESTING} deep; a plan needs a few levels"
+        raise PlanError(path, message, line=nesting_line(text, MAX_NESTING)) from None
 
 
 def _toml_line(exc: tomllib.TOMLDecodeError, text: str) -> int:
@@ -255,14 +267,20 @@ def _resolve(written: PlanFile, path: Path, folder: Path, text: str) -> Plan:
     if not workdir.is_dir():
         line = line_of(key_lines(text), ("workdir",))
         raise PlanError(path, f"not a folder: {workdir}", line=line, field="workdir")
+    out = (folder / Path(written.out).expanduser()).resolve()
+    _check_out(out, path, text)
     fields = dict(written)
-    fields.update(
-        name=written.name or path.stem,
-        path=folder / path.name,
-        workdir=workdir,
-        out=(folder / Path(written.out).expanduser()).resolve(),
-    )
+    fields.update(name=written.name or path.stem, path=folder / path.name, workdir=workdir, out=out)
     return Plan.model_validate(fields)
+
+
+def _check_out(out: Path, path: Path, text: str) -> None:
+    """Refuse an out folder that lies below a file, which no run could create."""
+    existing = next((folder for folder in (out, *out.parents) if folder.exists()), None)
+    if existing is not None and not existing.is_dir():
+        line = line_of(key_lines(text), ("out",))
+        message = f"{existing} is a file, so the out folder {out} cannot be made; choose another folder"
+        raise PlanError(path, message, line=line, field="out")
 
 
 def sample_plan_text() -> str:

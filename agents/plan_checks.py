@@ -21,6 +21,7 @@ from agents.plan_models import (
     RoleSpec,
 )
 from agents.roles import BUILTIN_ROLES
+from agents.small_files import SmallFileError, read_small_file
 
 _ENDPOINT_ONLY_KEYS = ("base_url", "api_key_env", "headers")
 PRICE_FIX = 'add [prices."MODEL"] with input and output (USD per million tokens), or price_as = "a-priced-model"'
@@ -103,12 +104,13 @@ def read_role_prompts(plan: PlanFile, folder: Path) -> tuple[dict[str, RoleSpec]
             continue
         where = ("roles", name, "prompt_file")
         try:
-            text = (folder / spec.prompt_file).expanduser().read_text("utf-8")
-        except FileNotFoundError:
-            problems.append(Problem(where, f'file not found: "{spec.prompt_file}"'))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            problems.append(Problem(where, f'cannot read "{spec.prompt_file}": {reason}'))
+            text = read_small_file((folder / spec.prompt_file).expanduser()).decode("utf-8")
+        except SmallFileError as exc:
+            quoted = f'"{spec.prompt_file}"'
+            message = f"file not found: {quoted}" if exc.missing else f"cannot read {quoted}: {exc.reason}"
+            problems.append(Problem(where, message))
+        except UnicodeDecodeError:
+            problems.append(Problem(where, f'cannot read "{spec.prompt_file}": not UTF-8 text'))
         else:
             roles[name] = spec.model_copy(update={"prompt": text})
     return roles, problems
@@ -165,6 +167,17 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
             if tool not in KNOWN_TOOLS:
                 yield Problem((*where, "policy", tool), f'unknown tool "{tool}"' + did_you_mean(tool, KNOWN_TOOLS))
         yield from _after_problems(where, agent, names)
+        if _kind(plan, agent.provider) == "sim":
+            yield from _sim_problems(where, agent)
+
+
+def _sim_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:
+    from agents.providers.sim import SimOptions
+
+    try:
+        SimOptions.from_dict(agent.sim)
+    except ValueError as error:
+        yield Problem(where, str(error), at=(*where, "sim"))
 
 
 def _env_pass_problems(plan: PlanFile) -> Iterator[Problem]:

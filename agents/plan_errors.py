@@ -33,6 +33,8 @@ _EXPECTED = {
     "model_type": "a table",
 }
 
+MAX_KEY_SHOWN = 40
+
 _COMPARISONS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
@@ -68,9 +70,15 @@ def field_name(path: Sequence[str | int]) -> str:
         if isinstance(part, int):
             rendered += f"[{part}]"
         else:
+            part = shortened(part)
             key = part if part and set(part) <= _BARE_KEY_CHARS else f'"{part}"'
             rendered += f".{key}" if rendered else key
     return rendered
+
+
+def shortened(key: str) -> str:
+    """A key as shown in a message: cut to MAX_KEY_SHOWN characters."""
+    return key if len(key) <= MAX_KEY_SHOWN else key[: MAX_KEY_SHOWN - 1] + "…"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -121,7 +129,7 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
     ctx = error.get("ctx", {})
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return f'unknown key "{key}"' + did_you_mean(key, allowed_keys(root, loc[:-1]))
+        return f'unknown key "{shortened(key)}"' + did_you_mean(key, allowed_keys(root, loc[:-1]))
     if kind == "missing":
         return "missing required key"
     if kind in _EXPECTED:
@@ -132,6 +140,8 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
         bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {given}"
     if kind == "string_pattern_mismatch":
         return bad_name(given)
     if kind in ("too_short", "string_too_short"):

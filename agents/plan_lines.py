@@ -229,7 +229,7 @@ def key_lines(text: str) -> dict[KeyPath, int]:
     scanner = _Scanner(text)
     try:
         return scanner.scan()
-    except (_EndOfText, ValueError):
+    except (_EndOfText, ValueError, RecursionError):
         return scanner.lines
 
 
@@ -240,3 +240,25 @@ def line_of(lines: dict[KeyPath, int], path: Sequence[str | int]) -> int | None:
         if line is not None:
             return line
     return None
+
+
+def nesting_line(text: str, depth: int) -> int | None:
+    """Return the line where arrays and inline tables first nest deeper than `depth`, skipping strings and comments."""
+    level = 0
+    line = 1
+    for token in _NESTING_TOKENS.finditer(text):
+        char = token.group()[0]
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            level += 1
+            if level > depth:
+                return line
+        elif char in "]}":
+            level = max(0, level - 1)
+        else:
+            line += token.group().count("\n")
+    return None
+
+
+_NESTING_TOKENS = re.compile(r"""\n|[\[{\]}]|#[^\n]*|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'""")

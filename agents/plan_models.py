@@ -29,23 +29,31 @@ DEFAULT_CUSTOM_ROLE_TOOLS = ("read_file", "list_files", "write_file")
 SIM_ONLY_KEYS = ("price_as", "speed", "seed")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MIN_SIM_SPEED = 0.05
+MAX_SIM_SPEED = 1000
+MAX_INT64 = 2**63 - 1
+MAX_TOKENS = 10**12
+MAX_REPLY_TOKENS = 10**7
+MAX_PARALLEL = 1000
+MAX_LOOP_TIMES = 10_000
+MAX_STALL_S = 7 * 86_400
 
 
 class _PlanModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Budget(_PlanModel):
     """A spending cap; either limit may be left out."""
 
     usd: float | None = Field(default=None, gt=0)
-    tokens: int | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS)
 
 
 class LoopSpec(_PlanModel):
     """How often a finished agent restarts on the same task; `times=None` means until `until_usd`."""
 
-    times: int | None = Field(default=None, ge=1)
+    times: int | None = Field(default=None, ge=1, le=MAX_LOOP_TIMES)
     until_usd: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
@@ -63,10 +71,10 @@ class ProviderConfig(_PlanModel):
     base_url: str | None = None
     api_key_env: str | None = None
     headers: dict[str, str] = {}
-    max_concurrent: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1, le=MAX_PARALLEL)
     price_as: str = DEFAULT_PRICE_AS
-    speed: float = Field(default=1.0, gt=0)
-    seed: int = 0
+    speed: float = Field(default=1.0, ge=MIN_SIM_SPEED, le=MAX_SIM_SPEED)
+    seed: int = Field(default=0, ge=-MAX_INT64, le=MAX_INT64)
 
     @property
     def key_env(self) -> str | None:
@@ -109,7 +117,7 @@ class AgentSpec(_PlanModel):
     budget: Budget = Field(default_factory=Budget)
     after: list[str] = []
     loop: LoopSpec = Field(default_factory=LoopSpec)
-    max_tokens: int = Field(default=4096, ge=1)
+    max_tokens: int = Field(default=4096, ge=1, le=MAX_REPLY_TOKENS)
     sim: dict[str, Any] = {}
     sandbox: SandboxMode | None = None  # None: the fleet's
     network: bool = False  # whether its commands reach the network (from inside the sandbox)
@@ -124,10 +132,10 @@ class PlanFile(_PlanModel):
     name: str | None = Field(default=None, min_length=1)
     workdir: str = "."
     out: str = "tokenmaxx-out"
-    max_parallel: int = Field(default=5, ge=1)
-    stall_after: float = Field(default=60.0, gt=0)
-    loop_repeats: int = Field(default=3, ge=2)
-    burn_tokens: int = Field(default=20_000, ge=1)
+    max_parallel: int = Field(default=5, ge=1, le=MAX_PARALLEL)
+    stall_after: float = Field(default=60.0, gt=0, le=MAX_STALL_S)
+    loop_repeats: int = Field(default=3, ge=2, le=MAX_LOOP_TIMES)
+    burn_tokens: int = Field(default=20_000, ge=1, le=MAX_TOKENS)
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxMode = "auto"
     env_pass: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -108,11 +109,15 @@ def iter_jsonl(path: Path | str) -> Iterator[Event]:
 
 def _decode_line(path: Path | str, number: int, line: str) -> Event:
     try:
-        return decode(line)
+        event = decode(line)
     except UnknownEventKind as error:
         raise ImportFileError(path, number, f"unknown event kind {str(error)!r}") from None
     except ValidationError as error:
         raise ImportFileError(path, number, _summarise(error)) from None
+    for name, value in event:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ImportFileError(path, number, f"{event.kind}.{name}: {value} is not a finite number")
+    return event
 
 
 def _summarise(error: ValidationError) -> str:

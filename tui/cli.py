@@ -56,6 +56,8 @@ def resolve_db(db: Path | None) -> Path:
     from sessions.store import default_db_path
 
     path = (db or default_db_path()).expanduser().resolve()
+    if path.exists() and not path.is_file():
+        fail(f"--db {path}: not a regular file (a device, FIFO or socket); give the path of a session database file")
     os.environ["TOKENMAXX_DB"] = str(path)
     return path
 
@@ -142,8 +144,10 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
     from agents.demo import DemoError, demo_plan
 
     db_path = resolve_db(db)
+    out_root = (out or demo_out()).resolve()
+    make_out_folder(out_root, "--out" if out is not None else "the demo's out folder")
     try:
-        plan = demo_plan(Path.cwd(), (out or demo_out()).resolve(), speed=speed, seed=seed)
+        plan = demo_plan(Path.cwd(), out_root, speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
     _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None)
@@ -158,6 +162,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
 def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes: bool) -> None:
     """Run the fleet described by PLAN (a fleet.toml)."""
     from agents.plan import PlanError, load_plan
+    from agents.plan_errors import display_path
 
     try:
         plan = load_plan(plan_path)
@@ -165,8 +170,17 @@ def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes:
         fail(str(error))
     if out is not None:
         plan = plan.model_copy(update={"out": out.resolve()})
+    make_out_folder(plan.out, "--out" if out is not None else f"{display_path(plan.path)}: out")
     _accept_unpriced_budget(plan, headless=headless, yes=yes)
     _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
+
+
+def make_out_folder(folder: Path, given_by: str) -> None:
+    """Create the out folder before a session is recorded, so one that cannot be made is a clear error, not a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"{given_by}: cannot create the out folder {folder}: {error.strerror or error}; choose another folder")
 
 
 def demo_out() -> Path:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 SHOWN_INSIDE = frozenset({".md", ".markdown", ".txt", ".csv", ".tsv", ".json", ".jsonl", ".toml", ".yaml", ".yml", ".log", ".py", ".sh", ".ini", ".cfg", ".rst"})
 """Text the TUI shows itself; a page (HTML), a picture (SVG, PNG), a PDF or a deck opens outside it."""
@@ -16,6 +19,22 @@ SNIFF_BYTES = 4096
 
 class NoOpener(Exception):
     """This machine has no system opener; the message names the one looked for."""
+
+
+class OutsideOutFolder(Exception):
+    """An artifact path that leads out of the session's output folder; the message says how."""
+
+
+def artifact_file(out_root: Path, path: str) -> Path:
+    """The file of the artifact at `path` below `out_root`, refusing absolute paths, `..` and symlinks that lead out of it."""
+    relative = PurePosixPath(path)
+    if relative.is_absolute() or ".." in relative.parts or "\0" in path:
+        raise OutsideOutFolder(f"refused to open {path!r}: it is not a path inside the session's output folder")
+    root = out_root.resolve()
+    file = (root / relative).resolve()
+    if not file.is_relative_to(root):
+        raise OutsideOutFolder(f"refused to open {path!r}: it leads out of the session's output folder {root}")
+    return file
 
 
 def shows_inside(path: Path) -> bool:
@@ -27,10 +46,19 @@ def shows_inside(path: Path) -> bool:
 def is_text(path: Path) -> bool:
     """No NUL byte in the file's first few kilobytes (a file that cannot be read is not text to show)."""
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             return b"\0" not in file.read(SNIFF_BYTES)
     except OSError:
         return False
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading without blocking; a FIFO, device or socket raises OSError instead of hanging the reader."""
+    handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+    return handle
 
 
 def opener_command(platform: str = sys.platform) -> list[str] | None:

@@ -148,4 +148,11 @@ async def _out_root(replay: Replay) -> Path | None:
         folder = plan.out / replay.session_id
     else:
         return None
+    if not _looks_like_session_out(folder, replay.session_id):
+        return None
     return folder if await asyncio.to_thread(folder.is_dir) else None
+
+
+def _looks_like_session_out(folder: Path, session_id: str) -> bool:
+    """A session writes to `<out>/<its id>`: a recording (perhaps imported) naming any other folder is not trusted to open files from."""
+    return folder.is_absolute() and folder.name == session_id

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import io
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from agents.tools.base import BaseTool, Param
 from agents.tools.workspace import (
@@ -24,6 +26,7 @@ from agents.tools.workspace import (
 )
 
 BINARY_SNIFF_BYTES = 8192
+READ_CHUNK = 1 << 20
 LIST_CAP = 1000
 SKIPPED_DIRS = frozenset({".git"})
 
@@ -52,8 +55,6 @@ class ReadFile(BaseTool):
         info = _stat(real, raw)
         if stat.S_ISDIR(info.st_mode):
             raise ToolError(f"{raw!r} is a directory; use list_files to see what it holds")
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{raw!r} is not a regular file; read_file reads files only")
         text = await asyncio.to_thread(
             _read_text, real, raw, args.get("offset", 1), args.get("limit"), ws.output_cap
         )
@@ -110,11 +111,7 @@ class WriteFile(BaseTool):
         if real.is_dir():
             raise ToolError(f"{raw!r} is a folder; give a file name inside it")
         data = args["content"].encode("utf-8", errors="replace")
-        try:
-            real.parent.mkdir(parents=True, exist_ok=True)
-            real.write_bytes(data)
-        except OSError as error:
-            raise ToolError(f"cannot write {raw!r}: {error.strerror or error}") from error
+        await asyncio.to_thread(_replace_file, real, raw, data)
         return ToolOutcome(
             ok=True,
             output=f"wrote {len(data)} bytes to {as_model_path(ws, real)}",
@@ -131,46 +128,111 @@ def _stat(real: Path, raw: str) -> os.stat_result:
         raise ToolError(f"no such file or folder: {raw!r} (a part of it is a file)") from None
 
 
+def _replace_file(real: Path, raw: str, data: bytes) -> None:
+    """Write `data` to a new file beside `real` and rename it over `real`, so a hard link or a FIFO planted there is replaced, never written through."""
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_special(real, raw)
+        temporary = real.with_name(f".{real.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, real)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise ToolError(f"cannot write {raw!r}: {error.strerror or error}") from error
+
+
+def _refuse_special(real: Path, raw: str) -> None:
+    try:
+        mode = real.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise ToolError(f"{raw!r} is not a regular file (a FIFO, device or socket); write_file writes files only")
+
+
 def _read_text(real: Path, raw: str, offset: int, limit: int | None, cap: int) -> str:
-    with real.open("rb") as handle:
-        head = handle.read(BINARY_SNIFF_BYTES)
-        if _looks_binary(head):
-            size = real.stat().st_size
-            raise ToolError(f"{raw!r} looks like a binary file ({size} bytes); read_file shows text only")
+    """Read a page of `real` without blocking on a FIFO or device and without holding more of it than the page."""
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise ToolError(f"cannot read {raw!r}: {error.strerror or error}") from error
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{raw!r} is not a regular file; read_file reads files only")
+        if _looks_binary(handle.read(BINARY_SNIFF_BYTES)):
+            raise ToolError(f"{raw!r} looks like a binary file ({info.st_size} bytes); read_file shows text only")
         handle.seek(0)
         return _read_page(handle, raw, offset, limit, cap)
 
 
-def _read_page(handle: BinaryIO, raw: str, offset: int, limit: int | None, cap: int) -> str:
+def _read_page(handle: io.BufferedReader, raw: str, offset: int, limit: int | None, cap: int) -> str:
+    number = _skip_lines(handle, offset - 1)
+    if number < offset - 1 or (offset > 1 and not handle.peek(1)):
+        raise ToolError(f"{raw!r} has {number} lines; offset {offset} is past the end")
     shown: list[str] = []
     used = 0
-    number = 0
-    for number, raw_line in enumerate(handle, start=1):
-        if number < offset:
-            continue
-        line = raw_line.decode("utf-8", errors="replace")
+    while True:
+        bound = 4 * (cap - used) + 8
+        chunk = handle.readline(bound)
+        if not chunk:
+            return "".join(shown) if number else "(empty file)"
+        number += 1
         if limit is not None and len(shown) >= limit:
-            _, more_lines = _count_rest(handle)
-            return "".join(shown) + f"\n[{more_lines + 1} more lines; continue with offset={number}]"
+            handle.seek(-len(chunk), os.SEEK_CUR)
+            _, more_lines = _count_rest(handle, _decoder())
+            return "".join(shown) + f"\n[{more_lines} more lines; continue with offset={number}]"
+        decoder = _decoder()
+        line = decoder.decode(chunk, final=chunk.endswith(b"\n") or len(chunk) < bound)
         if used + len(line) > cap:
-            shown.append(line[: cap - used])
-            more_chars, _ = _count_rest(handle)
-            more_chars += len(line) - (cap - used)
+            more_chars = len(line) - (cap - used) + _count_rest(handle, decoder)[0]
             note = f"[truncated: {more_chars} more characters; continue with offset={number}]"
-            return "".join(shown) + "\n" + note
+            return "".join(shown) + line[: cap - used] + "\n" + note
         shown.append(line)
         used += len(line)
-    if offset > max(number, 1):
-        raise ToolError(f"{raw!r} has {number} lines; offset {offset} is past the end")
-    return "".join(shown) if number else "(empty file)"
 
 
-def _count_rest(handle: BinaryIO) -> tuple[int, int]:
-    """Count the characters and lines left in a file without keeping them."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+def _skip_lines(handle: io.BufferedReader, count: int) -> int:
+    """Move past `count` lines a chunk at a time, however long they are; returns how many lines there were."""
+    skipped = 0
+    while skipped < count and (chunk := handle.read(READ_CHUNK)):
+        newlines = chunk.count(b"\n")
+        if skipped + newlines < count:
+            skipped += newlines
+            continue
+        end = _nth_newline(chunk, count - skipped)
+        handle.seek(end + 1 - len(chunk), os.SEEK_CUR)
+        return count
+    tail = handle.tell() > 0 and _last_byte(handle) != b"\n"
+    return skipped + tail
+
+
+def _nth_newline(chunk: bytes, nth: int) -> int:
+    position = -1
+    for _ in range(nth):
+        position = chunk.index(b"\n", position + 1)
+    return position
+
+
+def _last_byte(handle: io.BufferedReader) -> bytes:
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1)
+
+
+def _decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+def _count_rest(handle: io.BufferedReader, decoder: codecs.IncrementalDecoder) -> tuple[int, int]:
+    """Count the characters and lines left in a file a chunk at a time, continuing `decoder`."""
     chars = lines = 0
     last = b"\n"
-    while chunk := handle.read(1 << 20):
+    while chunk := handle.read(READ_CHUNK):
         chars += len(decoder.decode(chunk))
         lines += chunk.count(b"\n")
         last = chunk[-1:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -279,7 +280,7 @@ def test_missing_prompt_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_workdir_that_is_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as caught:
-        parse_plan('workdir = "missing"\n', tmp_path / "fleet.toml")
+        parse_plan('workdir = "missing"\n' + agent_block("a"), tmp_path / "fleet.toml")
     assert caught.value.line == 1
     assert caught.value.field == "workdir"
     assert caught.value.message == f"not a folder: {tmp_path / 'missing'}"
@@ -309,10 +310,14 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.chdir(tmp_path)
     Path("fleet.toml").write_text('name = "x"\n')
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    def refuse(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if Path(path).name == "fleet.toml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(PlanError, match=r"^fleet\.toml: cannot read: Permission denied$"):
         load_plan(Path("fleet.toml"))
 
@@ -345,7 +350,7 @@ def test_minimal_plan_defaults() -> None:
 def test_paths_resolve_from_the_plan_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "project").mkdir()
     (tmp_path / "plans").mkdir()
-    (tmp_path / "plans" / "fleet.toml").write_text('workdir = "../project"\nout = "../results"\n')
+    (tmp_path / "plans" / "fleet.toml").write_text('workdir = "../project"\nout = "../results"\n' + agent_block("a"))
     monkeypatch.chdir(tmp_path / "project")
     plan = load_plan(Path("../plans/fleet.toml"))
     assert plan.workdir == tmp_path / "project"
@@ -355,8 +360,8 @@ def test_paths_resolve_from_the_plan_folder(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_default_paths_are_the_plan_folder_and_its_out(tmp_path: Path) -> None:
-    plan = parse_plan("", tmp_path / "fleet.toml")
-    assert (plan.workdir, plan.out, plan.agents) == (tmp_path, tmp_path / "tokenmaxx-out", [])
+    plan = parse_plan(agent_block("a"), tmp_path / "fleet.toml")
+    assert (plan.workdir, plan.out) == (tmp_path, tmp_path / "tokenmaxx-out")
 
 
 def test_full_agent_and_plan_keys() -> None:
@@ -439,13 +444,13 @@ def test_provider_kind_names_work_without_a_providers_table() -> None:
 
 
 def test_provider_named_after_its_kind_needs_no_kind_key() -> None:
-    plan = parse_plan('[providers.openai]\nbase_url = "http://127.0.0.1:11434/v1"\n', FLEET)
+    plan = parse_plan('[providers.openai]\nbase_url = "http://127.0.0.1:11434/v1"\n' + agent_block("a"), FLEET)
     assert plan.provider_config("openai").kind == "openai"
     assert plan.provider_config("openai").base_url == "http://127.0.0.1:11434/v1"
 
 
 def test_sim_provider_options() -> None:
-    plan = parse_plan('[providers.fast]\nkind = "sim"\nprice_as = "gpt-5"\nspeed = 3\nseed = 9\n', FLEET)
+    plan = parse_plan('[providers.fast]\nkind = "sim"\nprice_as = "gpt-5"\nspeed = 3\nseed = 9\n' + agent_block("a"), FLEET)
     fast = plan.provider_config("fast")
     assert (fast.price_as, fast.speed, fast.seed) == ("gpt-5", 3.0, 9)
 

@@ -14,6 +14,7 @@ from textual.widgets import OptionList
 
 from sessions import events as ev
 from sessions.state import FleetState
+from tui import opener
 from tui.screens.artifact import open_artifact
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_pane import AgentPane
@@ -157,7 +158,12 @@ class AgentScreen(SupervisedScreen):
         if root is None:
             self.query_one(ArtifactPreview).show_message(artifact.path, "the session's output folder is not on this machine")
             return
-        self.run_worker(self._load_preview(root / artifact.path, artifact.path), group="preview", exclusive=True, exit_on_error=False)
+        try:
+            file = opener.artifact_file(root, artifact.path)
+        except opener.OutsideOutFolder as refused:
+            self.query_one(ArtifactPreview).show_message(artifact.path, str(refused))
+            return
+        self.run_worker(self._load_preview(file, artifact.path), group="preview", exclusive=True, exit_on_error=False)
 
     async def _load_preview(self, file: Path, name: str) -> None:
         try:

@@ -71,7 +71,11 @@ def open_artifact(screen: Screen[None], out_root: Path | None, path: str) -> Non
     if out_root is None:
         screen.notify(f"cannot open {path}: the session's output folder is not on this machine", severity="warning")
         return
-    file = out_root / path
+    try:
+        file = opener.artifact_file(out_root, path)
+    except opener.OutsideOutFolder as refused:
+        screen.notify(str(refused), severity="error", timeout=15)
+        return
     if not file.is_file():
         screen.notify(f"cannot open {path}: {file} no longer exists", severity="warning", timeout=10)
     elif opener.shows_inside(file):

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from sessions.safe_text import terminal_safe, terminal_safe_line
+from tui.opener import open_regular
 
 PREVIEW_BYTES = 64_000
 _LEXERS = {".svg": "xml", ".html": "html", ".json": "json", ".py": "python", ".csv": "text", ".toml": "toml"}
@@ -22,7 +23,7 @@ class PreviewUnavailable(Exception):
 def read_preview(path: Path, limit: int = PREVIEW_BYTES) -> str:
     """The first `limit` bytes of a text file; raises PreviewUnavailable for missing or binary files."""
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             data = file.read(limit + 1)
     except OSError as error:
         raise PreviewUnavailable(f"cannot read {path}: {error.strerror or error}") from None
