@@ -149,7 +149,7 @@ class ToolCall(_Event):
     call_id: str
     tool: str
     args: dict[str, Any]
-    raw_args: str | None = None  # the arguments as the model sent them, when they were not a JSON object
+    raw_args: str | None = Field(default=None, exclude_if=lambda raw: raw is None)  # the arguments as the model sent them, when they were not a JSON object
 
 
 class ToolResult(_Event):
@@ -191,7 +191,7 @@ class UsageReported(_Event):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float | None = None  # None: the price is unknown
-    server_cost_usd: float | None = None  # the cost the server itself reported, beside our own price
+    server_cost_usd: float | None = Field(default=None, exclude_if=lambda usd: usd is None)  # the cost the server itself reported, beside our own price; left out when none
     cache_saved_usd: float | None = None  # what the cached input would have cost uncached, less what it did
     estimated: bool = False  # True when the provider never confirmed these numbers
     simulated: bool = False  # priced as a real model by the sim provider
