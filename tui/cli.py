@@ -240,14 +240,19 @@ def doctor(db: Path | None) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="fleet.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
-    """Write a commented sample plan (default: ./fleet.toml)."""
-    from agents.plan import PlanError, write_sample_plan
+    """Write a commented plan fitted to this folder (default: ./fleet.toml); with no git history, a sample project beside it."""
+    from agents.starter import InitError, write_sample_plan
 
     try:
         written = write_sample_plan(path, force=force)
-    except (PlanError, FileExistsError, OSError) as error:
+    except (InitError, FileExistsError, OSError) as error:
         fail(str(error))
-    echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
+    echo(f"wrote {written.path}")
+    if written.site.sample:
+        echo(f"wrote the sample project {written.path.parent / written.site.workdir} (a small git repository, with talk notes and sources under inputs/)")
+    for reason in written.site.reasons:
+        echo(f"  {reason}")
+    echo(f"run it with: tokenmaxx run {path}")
 
 
 @main.command()
