@@ -12,7 +12,6 @@ import heapq
 import os
 import re
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +54,6 @@ __all__ = [
     "RoleSpec",
     "load_plan",
     "parse_plan",
-    "sample_plan_text",
-    "write_sample_plan",
 ]
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
@@ -281,20 +278,3 @@ def _check_out(out: Path, path: Path, text: str) -> None:
         line = line_of(key_lines(text), ("out",))
         message = f"{existing} is a file, so the out folder {out} cannot be made; choose another folder"
         raise PlanError(path, message, line=line, field="out")
-
-
-def sample_plan_text() -> str:
-    """Return the commented sample plan that `tokenmaxx init` writes."""
-    return resources.files("agents").joinpath("sample_plan.toml").read_text("utf-8")
-
-
-def write_sample_plan(path: Path, *, force: bool = False) -> Path:
-    """Write the sample plan to `path`; FileExistsError if a file is there and not `force`."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{display_path(path)} already exists; use --force to overwrite it")
-    if path.is_dir():
-        raise IsADirectoryError(f"{display_path(path)} is a folder, not a plan file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sample_plan_text(), "utf-8")
-    return path

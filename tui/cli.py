@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -240,14 +241,19 @@ def doctor(db: Path | None) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="fleet.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
-    """Write a commented sample plan (default: ./fleet.toml)."""
-    from agents.plan import PlanError, write_sample_plan
+    """Write a commented plan fitted to this folder (default: ./fleet.toml); with no git history, a sample project beside it."""
+    from agents.starter import InitError, write_sample_plan
 
     try:
         written = write_sample_plan(path, force=force)
-    except (PlanError, FileExistsError, OSError) as error:
+    except (InitError, FileExistsError, OSError) as error:
         fail(str(error))
-    echo(f"wrote {written}\nrun it with: tokenmaxx run {path}")
+    echo(f"wrote {written.path}")
+    if written.site.sample:
+        echo(f"wrote the sample project {written.path.parent / written.site.workdir} (a small git repository, with talk notes and sources under inputs/)")
+    for reason in written.site.reasons:
+        echo(f"  {reason}")
+    echo(f"run it with: tokenmaxx run {path}")
 
 
 @main.command()
@@ -268,7 +274,7 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db
 @click.argument("session")
 @click.option("--headless", is_flag=True, help="Print progress and a summary instead of opening the TUI.")
 @db_option
-@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`.")
+@click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`; accept a USD budget over unpriced models.")
 @click.option("--force", is_flag=True, help="Resume a session that reads as running though no lock says so (a stale one), with a warning.")
 def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool) -> None:
     """Resume an interrupted session (SESSION: its id or a unique prefix)."""
@@ -277,14 +283,15 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool
 
     db_path = resolve_db(db)
     warn = _warn if force else None
+    accept = partial(_accept_unpriced_budget, headless=headless, yes=yes)
     try:
         if headless:
-            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn)))
+            sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn, accept=accept)))
         from tui.runner import resume_tui
 
         require_terminal("use --headless")
         replay_db = db_path if db is not None else None
-        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=replay_db, force=warn)))
+        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=replay_db, force=warn, accept=accept)))
     except CannotResume as error:
         fail(str(error))
 

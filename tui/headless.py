@@ -115,6 +115,16 @@ def money(usd: float, unknown_tokens: int = 0, simulated: bool = False) -> str:
     return text + " (sim)" if simulated else text
 
 
+def unpriced_note(tokens: int) -> str:
+    """The tokens no price covers, to stand beside a cost that reads '?' or '+?'."""
+    return f" (+{tokens:,} tok unpriced)" if tokens else ""
+
+
+def cost_cell(usd: float, unknown_tokens: int, simulated: bool) -> str:
+    """A summary's cost: the dollars, and beside them the tokens no price covers."""
+    return money(usd, unknown_tokens, simulated) + unpriced_note(unknown_tokens)
+
+
 def summary_table(state: FleetState) -> str:
     """The end-of-run table: one row per agent and a total."""
     header = ("agent", "outcome", "turns", "in", "out", "cache r/w", "cost", "artifacts")
@@ -126,7 +136,7 @@ def summary_table(state: FleetState) -> str:
         f"{state.tokens.input:,}",
         f"{state.tokens.output:,}",
         f"{state.tokens.cache_read:,}/{state.tokens.cache_write:,}",
-        money(state.cost_usd, state.unknown_price_tokens, state.simulated),
+        cost_cell(state.cost_usd, state.unknown_price_tokens, state.simulated),
         str(sum(len(a.artifacts) for a in state.agents.values())),
     )
     table = [header, *(safe_cells(row) for row in rows), total]
@@ -149,7 +159,7 @@ def _row(agent: AgentState) -> tuple[str, ...]:
         f"{agent.tokens.input:,}",
         f"{agent.tokens.output:,}",
         f"{agent.tokens.cache_read:,}/{agent.tokens.cache_write:,}",
-        money(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
+        cost_cell(agent.cost_usd, agent.unknown_price_tokens, agent.simulated),
         ", ".join(a.path.split("/", 1)[-1] for a in agent.artifacts) or "-",
     )
 

@@ -20,7 +20,7 @@ from sessions.replay import Replay
 from sessions.safe_text import terminal_safe_line
 from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
 from sessions.store import ImportRejected, SessionSummary, Store
-from tui.headless import Echo, money, safe_cells, summary_table
+from tui.headless import Echo, cost_cell, money, safe_cells, summary_table
 from tui.listing import session_json, sessions_table
 
 ExportFormat = Literal["jsonl", "md"]
@@ -203,7 +203,7 @@ def _cells(group: Group) -> tuple[str, ...]:
         group.key,
         f"{group.tokens['input']:,}/{group.tokens['output']:,}",
         _percent(group.cache_hit_rate),
-        money(group.cost_usd, group.unknown_price_tokens, group.simulated) + _unknown(group.unknown_price_tokens),
+        cost_cell(group.cost_usd, group.unknown_price_tokens, group.simulated),
         f"{group.accepted}/{group.rejected}",
         money(group.usd_per_accepted) if group.usd_per_accepted is not None else "-",
         (f"{rate:.1f}" if rate is not None else "-") + mine,
@@ -217,7 +217,3 @@ def _plural(count: int, noun: str) -> str:
 
 def _percent(share: float | None) -> str:
     return "-" if share is None else f"{share:.0%}"
-
-
-def _unknown(tokens: int) -> str:
-    return f" ({tokens:,} tok unpriced)" if tokens else ""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
+Accept = Callable[[Plan], None]  # passes a plan before it runs, or exits with why not
 ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]
 SHORT_ID = 4
 """The shortest session id prefix the closing line offers for `tokenmaxx replay`, as git's short hashes."""
@@ -38,13 +39,17 @@ async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prep
         return await _headless(supervisor, store, _start_new, echo, db_path)
 
 
-async def resume_headless(session: str, db_path: Path, *, yes: bool, echo: Echo, force: Warn | None = None) -> int:
-    """Resume an interrupted session and run its unfinished agents to the end (`force`: see `resumed_supervisor`)."""
+async def resume_headless(
+    session: str, db_path: Path, *, yes: bool, echo: Echo, force: Warn | None = None, accept: Accept | None = None
+) -> int:
+    """Resume an interrupted session and run its unfinished agents to the end, once `accept` passes its plan (`force`: see `resumed_supervisor`)."""
     from agents.resume import resume, resumed_supervisor
 
     async with await Store.open(db_path) as store:
         session_id = await store.resolve(session)
         supervisor, events = await resumed_supervisor(store, session_id, force=force, headless=True, auto_yes=yes, watch_plan=True)
+        if accept is not None:
+            accept(supervisor.plan)
         echo(f"resuming session {session_id}: {supervisor.plan.name}")
         return await _headless(supervisor, store, lambda s: resume(s, events), echo, db_path)
 
@@ -136,7 +141,9 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
     return exit_code(supervisor.state)
 
 
-async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None, force: Warn | None = None) -> int:
+async def resume_tui(
+    session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None, force: Warn | None = None, accept: Accept | None = None
+) -> int:
     """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
     from agents.resume import resume, resumed_supervisor
     from tui.app import TokenmaxxApp
@@ -145,6 +152,8 @@ async def resume_tui(session: str, db_path: Path, *, echo: Echo, replay_db: Path
 
     async with await Store.open(db_path) as store:
         supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
+        if accept is not None:
+            accept(supervisor.plan)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
         await _ready_to_record(store)
         try:

@@ -150,7 +150,7 @@ COMMITS: list[tuple[str, int, str, dict[str, str | None]]] = [
 
 def create_sample_repo(path: Path) -> Path:
     """Create the sample repository at `path`, a folder it owns (reused when already complete)."""
-    if _commit_count(path) == len(COMMITS):
+    if is_sample_repo(path):
         return path
     if path.exists():
         shutil.rmtree(path)
@@ -168,6 +168,11 @@ def create_sample_repo(path: Path) -> Path:
         stamp = f"{day}T{hour:02d}:00:00+00:00"
         _git(path, "commit", "-q", "--no-verify", "-m", message, env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
     return path
+
+
+def is_sample_repo(path: Path) -> bool:
+    """Whether `path` holds the complete sample repository, so it may be reused."""
+    return _commit_count(path) == len(COMMITS)
 
 
 def commit_days() -> list[str]:

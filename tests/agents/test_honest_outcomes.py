@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from agents.plan import load_plan
+from agents.starter import sample_plan_text
 from agents.supervisor import Supervisor
 from sessions.log import EventLog
 from tests.agents.scripted import MemorySink
@@ -17,12 +18,10 @@ from tui.cli import main
 FAST_SIM = '\n[providers.sim]\nkind = "sim"\nspeed = 200\n'
 
 
-def test_the_sample_plan_outside_a_git_repository_fails_instead_of_reporting_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_git_repositorys_plan_outside_one_fails_instead_of_reporting_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert CliRunner().invoke(main, ["init"]).exit_code == 0
-    with (tmp_path / "fleet.toml").open("a") as plan:
-        plan.write(FAST_SIM)
+    (tmp_path / "fleet.toml").write_text(sample_plan_text() + FAST_SIM)
     result = CliRunner().invoke(main, ["run", "fleet.toml", "--headless", "--db", str(tmp_path / "s.db")])
     assert result.exit_code == 1, result.output
     assert "charts       FAILED: git did not give me the history" in result.output

@@ -14,10 +14,9 @@ from agents.plan import (
     ProviderConfig,
     load_plan,
     parse_plan,
-    sample_plan_text,
-    write_sample_plan,
 )
 from agents.roles import BUILTIN_ROLES, UnknownRole
+from agents.starter import SAMPLE_NOTES, Site, sample_plan_text, write_sample_plan
 
 FLEET = Path("fleet.toml")
 
@@ -533,13 +532,20 @@ def test_equal_text_gives_equal_agents_for_reload_diffs() -> None:
 
 
 def test_sample_plan_loads_and_runs_on_the_sim(tmp_path: Path) -> None:
-    written = write_sample_plan(tmp_path / "fleet.toml")
-    plan = load_plan(written)
+    (tmp_path / "fleet.toml").write_text(sample_plan_text(Site(claims=SAMPLE_NOTES)))
+    plan = load_plan(tmp_path / "fleet.toml")
     assert [agent.role for agent in plan.agents] == list(BUILTIN_ROLES)
     assert all(plan.provider_config(agent.provider).kind == "sim" for agent in plan.agents)
-    assert plan.agent("deck").after == ["charts", "logs"]
+    assert plan.agent("deck").after == ["charts", "logs", "factcheck"]
     assert plan.agent("critique").after == ["deck"]
     assert plan.topological_order() == ["charts", "logs", "factcheck", "deck", "critique"]
+
+
+def test_the_sample_plan_without_claims_has_no_fact_checker(tmp_path: Path) -> None:
+    (tmp_path / "fleet.toml").write_text(sample_plan_text(Site()))
+    plan = load_plan(tmp_path / "fleet.toml")
+    assert [agent.name for agent in plan.agents] == ["charts", "logs", "deck", "critique"]
+    assert plan.agent("deck").after == ["charts", "logs"] and plan.agent("logs").history
 
 
 def test_sample_plan_commented_examples_load_when_uncommented(tmp_path: Path) -> None:
@@ -560,5 +566,5 @@ def test_write_sample_plan_refuses_to_overwrite(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(FileExistsError, match=r"^fleet\.toml already exists; use --force to overwrite it$"):
         write_sample_plan(Path("fleet.toml"))
     assert Path("fleet.toml").read_text() == "mine"
-    write_sample_plan(Path("fleet.toml"), force=True)
-    assert Path("fleet.toml").read_text() == sample_plan_text()
+    written = write_sample_plan(Path("fleet.toml"), force=True)
+    assert Path("fleet.toml").read_text() == sample_plan_text(written.site)

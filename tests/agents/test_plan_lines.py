@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.plan import sample_plan_text
+from agents.starter import Site, sample_plan_text
 from agents.plan_lines import KeyPath, key_lines, line_of
 
 TRICKY = '''\
@@ -89,7 +89,7 @@ def test_tricky_document_lines() -> None:
 
 
 def test_every_parsed_path_has_a_line() -> None:
-    for text in (TRICKY, sample_plan_text()):
+    for text in (TRICKY, sample_plan_text(), sample_plan_text(Site(log_files=("a.log",), claims=("claims.md", "README.md")))):
         lines = key_lines(text)
         missing = [path for path in all_paths(tomllib.loads(text)) if path not in lines]
         assert missing == []

@@ -95,6 +95,18 @@ def test_the_summary_has_a_row_per_agent_and_a_total() -> None:
     assert "1/2 done" in table[-1]
 
 
+
+def test_the_summary_shows_unpriced_tokens_beside_the_question_mark() -> None:
+    usage = [
+        ev.UsageReported(agent="a", provider="p", model="m", input_tokens=5000, output_tokens=800),
+        ev.UsageReported(agent="b", provider="p", model="n", input_tokens=100, output_tokens=10, cost_usd=0.25),
+    ]
+    table = summary_table(reduce_all(stamp(usage))).splitlines()
+    assert "? (+5,800 tok unpriced)" in table[2]
+    assert "$0.2500" in table[3] and "unpriced" not in table[3]
+    assert "$0.2500+? (+5,800 tok unpriced)" in table[-1]
+
+
 async def test_a_headless_run_freezes_the_heap_once_the_fleet_has_settled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frozen: list[bool] = []
     monkeypatch.setattr(runner, "freeze_heap", lambda: frozen.append(True))
