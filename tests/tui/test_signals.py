@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,21 @@ name = "logs"
 role = "log-analyst"
 task = "Group the fleet's failures by root cause."
 policy = { run_command = "auto" }
+history = true
 """
-SLOW_PYTHON = '#!/bin/sh\necho $$ > "{pids}/$$"\nexec sleep 300\n'
+SLOW_PYTHON = "#!/bin/sh\nexec /usr/bin/python3 -c 'import time; time.sleep(300)' {marker}\n"
+
+
+def marked(marker: str) -> list[int]:
+    """The host pids of the processes whose command line carries `marker` (a zombie waiting to be reaped does not count)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace") and alive(int(proc.name)):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -40,32 +54,35 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def with_a_slow_command(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    """A plan whose agent runs `python3 failures.py`, and a PATH on which that python3 sleeps, noting its pid."""
+def with_a_slow_command(tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """A plan whose agent runs `python3 failures.py`, and a PATH on which that python3 sleeps with a marker.
+
+    The shim lives in the project, which the sandbox shows to commands (read-only), so it runs sandboxed or not;
+    the marker finds it among the host's processes, whatever pid namespace it runs in.
+    """
     (tmp_path / "project").mkdir()
     plan = tmp_path / "fleet.toml"
     plan.write_text(ANALYST_PLAN)
-    shims, pids = tmp_path / "shims", tmp_path / "pids"
+    shims = tmp_path / "project" / "shims"
     shims.mkdir()
-    pids.mkdir()
+    marker = f"tokenmaxx-signal-test-{uuid.uuid4().hex}"
     python = shims / "python3"
-    python.write_text(SLOW_PYTHON.format(pids=pids))
+    python.write_text(SLOW_PYTHON.format(marker=marker))
     python.chmod(0o755)
     env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}"}
-    return plan, pids, env
+    return plan, marker, env
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_stops_the_fleet_in_order_and_the_session_resumes(tmp_path: Path, signum: signal.Signals) -> None:
-    plan, pids, env = with_a_slow_command(tmp_path)
+    plan, marker, env = with_a_slow_command(tmp_path)
     db = tmp_path / "sessions.db"
     run = tokenmaxx("run", plan, "--headless", "--db", db, cwd=tmp_path, env=env)
     deadline = time.monotonic() + 60
-    while not any(pids.iterdir()):
+    while not marked(marker):
         assert run.poll() is None, run.communicate()
         assert time.monotonic() < deadline, "the agent never ran its command"
         time.sleep(0.05)
-    (command_pid,) = (int(p.name) for p in pids.iterdir())
     run.send_signal(signum)
     try:
         out, err = run.communicate(timeout=10)
@@ -76,7 +93,7 @@ def test_a_signal_stops_the_fleet_in_order_and_the_session_resumes(tmp_path: Pat
     assert run.returncode == 128 + signum, err
     assert f"stopped by {signum.name}" in err and "Traceback" not in err, err
     assert "session ended: stopped" in out
-    assert not alive(command_pid), "the agent's command outlived the fleet"
+    assert marked(marker) == [], "the agent's command outlived the fleet"
     with sqlite3.connect(db) as conn:
         (status,) = conn.execute("SELECT status FROM sessions").fetchone()
     conn.close()
