@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import uuid
+from contextlib import suppress
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,13 @@ from agents.providers.base import ToolCallPart
 from agents.runners.base import RunnerSetup, TurnResult, harness_session, harness_tool
 from agents.runners.claude_env import cli_wrapper, harness_env
 from agents.runners.claude_meter import TurnMeter, recorded_cost
+from agents.tasks import cancel_and_drain
 from agents.summary import reports_failure, summary_of
 from sessions import events as ev
 
 DRAIN_S = 3.0
+CLOSE_S = 0.5
+"""An idle CLI closes in about 30 ms; one that takes longer is ended with its process group."""
 CONTINUE = "Carry on."
 WRITE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
 ERROR_KINDS: dict[int, ev.ErrorKind] = {401: "auth", 403: "auth", 400: "bad_request", 429: "rate_limit", 529: "overloaded"}
@@ -58,6 +62,8 @@ class ClaudeCodeRunner:
         self._announced = False
         self._prompt: list[str] = []
         self._client: ClaudeSDKClient | None = None
+        self._messages: asyncio.Queue[object | None] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
         self._asking: set[asyncio.Task[Any]] = set()
         self._meter = TurnMeter(self.host, self.agent, setup.spec.provider, setup.model)
 
@@ -103,14 +109,18 @@ class ClaudeCodeRunner:
         if client is None:
             return
         await self._cancel_asking()
-        pid = _cli_pid(client)
-        _signal_group(pid, signal.SIGTERM)
+        process = _cli_process(client)
+        pid = getattr(process, "pid", None)
         try:
-            await asyncio.wait_for(client.disconnect(), DRAIN_S)
+            await asyncio.wait_for(client.disconnect(), CLOSE_S)
         except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - the CLI is being ended either way
             pass
         finally:
             _signal_group(pid, signal.SIGKILL)
+            await cancel_and_drain(self._reader)
+            if process is not None:
+                with suppress(Exception):
+                    await process.aclose()
 
     # one turn ------------------------------------------------------------------------------
 
@@ -119,7 +129,17 @@ class ClaudeCodeRunner:
             client = ClaudeSDKClient(self._client_options())
             await client.connect()
             self._client = client
+            self._messages = asyncio.Queue()
+            self._reader = asyncio.create_task(self._read(client), name=f"claude-code:{self.agent}")
         return self._client
+
+    async def _read(self, client: ClaudeSDKClient) -> None:
+        """Pass on every message of the CLI, in a task of its own, so a cancelled turn leaves the stream whole."""
+        try:
+            async for message in client.receive_messages():
+                self._messages.put_nowait(message)
+        finally:
+            self._messages.put_nowait(None)
 
     def _client_options(self) -> ClaudeAgentOptions:
         workspace = self.setup.workspace
@@ -154,14 +174,14 @@ class ClaudeCodeRunner:
     async def _receive(self, client: ClaudeSDKClient) -> TurnResult:
         coalescer = TextCoalescer(self._emit_text, every_s=self.host.text_flush_s())
         try:
-            async for message in client.receive_response():
+            while (message := await self._messages.get()) is not None:
                 if isinstance(message, ResultMessage):
                     coalescer.flush()
                     return self._finished(message)
                 self._on_message(message, coalescer)
         finally:
             coalescer.flush()
-        return TurnResult(False, "failed", "Claude Code ended without a result")
+        return TurnResult(False, "failed", "the Claude Code CLI exited before the turn's result")
 
     def _on_message(self, message: object, coalescer: TextCoalescer) -> None:
         match message:
@@ -268,21 +288,22 @@ class ClaudeCodeRunner:
 
     async def _interrupt_and_drain(self, client: ClaudeSDKClient) -> None:
         await client.interrupt()
-        async for message in client.receive_response():
+        while (message := await self._messages.get()) is not None:
             if isinstance(message, ResultMessage):
                 self._meter.settle(message.usage, message.total_cost_usd)
                 return
-            if isinstance(message, StreamEvent) and message.parent_tool_use_id is None:
-                self._meter.on_stream(message.event)
+            if isinstance(message, StreamEvent) and message.event.get("type") == "content_block_delta":
+                self._meter.on_stream(message.event)  # the CLI closes a cut reply itself: that is no usage the API gave
+        self._meter.flush()
 
 
 class _OverBudget(Exception):
     """Raised inside a turn whose agent went past its budget on the last reply."""
 
 
-def _cli_pid(client: ClaudeSDKClient) -> int | None:
-    process = getattr(getattr(client, "_transport", None), "_process", None)
-    return getattr(process, "pid", None)
+def _cli_process(client: ClaudeSDKClient) -> Any:
+    """The CLI's process, which the SDK keeps private: its pid leads the CLI's process group."""
+    return getattr(getattr(client, "_transport", None), "_process", None)
 
 
 def _signal_group(pid: int | None, sig: signal.Signals) -> None:
