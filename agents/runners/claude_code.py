@@ -109,7 +109,7 @@ class ClaudeCodeRunner:
         if client is None:
             return
         await self._cancel_asking()
-        process = _cli_process(client)
+        process, query = _cli_process(client), getattr(client, "_query", None)
         pid = getattr(process, "pid", None)
         try:
             await asyncio.wait_for(client.disconnect(), CLOSE_S)
@@ -118,6 +118,8 @@ class ClaudeCodeRunner:
         finally:
             _signal_group(pid, signal.SIGKILL)
             await cancel_and_drain(self._reader)
+            if query is not None:
+                query.close_receive_stream()  # the SDK leaves it to the reader when its close is cut short
             if process is not None:
                 with suppress(Exception):
                     await process.aclose()

@@ -219,3 +219,15 @@ async def test_reprompt_mid_turn_goes_on_in_the_same_session(tmp_path: Path, ser
         await supervisor.finish()
     finally:
         await store.close()
+
+
+def test_a_harness_on_the_wrong_provider_kind_or_with_a_typo_is_a_plan_error(tmp_path: Path) -> None:
+    from agents.plan import PlanError
+
+    agent = '[[agents]]\nname = "cc"\nrole = "critic"\nmodel = "m"\nprovider = "openai"\nharness = "claude-code"\ntask = "t"\n'
+    with pytest.raises(PlanError, match='needs a provider of kind "anthropic"'):
+        make_plan(tmp_path, agent)
+    typo = agent.replace('"openai"', '"anthropic"') + '[agents.harness_options]\npermision_mode = "plan"\n'
+    with pytest.raises(PlanError, match="permision_mode") as caught:
+        make_plan(tmp_path, typo)
+    assert caught.value.line is not None
