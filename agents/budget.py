@@ -9,12 +9,21 @@ the run starts (`--yes`); their spend is then counted in tokens beside the dolla
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from agents.plan import Plan
 from agents.plan_checks import PRICE_FIX, unpriced_agents
 from agents.plan_models import AgentSpec, Budget
 from agents.pricing import PlanPrice, max_cost, price_usage
-from agents.providers.base import Provider, Usage
+from agents.providers.base import Usage
 from sessions.state import FleetState
+
+
+class Priced(Protocol):
+    """What pricing needs to know of where a reply came from (a provider, or a harness's provider)."""
+
+    price_provider_id: str | None
+    price_as: str | None
 
 
 class Budgets:
@@ -28,7 +37,7 @@ class Budgets:
             if p.input is not None and p.output is not None
         }
 
-    def price(self, spec: AgentSpec, provider: Provider, usage: Usage) -> tuple[float | None, float | None]:
+    def price(self, spec: AgentSpec, provider: Priced, usage: Usage) -> tuple[float | None, float | None]:
         """The reply's cost and what the cache saved, each None when the model's price is unknown."""
         model = self._price_model(spec, provider)
         cost = price_usage(usage, model, provider.price_provider_id, self.plan_prices)
@@ -44,7 +53,7 @@ class Budgets:
         return cost, None if full is None else max(0.0, full - cost)
 
     def refusal(
-        self, state: FleetState, spec: AgentSpec, provider: Provider | None, input_tokens: int, max_output: int
+        self, state: FleetState, spec: AgentSpec, provider: Priced | None, input_tokens: int, max_output: int
     ) -> str | None:
         """Why the next call may not start, or None when every budget can cover its worst case."""
         worst_usd = None
@@ -61,8 +70,9 @@ class Budgets:
             "the fleet's budget", self.plan.budget, state.cost_usd, state.tokens.total, worst_usd, worst_tokens
         )
 
-    def _price_model(self, spec: AgentSpec, provider: Provider) -> str:
+    def _price_model(self, spec: AgentSpec, provider: Priced) -> str:
         return self.plan.priced_as(spec, provider.price_as)
+
 
 def unpriced_fleet_budget(plan: Plan) -> str | None:
     """Why the fleet's USD budget cannot see all spend (agents whose model has no price), or None when it can."""

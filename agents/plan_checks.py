@@ -20,6 +20,7 @@ from agents.plan_models import (
     PlanFile,
     RoleSpec,
 )
+from agents.plan_harness import harness_problems
 from agents.roles import BUILTIN_ROLES
 from agents.small_files import SmallFileError, read_small_file
 
@@ -169,6 +170,8 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
         yield from _after_problems(where, agent, names)
         if _kind(plan, agent.provider) == "sim":
             yield from _sim_problems(where, agent)
+        if agent.harness is not None:
+            yield from harness_problems(where, agent, _kind(plan, agent.provider))
 
 
 def _sim_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:

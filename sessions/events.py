@@ -129,6 +129,8 @@ class AgentStatusChanged(_Event):
     iteration: int | None = None
     inputs: list[str] = Field(default=[], exclude_if=lambda paths: not paths)
     """At a fresh start: the artifacts (out-relative paths) its dependencies handed it; left out when none."""
+    harness_session: str | None = Field(default=None, exclude_if=lambda session: session is None)
+    """The harness's own session (Claude Code session id, Codex thread id) once known, so resume goes on in it."""
 
 
 class TurnStarted(_Event):
@@ -195,6 +197,8 @@ class UsageReported(_Event):
     cache_saved_usd: float | None = None  # what the cached input would have cost uncached, less what it did
     estimated: bool = False  # True when the provider never confirmed these numbers
     simulated: bool = False  # priced as a real model by the sim provider
+    harness_cost_usd: float | None = Field(default=None, exclude_if=lambda usd: usd is None)
+    """What the harness itself (Claude Code) says this turn cost, beside tokenmaxx's own price; left out when none."""
 
 
 class ProviderError(_Event):
