@@ -7,11 +7,20 @@ the whole fleet, in dollars and in tokens.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from agents.plan import Plan
 from agents.plan_models import AgentSpec, Budget
 from agents.pricing import PlanPrice, max_cost, price_usage
-from agents.providers.base import Provider, Usage
+from agents.providers.base import Usage
 from sessions.state import FleetState
+
+
+class Priced(Protocol):
+    """What pricing needs to know of where a reply came from (a provider, or a harness's provider)."""
+
+    price_provider_id: str | None
+    price_as: str | None
 
 
 class Budgets:
@@ -23,7 +32,7 @@ class Budgets:
             model: PlanPrice(p.input, p.output, p.cache_read, p.cache_write) for model, p in plan.prices.items()
         }
 
-    def price(self, spec: AgentSpec, provider: Provider, usage: Usage) -> tuple[float | None, float | None]:
+    def price(self, spec: AgentSpec, provider: Priced, usage: Usage) -> tuple[float | None, float | None]:
         """The reply's cost and what the cache saved, each None when the model's price is unknown."""
         model = self._price_model(spec, provider)
         cost = price_usage(usage, model, provider.price_provider_id, self.plan_prices)
@@ -39,7 +48,7 @@ class Budgets:
         return cost, None if full is None else max(0.0, full - cost)
 
     def refusal(
-        self, state: FleetState, spec: AgentSpec, provider: Provider | None, input_tokens: int, max_output: int
+        self, state: FleetState, spec: AgentSpec, provider: Priced | None, input_tokens: int, max_output: int
     ) -> str | None:
         """Why the next call may not start, or None when every budget can cover its worst case."""
         worst_usd = None
@@ -54,7 +63,7 @@ class Budgets:
             "the fleet's budget", self.plan.budget, state.cost_usd, state.tokens.total, worst_usd, worst_tokens
         )
 
-    def _price_model(self, spec: AgentSpec, provider: Provider) -> str:
+    def _price_model(self, spec: AgentSpec, provider: Priced) -> str:
         return provider.price_as or self.plan.model_for(spec)
 
 

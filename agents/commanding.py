@@ -121,7 +121,7 @@ class CommandHandling:
         if not run.interrupted:
             return ""
         run.interrupted = False
-        run.conversation.note(reprompt_text(STOPPED_NOTE))
+        run.note(reprompt_text(STOPPED_NOTE))
         return STOPPED_NOTE
 
     def _reprompt(self, run: AgentRun, command: cmd.Reprompt) -> None:
@@ -130,7 +130,7 @@ class CommandHandling:
             raise CommandError("a reprompt needs a message")
         self._record(command, text=text)
         run.interrupted = False
-        run.conversation.note(reprompt_text(text))
+        run.note(reprompt_text(text))
         if self.state.agents[run.name].finished or run.task is None or run.task.done():
             self.launch(run, fresh=False)
         elif run.turn_task is not None and not run.turn_task.done():

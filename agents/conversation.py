@@ -22,11 +22,16 @@ FRESH_START = "fresh start"
 
 def initial_message(task: str, inputs: Iterable[tuple[str, int]] = ()) -> Message:
     """The first user message: the task, and the artifacts handed over by dependencies."""
+    return Message("user", (TextPart(initial_text(task, inputs)),))
+
+
+def initial_text(task: str, inputs: Iterable[tuple[str, int]] = ()) -> str:
+    """The first prompt: the task, and the artifacts handed over by dependencies."""
     text = task.strip()
     listed = [f"- out:{path} ({size} bytes)" for path, size in inputs]
     if listed:
         text += "\n\nInputs from the agents you depend on (read them with read_file):\n" + "\n".join(listed)
-    return Message("user", (TextPart(text),))
+    return text
 
 
 def reprompt_text(text: str) -> str:
@@ -100,6 +105,17 @@ def _joined(before: list[Message], after: list[Message]) -> list[Message]:
     if before and after and before[-1].role == after[0].role == "user":
         return [*before[:-1], Message("user", before[-1].parts + after[0].parts), *after[1:]]
     return [*before, *after]
+
+
+def has_started(events: Iterable[ev.Event], agent: str) -> bool:
+    """Whether the agent ever started fresh in this session, so it has a conversation to go on with."""
+    return any(
+        isinstance(event, ev.AgentStatusChanged) and event.agent == agent and _is_fresh_start(event) for event in events
+    )
+
+
+def _is_fresh_start(event: ev.AgentStatusChanged) -> bool:
+    return event.status == "starting" and event.reason.startswith(FRESH_START)
 
 
 def rebuild(events: Iterable[ev.Event], agent: str) -> Conversation:

@@ -1,4 +1,4 @@
-"""One agent's work: turn after turn (stream a reply, run its tool calls, feed the results back).
+"""tokenmaxx's own runner, one agent's work: turn after turn (stream a reply, run its tool calls, feed the results back).
 
 The loop only talks to the world through its `AgentHost` (events out, approvals, budgets,
 the pause gate), so the supervisor owns every decision that spans agents. A turn is
@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from agents.artifact_watch import digest
-from agents.conversation import Conversation
+from agents.conversation import Conversation, rebuild
 from agents.providers.base import (
+    Message,
     ModelRequest,
     Provider,
     ProviderFailure,
     ReplyAccumulator,
     TextDelta,
+    TextPart,
     ToolCallPart,
     ToolCallRequested,
     ToolResultPart,
@@ -31,6 +31,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.retry import backoff_delay
+from agents.runners.base import AgentHost, TurnResult
 from agents.summary import reports_failure, summary_of
 from agents.tools import ToolOutcome, Workspace, run_tool
 from sessions import events as ev
@@ -41,33 +42,6 @@ BUSY_FLEET = 100
 """Up to this many agents running, each agent's text is an event every 50 ms; above it, less often."""
 MAX_ATTEMPTS = 6
 CHARS_PER_TOKEN = 4
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    """How a turn ended: `more` when the model asked for tools and should hear back."""
-
-    more: bool
-    outcome: ev.Outcome | None = None
-    summary: str = ""
-
-
-class AgentHost(Protocol):
-    """What an agent loop needs from the supervisor."""
-
-    def emit(self, event: ev.Event) -> ev.Event: ...
-
-    async def safe_point(self, agent: str) -> None: ...
-
-    def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None: ...
-
-    def price(self, agent: str, usage: Usage) -> tuple[float | None, float | None]: ...
-
-    def policy(self, agent: str, tool: str) -> str: ...
-
-    async def approval(self, agent: str, call: ToolCallPart) -> tuple[bool, str]: ...
-
-    def text_flush_s(self) -> float: ...
 
 
 def text_flush_interval(running: int) -> float:
@@ -124,7 +98,7 @@ class AgentLoop:
         provider_slots: asyncio.Semaphore | None,
         workspace: Workspace,
         host: AgentHost,
-        conversation: Conversation,
+        conversation: Conversation | None = None,
     ) -> None:
         self.agent = agent
         self.role = role
@@ -136,9 +110,21 @@ class AgentLoop:
         self.provider_slots = provider_slots
         self.workspace = workspace
         self.host = host
-        self.conversation = conversation
+        self.conversation = conversation or Conversation()
         self.turn = 0
         self._tool_names = {t.name for t in tools}
+
+    def start(self, prompt: str) -> None:
+        self.conversation.start(Message("user", (TextPart(prompt),)))
+
+    def note(self, text: str) -> None:
+        self.conversation.note(text)
+
+    def restore(self, events: Sequence[ev.Event]) -> None:
+        self.conversation = rebuild(events, self.agent)
+
+    async def aclose(self) -> None:
+        return None
 
     async def run(self) -> TurnResult:
         """Take turns until the model stops or the agent cannot go on."""

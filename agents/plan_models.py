@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Policy = Literal["auto", "ask", "deny"]
 ProviderKind = Literal["anthropic", "openai", "sim"]
 SandboxMode = Literal["auto", "bwrap", "none"]
+HarnessKind = Literal["claude-code", "codex"]
 
 KNOWN_TOOLS = ("read_file", "list_files", "write_file", "run_command")
 PROVIDER_KINDS = ("anthropic", "openai", "sim")
@@ -91,6 +92,28 @@ class RoleSpec(_PlanModel):
     tools: list[str] = Field(default_factory=lambda: list(DEFAULT_CUSTOM_ROLE_TOOLS))
 
 
+class ClaudeCodeOptions(_PlanModel):
+    """`[agents.harness_options]` of a Claude Code agent."""
+
+    allowed_tools: list[str] = Field(default_factory=lambda: ["Read", "Write", "Edit", "Bash", "Glob", "Grep"])
+    system_prompt: Literal["claude_code", "role"] = "claude_code"  # Claude Code's own prompt (role appended), or the role's alone
+    permission_mode: Literal["default", "acceptEdits", "plan"] = "default"
+
+
+class CodexOptions(_PlanModel):
+    """`[agents.harness_options]` of a Codex agent."""
+
+    sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = "workspace-write"
+    codex_path: str | None = None
+
+
+HARNESS_OPTIONS: dict[str, type[ClaudeCodeOptions] | type[CodexOptions]] = {
+    "claude-code": ClaudeCodeOptions,
+    "codex": CodexOptions,
+}
+HARNESS_PROVIDER_KIND = {"claude-code": "anthropic", "codex": "openai"}
+
+
 class AgentSpec(_PlanModel):
     """One agent of the fleet as the plan describes it.
 
@@ -114,6 +137,14 @@ class AgentSpec(_PlanModel):
     network: bool = False  # whether its commands reach the network (from inside the sandbox)
     env_pass: list[str] = []  # environment variables its commands get, on top of the fleet's
     history: bool = False  # whether its commands get a read-only snapshot of the session history
+    harness: HarnessKind | None = None  # None: tokenmaxx's own loop
+    harness_options: dict[str, Any] = {}  # checked against the harness's options model (plan_checks)
+
+    def claude_code_options(self) -> ClaudeCodeOptions:
+        return ClaudeCodeOptions.model_validate(self.harness_options)
+
+    def codex_options(self) -> CodexOptions:
+        return CodexOptions.model_validate(self.harness_options)
 
 
 class PlanFile(_PlanModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.conversation import rebuild, reprompt_text
+from agents.conversation import has_started, reprompt_text
 from agents.plan import Plan, PlanError, load_plan
 from agents.runs import AgentRun
 from agents.supervisor import VERSION, Supervisor
@@ -128,10 +128,10 @@ async def resume(supervisor: Supervisor, events: list[ev.Event]) -> None:
         supervisor.runs[spec.name] = run
         if agent.finished:
             continue
-        run.conversation = rebuild(events, spec.name)
-        started = bool(run.conversation.messages)
+        started = has_started(events, spec.name)
         if started:
             supervisor.emit(ev.SupervisorAction(agent=spec.name, action="resume", text=RESUME_NOTE, by="resume"))
-            run.conversation.note(reprompt_text(RESUME_NOTE))
+            run.restore(events)
+            run.note(reprompt_text(RESUME_NOTE))
         supervisor.launch(run, fresh=not started)
     supervisor.start_watchdog()

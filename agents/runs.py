@@ -1,20 +1,22 @@
-"""What the supervisor keeps for each agent between commands: its task, gate and approvals."""
+"""What the supervisor keeps for each agent between commands: its task, gate, runner and approvals."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agents.conversation import Conversation
 from agents.plan_models import AgentSpec
+from agents.runners.base import AgentRunner
+from sessions import events as ev
 
 
 @dataclass(eq=False)
 class AgentRun:
-    """One agent of a session: its spec, its running task and what it waits on."""
+    """One agent of a session: its spec, its running task, its runner and what it waits on."""
 
     spec: AgentSpec
-    conversation: Conversation = field(default_factory=Conversation)
+    runner: AgentRunner | None = None  # None until it first starts, or after a resume until it goes on
     task: asyncio.Task[None] | None = None
     turn_task: asyncio.Task[object] | None = None
     stop_reason: str | None = None
@@ -24,6 +26,8 @@ class AgentRun:
     approval_tools: dict[str, str] = field(default_factory=dict)
     always_allowed: set[str] = field(default_factory=set)
     interrupted: bool = False  # its turn was cut short by stop-all; it hears so when resumed
+    pending_notes: list[str] = field(default_factory=list)  # supervisor messages for a runner not made yet
+    recorded: Sequence[ev.Event] | None = None  # the session's events, for a runner to take up after a resume
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -41,3 +45,25 @@ class AgentRun:
 
     def resume(self) -> None:
         self.gate.set()
+
+    def note(self, text: str) -> None:
+        """A supervisor message for the agent: its runner hears it at the next turn."""
+        if self.runner is not None:
+            self.runner.note(text)
+        else:
+            self.pending_notes.append(text)
+
+    def restore(self, events: Sequence[ev.Event]) -> None:
+        """Go on from the session's recorded events when the agent next runs."""
+        self.runner = None
+        self.recorded = events
+
+    def adopt(self, runner: AgentRunner) -> None:
+        """Make `runner` the agent's, handing it the recorded conversation and the messages in waiting."""
+        if self.recorded is not None:
+            runner.restore(self.recorded)
+            self.recorded = None
+        for text in self.pending_notes:
+            runner.note(text)
+        self.pending_notes.clear()
+        self.runner = runner

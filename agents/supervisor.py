@@ -17,19 +17,20 @@ from pathlib import Path
 from agents import commands as cmd
 from agents.artifact_watch import ArtifactWatch, already_reported
 from agents.commanding import CommandError, CommandHandling
-from agents.budget import Budgets
+from agents.budget import Budgets, Priced
 from agents.confinement import agent_workspace, effective_policy, sandbox_notices, unconfined_reason
-from agents.conversation import FRESH_START, initial_message
+from agents.conversation import FRESH_START, initial_text
 from agents.history import HistorySnapshots
-from agents.loop import AgentLoop, TurnResult, text_flush_interval
+from agents.loop import text_flush_interval
 from agents.plan import Plan
 from agents.plan_models import AgentSpec
 from agents.providers import make_provider
 from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
 from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
+from agents.runners.base import AgentRunner, RunnerSetup, TurnResult, harness_pricing
+from agents.runners.factory import make_runner
 from agents.runs import AgentRun
 from agents.tasks import cancel_and_drain
-from agents.tools import tool_specs
 from agents.watchdog import Watchdog
 from sessions import events as ev
 from sessions.log import EventLog
@@ -235,6 +236,8 @@ class Supervisor(CommandHandling):
             self._crashed(run, error)
         finally:
             await cancel_and_drain(run.turn_task)
+            if run.runner is not None:
+                await run.runner.aclose()
             self._check_all_done()
 
     def _crashed(self, run: AgentRun, error: Exception) -> None:
@@ -278,10 +281,10 @@ class Supervisor(CommandHandling):
     async def _iterations(self, run: AgentRun, *, fresh: bool) -> None:
         while True:
             await self.history.take(run.spec)
-            loop = self._agent_loop(run, fresh=fresh)
-            if loop is None:
+            runner = await self._runner(run, fresh=fresh)
+            if runner is None:
                 return
-            result = await self._drive(run, loop)
+            result = await self._drive(run, runner)
             if result.outcome != "done" or not self._loops_again(run):
                 self._finish(run, result.outcome or "done", result.summary)
                 return
@@ -302,48 +305,52 @@ class Supervisor(CommandHandling):
             return spec.times is not None  # spend that cannot be measured never ends a loop
         return agent.cost_usd + dearest <= spec.until_usd
 
-    def _agent_loop(self, run: AgentRun, *, fresh: bool) -> AgentLoop | None:
-        spec = run.spec
-        try:
-            provider = self._provider(spec.provider)
-        except ProviderFailure as failure:
-            self.emit(ev.ProviderError(agent=run.name, error_kind=failure.kind, message=failure.message))
-            self._finish(run, "failed", failure.message)
-            return None
+    async def _runner(self, run: AgentRun, *, fresh: bool) -> AgentRunner | None:
+        """The runner for the agent's next turns: a new one for a fresh start, else the one it had."""
+        runner = run.runner
+        if fresh or runner is None:
+            if runner is not None:
+                await runner.aclose()
+            try:
+                runner = make_runner(self._runner_setup(run), self._provider_for)
+            except ProviderFailure as failure:
+                self.emit(ev.ProviderError(agent=run.name, error_kind=failure.kind, message=failure.message))
+                self._finish(run, "failed", failure.message)
+                return None
         if fresh:
             self.watchdog.forget(run.name)
-            inputs = self._inputs(spec)
+            inputs = self._inputs(run.spec)
             handed = [path for path, _ in inputs]
             self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason=FRESH_START, iteration=run.iteration, inputs=handed))
-            run.conversation.start(initial_message(spec.task, inputs))
+            runner.start(initial_text(run.spec.task, inputs))
         else:
             self.emit(ev.AgentStatusChanged(agent=run.name, status="starting", reason="continuing", iteration=run.iteration))
-        if hasattr(provider, "configure"):
-            provider.configure(run.name, spec.sim)  # type: ignore[attr-defined]
-        loop = AgentLoop(
-            agent=run.name,
-            role=spec.role,
+        if run.runner is not runner:
+            run.adopt(runner)
+        runner.turn = self.state.agents[run.name].turn
+        return runner
+
+    def _runner_setup(self, run: AgentRun) -> RunnerSetup:
+        spec = run.spec
+        return RunnerSetup(
+            spec=spec,
             model=self.plan.model_for(spec),
             system=self.plan.system_prompt(spec),
-            tools=tool_specs(self.plan.tools_for(spec)),
-            max_tokens=spec.max_tokens,
-            provider=provider,
-            provider_slots=self._provider_slots.get(spec.provider),
+            tools=tuple(self.plan.tools_for(spec)),
+            provider=self.plan.provider_config(spec.provider),
             workspace=agent_workspace(self.plan, spec, self.out_root, self.history.copy_for(run.name)),
+            session_out=self.out_root,
             host=self,
-            conversation=run.conversation,
         )
-        loop.turn = self.state.agents[run.name].turn
-        return loop
 
     def _inputs(self, spec: AgentSpec) -> list[tuple[str, int]]:
         agents = self.state.agents
         return [(a.path, a.bytes) for dep in spec.after if dep in agents for a in agents[dep].artifacts]
 
-    async def _drive(self, run: AgentRun, loop: AgentLoop) -> TurnResult:
+    async def _drive(self, run: AgentRun, runner: AgentRunner) -> TurnResult:
         """Take turns; a turn cancelled by a reprompt is followed by the next one."""
         while True:
-            run.turn_task = asyncio.create_task(loop.take_turn(), name=f"turn:{run.name}")
+            run.turn_task = asyncio.create_task(runner.take_turn(), name=f"turn:{run.name}")
             try:
                 result = await run.turn_task
             except asyncio.CancelledError:
@@ -365,6 +372,10 @@ class Supervisor(CommandHandling):
         if all(run.task is None or run.task.done() or run.task is asyncio.current_task() for run in self.runs.values()):
             if all(a.finished for a in self.state.agents.values()):
                 self._all_done.set()
+
+    def _provider_for(self, name: str) -> tuple[Provider, asyncio.Semaphore | None]:
+        """The plan's provider `name` and the slots its calls share; raises ProviderFailure when it cannot be made."""
+        return self._provider(name), self._provider_slots.get(name)
 
     def _provider(self, name: str) -> Provider:
         if name not in self._providers:
@@ -389,12 +400,19 @@ class Supervisor(CommandHandling):
 
     def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
         run = self.runs[agent]
-        provider = self._providers.get(run.spec.provider)
-        return self.budgets.refusal(self.state, run.spec, provider, input_tokens, max_output_tokens)
+        return self.budgets.refusal(self.state, run.spec, self._pricing(run.spec), input_tokens, max_output_tokens)
 
     def price(self, agent: str, usage: Usage) -> tuple[float | None, float | None]:
         run = self.runs[agent]
-        return self.budgets.price(run.spec, self._providers[run.spec.provider], usage)
+        pricing = self._pricing(run.spec)
+        assert pricing is not None, "an agent prices a reply only after its provider was made"
+        return self.budgets.price(run.spec, pricing, usage)
+
+    def _pricing(self, spec: AgentSpec) -> Priced | None:
+        """How the agent's replies are priced: by its provider, or for a harness by its provider's kind."""
+        if spec.harness is None:
+            return self._providers.get(spec.provider)
+        return harness_pricing(self.plan.provider_config(spec.provider))
 
     def policy(self, agent: str, tool: str) -> str:
         run = self.runs[agent]

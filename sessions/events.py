@@ -129,6 +129,8 @@ class AgentStatusChanged(_Event):
     iteration: int | None = None
     inputs: list[str] = Field(default=[], exclude_if=lambda paths: not paths)
     """At a fresh start: the artifacts (out-relative paths) its dependencies handed it; left out when none."""
+    harness_session: str | None = Field(default=None, exclude_if=lambda session: session is None)
+    """The harness's own session (Claude Code session id, Codex thread id) once known, so resume goes on in it."""
 
 
 class TurnStarted(_Event):

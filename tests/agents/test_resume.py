@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from agents.conversation import rebuild
+from agents.loop import AgentLoop
 from agents.resume import CannotResume, resume, resumed_supervisor
+from agents.runs import AgentRun
 from sessions.store import Store
 
 PLAN = """
@@ -121,11 +123,20 @@ async def test_the_resumed_conversation_is_the_one_that_was_interrupted(tmp_path
         await resume(supervisor, events)
         assert started
         for name in started:
-            live = supervisor.runs[name].conversation.request_messages()
+            live = (await adopted_runner(supervisor.runs[name])).conversation.request_messages()
             assert live == rebuild([*events, *emitted], name).request_messages()  # type: ignore[list-item]
             assert live[0].text.startswith("Read the project's files")
             assert "interrupted and has been resumed" in live[-1].text
         await supervisor.finish("stopped")
+
+
+async def adopted_runner(run: AgentRun) -> AgentLoop:
+    """The runner the resumed agent takes up its recorded conversation in, as soon as it has one."""
+    for _ in range(1000):
+        if isinstance(run.runner, AgentLoop):
+            return run.runner
+        await asyncio.sleep(0)
+    raise AssertionError(f"{run.name} never got a runner")
 
 
 async def test_finished_and_running_sessions_are_not_resumed(tmp_path: Path) -> None:
