@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.loop import CHARS_PER_TOKEN, AgentHost, TurnResult
+from agents.conversation import initial_text
+from agents.loop import CHARS_PER_TOKEN
 from agents.providers.base import ToolCallPart
-from agents.runners.codex_home import CodexSetup, app_server_argv, codex_env, prepare_home
+from agents.runners.base import RunnerSetup, TurnResult, harness_session
+from agents.runners.codex_home import (
+    DEFAULT_BASE_URL,
+    CodexSetup,
+    app_server_argv,
+    codex_env,
+    find_codex,
+    missing_codex_message,
+    prepare_home,
+)
 from agents.runners.codex_rpc import CodexExited, CodexRpc, RpcError
 from agents.runners.codex_turn import COMMAND_TOOL, FILE_TOOL, CodexTurn
 from agents.tasks import cancel_and_drain
@@ -26,6 +36,8 @@ from sessions import events as ev
 
 Json = dict[str, Any]
 INTERRUPT_S = 2.0
+GIVE_UP_STALLS = 2
+"""A model unreachable for this many stall windows (the plan's `stall_after`) fails the turn."""
 CONTINUE = "Continue with your task from where you stopped."
 APPROVAL_TOOLS = {"item/commandExecution/requestApproval": COMMAND_TOOL, "item/fileChange/requestApproval": FILE_TOOL}
 
@@ -44,43 +56,66 @@ class CodexAgent:
 
     agent: str
     provider: str
-    task: str
-    codex: Path
+    codex: Path | None
     folder: Path
     workdir: Path
     setup: CodexSetup
+    codex_path: str | None = None
     max_output_tokens: int = 4096
     give_up_after_s: float = 120.0
+
+
+def codex_agent(setup: RunnerSetup) -> CodexAgent:
+    """The Codex runner's configuration, from the plan and the session."""
+    spec, options = setup.spec, setup.spec.codex_options()
+    return CodexAgent(
+        agent=spec.name,
+        provider=spec.provider,
+        codex=find_codex(options.codex_path),
+        folder=setup.harness_home / "codex",
+        workdir=setup.workspace.out_root / spec.name,
+        setup=CodexSetup(
+            model=setup.model,
+            base_url=setup.provider.base_url or DEFAULT_BASE_URL,
+            key_env=setup.provider.key_env or "OPENAI_API_KEY",
+            sandbox=options.sandbox,
+        ),
+        codex_path=options.codex_path,
+        max_output_tokens=spec.max_tokens,
+        give_up_after_s=GIVE_UP_STALLS * setup.stall_after_s,
+    )
 
 
 class CodexRunner:
     """Drives one agent's Codex thread."""
 
-    def __init__(self, spec: CodexAgent, host: AgentHost, *, on_thread: Callable[[str], None] | None = None) -> None:
-        self.spec = spec
-        self.host = host
-        self.agent = spec.agent
+    def __init__(self, setup: RunnerSetup) -> None:
+        self.spec = codex_agent(setup)
+        self.host = setup.host
+        self.agent = self.spec.agent
         self.turn = 0
         self.thread_id: str | None = None
         self.rpc: CodexRpc | None = None
-        self._on_thread = on_thread
         self._attached = False
-        self._pending: list[str] = [spec.task]
+        self._pending: list[str] = [initial_text(setup.spec.task)]
         self._current: CodexTurn | None = None
         self._asking: set[asyncio.Task[Any]] = set()
         self._unreachable_since: float | None = None
         self._thread_total = -1
 
+    def start(self, prompt: str) -> None:
+        """Begin a new Codex thread whose first turn hears `prompt`."""
+        self.thread_id, self._attached, self._pending = None, False, [prompt]
+
     def note(self, text: str) -> None:
         """Say `text` to the agent at the start of its next turn (a reprompt)."""
         self._pending.append(text)
 
-    def restore(self, thread_id: str | None) -> None:
-        """Continue the Codex thread `thread_id` (recorded by an earlier run) instead of starting one."""
+    def restore(self, events: Sequence[ev.Event]) -> None:
+        """Go on in the Codex thread the session recorded (a fresh thread with the task when none was)."""
+        thread_id = harness_session(events, self.agent)
         if thread_id:
-            self.thread_id = thread_id
-            self._attached = False
-            self._pending = [text for text in self._pending if text != self.spec.task] or [CONTINUE]
+            self.thread_id, self._attached, self._pending = thread_id, False, []
 
     async def aclose(self) -> None:
         """End the CLI's process group and every task the runner started."""
@@ -96,6 +131,8 @@ class CodexRunner:
         refusal = self.host.budget_refusal(self.agent, prompt_tokens, self.spec.max_output_tokens)
         if refusal:
             return TurnResult(False, "over_budget", refusal)
+        if self.spec.codex is None:
+            return TurnResult(False, "failed", missing_codex_message(self.spec.codex_path))
         try:
             await self._attach()
         except (CodexExited, RpcError) as error:
@@ -126,13 +163,13 @@ class CodexRunner:
         if self.thread_id is None:
             started = await self.rpc.request("thread/start", params)
             self.thread_id = str(started["thread"]["id"])
-            if self._on_thread is not None:
-                self._on_thread(self.thread_id)
+            self.host.emit(ev.AgentStatusChanged(agent=self.agent, status="starting", reason="codex thread", harness_session=self.thread_id))
         else:
             await self.rpc.request("thread/resume", {"threadId": self.thread_id, **params})
         self._attached = True
 
     async def _started_rpc(self) -> CodexRpc:
+        assert self.spec.codex is not None
         codex_home = prepare_home(self.spec.folder, self.spec.setup)
         env = codex_env(self.spec.folder, codex_home, self.spec.setup.key_env)
         self.spec.workdir.mkdir(parents=True, exist_ok=True)

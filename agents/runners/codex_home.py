@@ -54,11 +54,6 @@ def missing_codex_message(configured: str | None = None) -> str:
     return f"the Codex CLI is not installed (no `codex` on PATH): {INSTALL_HINT}"
 
 
-def harness_dir(out_root: Path, agent: str) -> Path:
-    """The agent's private folder for the harness: `<out>/<session>/.harness/<agent>/codex`."""
-    return out_root / ".harness" / agent / "codex"
-
-
 def prepare_home(folder: Path, setup: CodexSetup) -> Path:
     """Create CODEX_HOME under `folder` with its config.toml, and a HOME beside it; returns CODEX_HOME."""
     codex_home = folder / "home"

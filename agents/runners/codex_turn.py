@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.loop import CHARS_PER_TOKEN, AgentHost, TextCoalescer, TurnResult
+from agents.loop import CHARS_PER_TOKEN, TextCoalescer
 from agents.providers.base import Usage
+from agents.runners.base import AgentHost, TurnResult
 from agents.summary import reports_failure, summary_of
 from sessions import events as ev
 
