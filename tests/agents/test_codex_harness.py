@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from agents import commands as cmd
 from agents.pricing import price_usage
+from agents.resume import resume, resumed_supervisor
 from agents.providers.base import Usage
 from agents.runners.codex_home import find_codex
 from agents.supervisor import Supervisor
@@ -48,7 +55,9 @@ def codex_plan(tmp_path: Path, base_url: str, *, policy: str = "auto", extra: st
         f'[[agents]]\nname = "cx"\nrole = "chart-builder"\nprovider = "remote"\nmodel = "{MODEL}"\nharness = "codex"\n'
         f'task = "Write notes."\npolicy = {{ run_command = "{policy}" }}\n{extra}'
     )
-    return make_plan(tmp_path, agent, head + provider)
+    plan = make_plan(tmp_path, agent, head + provider)
+    plan.path.write_text(f'name = "t"\nworkdir = "project"\nout = "out"\n{head + provider}\n{agent}')
+    return plan
 
 
 async def started(tmp_path: Path, plan, **options) -> tuple[Supervisor, Store]:  # type: ignore[no-untyped-def]
@@ -64,6 +73,16 @@ async def finished(sup: Supervisor, store: Store, timeout: float = 30) -> list: 
     await sup.finish()
     await store.flush()
     return await store.events(sup.session_id, agent="cx")
+
+
+@contextmanager
+def socket_closed() -> Iterator[int]:
+    """A loopback port nothing listens on (connection refused) for the duration."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    yield port
 
 
 def neutral(usage: ServerUsage) -> Usage:
@@ -160,4 +179,150 @@ async def test_kill_mid_stream_ends_the_cli_and_its_children(tmp_path: Path, ser
     assert sup.state.agents["cx"].outcome == "killed"
     estimates = [e for e in events if e.kind == "usage"]
     assert estimates and all(e.estimated for e in estimates) and estimates[0].output_tokens > 0
+    await store.close()
+
+
+def processes_with(marker: str) -> list[int]:
+    """The live processes whose command line holds `marker` (a /proc scan)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state not in (b"Z", b"X"):
+            found.append(int(entry.name))
+    return found
+
+
+async def test_kill_while_a_command_runs_leaves_no_orphan(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    marker = "sleep 37.123"
+    server.enqueue(wire.command_reply(marker, call_id="call_s"))
+    sup, store = await started(tmp_path, codex_plan(tmp_path, server.base_url))
+    await until(lambda: bool(processes_with(marker)), timeout=20)
+    pid = codex_pids(sup)
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    sup.handle(cmd.Kill(agent="cx"))
+    await until(lambda: pid is not None and not group_alive(pid) and not processes_with(marker), timeout=5)
+    assert loop.time() - killed_at < 1.0
+    await finished(sup, store)
+    assert sup.state.agents["cx"].outcome == "killed"
+    await store.close()
+
+
+async def test_reprompt_mid_turn_goes_on_in_the_same_thread(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    server.enqueue(wire.stalled(), wire.text_reply("Switched to the new plan."))
+    sup, store = await started(tmp_path, codex_plan(tmp_path, server.base_url))
+    await until(lambda: bool(server.requests), timeout=20)
+    await asyncio.sleep(0.3)
+    pid = codex_pids(sup)
+    sup.handle(cmd.Reprompt(agent="cx", text="Use the new plan instead."))
+    events = await finished(sup, store)
+    assert sup.state.agents["cx"].outcome == "done"
+    assert codex_pids(sup) == pid, "the reprompt went to the same app server"
+    assert len(server.requests) == 2
+    second = wire.input_texts(server.requests[1])
+    assert "Write notes." in second and any("Use the new plan instead." in text for text in second)
+    assert server.requests[0].body["prompt_cache_key"] == server.requests[1].body["prompt_cache_key"]
+    reports = [e for e in events if e.kind == "usage"]
+    assert [r.estimated for r in reports] == [True, False]
+    assert reports[0].output_tokens > 0
+    assert "Switched to the new plan." in "".join(e.text for e in events if e.kind == "text")
+    await store.close()
+
+
+async def test_a_429_is_retried_then_succeeds(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    usage = ServerUsage(300, 25)
+    server.enqueue(wire.rate_limited("1"), wire.text_reply("Made it after the wait.", usage=usage))
+    sup, store = await started(tmp_path, codex_plan(tmp_path, server.base_url))
+    events = await finished(sup, store)
+    assert sup.state.agents["cx"].outcome == "done"
+    [error] = [e for e in events if e.kind == "provider_error"]
+    assert error.error_kind == "rate_limit"
+    assert len(server.requests) == 2
+    await assert_totals(store, sup, usage)
+    await store.close()
+
+
+async def test_a_dead_server_fails_the_agent_within_the_stall_window(tmp_path: Path) -> None:
+    with socket_closed() as port:
+        plan = codex_plan(tmp_path, f"http://127.0.0.1:{port}/v1", head="stall_after = 1.5\n")
+        sup, store = await started(tmp_path, plan, auto_remedy=False)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        events = await finished(sup, store, timeout=40)
+    agent = sup.state.agents["cx"]
+    assert agent.outcome == "failed"
+    assert "could not reach the model" in agent.summary and str(port) in agent.summary
+    assert any(e.kind == "agent_flagged" and e.flag == "stalled" for e in events)
+    assert loop.time() - began < 20
+    await store.close()
+
+
+def codex_servers_under(folder: Path) -> list[int]:
+    """The live `codex app-server` processes working in a folder under `folder`."""
+    found = []
+    for pid in processes_with("app-server"):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(folder)):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def run_then_kill_9(plan: Path, db: Path, server: ResponsesFakeServer) -> None:
+    """Run the plan headless in a subprocess and SIGKILL it once the second model request is streaming."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(server.requests) < 2 or server.pending:
+        assert runner.poll() is None, runner.stderr.read().decode() if runner.stderr else ""
+        assert time.monotonic() < deadline, "the run never reached its second request"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.wait()
+    runner.stderr.close()  # type: ignore[union-attr]
+
+
+async def test_resume_after_kill_9_goes_on_in_the_same_thread(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    first, last = ServerUsage(400, 30), ServerUsage(900, 15, cache_read=400)
+    server.enqueue(wire.command_reply("echo one > one.txt", call_id="call_1", usage=first), wire.stalled())
+    plan = codex_plan(tmp_path, server.base_url)
+    db = tmp_path / "s.db"
+    await asyncio.to_thread(run_then_kill_9, plan.path, db, server)
+    await until(lambda: not codex_servers_under(tmp_path), timeout=10)
+    server.enqueue(wire.text_reply("Picked up where I left off.", usage=last))
+    async with await Store.open(db) as store:
+        (summary,) = await store.sessions()
+        supervisor, events = await resumed_supervisor(store, summary.id, headless=True)
+        await resume(supervisor, events)
+        async with asyncio.timeout(30):
+            await supervisor.wait()
+        await supervisor.finish()
+        await store.flush()
+        after = await store.events(summary.id)
+        final = await store.session(summary.id)
+    assert supervisor.state.agents["cx"].outcome == "done"
+    threads = {e.harness_session for e in after if e.kind == "agent_status" and e.harness_session}
+    assert len(threads) == 1
+    resumed = server.requests[-1]
+    assert resumed.body["prompt_cache_key"] == server.requests[0].body["prompt_cache_key"] == threads.pop()
+    texts = wire.input_texts(resumed)
+    outputs = [item for item in resumed.body["input"] if item.get("type") == "function_call_output"]
+    assert "Write notes." in texts and [item["call_id"] for item in outputs] == ["call_1"]
+    usages = [e for e in after if e.kind == "usage"]
+    assert [u.estimated for u in usages] == [False, False]
+    assert final.input_tokens == sum(u.input_tokens for u in usages) == 400 + 1300
     await store.close()
