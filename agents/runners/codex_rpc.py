@@ -25,6 +25,7 @@ MAX_LINE = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 STDERR_LINES = 40
 REQUEST_TIMEOUT_S = 30.0
+STDERR_WAIT_S = 1.0
 KILL_GRACE_S = 0.3
 CLIENT_INFO = {"name": "tokenmaxx", "version": "0.1.0"}
 
@@ -103,6 +104,7 @@ class CodexRpc:
         self._waiting: dict[int, tuple[str, asyncio.Future[Json]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader = LineReader()
+        self._stderr_done: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -122,8 +124,8 @@ class CodexRpc:
             )
         except OSError as error:
             raise CodexExited(f"could not start {self.argv[0]}: {error.strerror or error}") from None
+        self._stderr_done = self._spawn(self._read_stderr(), "stderr")
         self._spawn(self._read_stdout(), "stdout")
-        self._spawn(self._read_stderr(), "stderr")
         await self.request("initialize", {"clientInfo": CLIENT_INFO})
         await self.notify("initialized")
 
@@ -177,10 +179,11 @@ class CodexRpc:
         except (ConnectionError, RuntimeError):
             raise self.exited or CodexExited(f"codex stopped reading its input{self._stderr_note()}") from None
 
-    def _spawn(self, work: Awaitable[None], what: str) -> None:
+    def _spawn(self, work: Awaitable[None], what: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"{self.name}:{what}")  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _read_stdout(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -189,6 +192,8 @@ class CodexRpc:
             for line in self._reader.feed(chunk):
                 self._dispatch(line)
         returncode = await self.process.wait()
+        if self._stderr_done is not None:
+            await asyncio.wait([self._stderr_done], timeout=STDERR_WAIT_S)
         self._gone(f"codex exited with code {returncode}{self._stderr_note()}")
 
     async def _read_stderr(self) -> None:

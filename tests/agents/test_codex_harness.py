@@ -326,3 +326,14 @@ async def test_resume_after_kill_9_goes_on_in_the_same_thread(tmp_path: Path, se
     assert [u.estimated for u in usages] == [False, False]
     assert final.input_tokens == sum(u.input_tokens for u in usages) == 400 + 1300
     await store.close()
+
+
+async def test_policy_deny_declines_every_command_codex_asks_for(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    server.enqueue(wire.command_reply("ls -la", call_id="call_l"), wire.text_reply("Could not list, fine."))
+    sup, store = await started(tmp_path, codex_plan(tmp_path, server.base_url, policy="deny"))
+    events = await finished(sup, store)
+    assert sup.state.agents["cx"].outcome == "done"
+    [result] = [e for e in events if e.kind == "tool_result"]
+    assert not result.ok and "policy (deny)" in result.output
+    assert not [e for e in events if e.kind == "approval_requested"]
+    await store.close()
