@@ -20,6 +20,7 @@ from agents.plan_models import (
     PlanFile,
     RoleSpec,
 )
+from agents.plan_harness import harness_problems
 from agents.roles import BUILTIN_ROLES
 
 _ENDPOINT_ONLY_KEYS = ("base_url", "api_key_env", "headers")
@@ -119,6 +120,8 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
             if tool not in KNOWN_TOOLS:
                 yield Problem((*where, "policy", tool), f'unknown tool "{tool}"' + did_you_mean(tool, KNOWN_TOOLS))
         yield from _after_problems(where, agent, names)
+        if agent.harness is not None:
+            yield from harness_problems(where, agent, _kind(plan, agent.provider))
 
 
 def _env_pass_problems(plan: PlanFile) -> Iterator[Problem]:

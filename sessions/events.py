@@ -195,6 +195,8 @@ class UsageReported(_Event):
     cache_saved_usd: float | None = None  # what the cached input would have cost uncached, less what it did
     estimated: bool = False  # True when the provider never confirmed these numbers
     simulated: bool = False  # priced as a real model by the sim provider
+    harness_cost_usd: float | None = Field(default=None, exclude_if=lambda usd: usd is None)
+    """What the harness itself (Claude Code) says this turn cost, beside tokenmaxx's own price; left out when none."""
 
 
 class ProviderError(_Event):
