@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from pathlib import Path
 
@@ -82,3 +83,19 @@ def test_codex_gets_only_allowed_variables_and_its_key(tmp_path: Path) -> None:
     parent = {"PATH": "/bin", "K": "sk-1", "AWS_SECRET_ACCESS_KEY": "s", "OPENAI_API_KEY": "other", "HOME": "/root"}
     env = codex_env(tmp_path, tmp_path / "home", "K", parent)
     assert env == {"PATH": "/bin", "K": "sk-1", "HOME": str(tmp_path / "user"), "CODEX_HOME": str(tmp_path / "home")}
+
+
+def test_a_plan_naming_a_missing_codex_exits_2_with_the_install_command(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    plan = tmp_path / "fleet.toml"
+    plan.write_text(
+        'name = "t"\nworkdir = "project"\n[providers.remote]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[[agents]]\nname = "cx"\nrole = "critic"\nprovider = "remote"\nmodel = "gpt-4o"\nharness = "codex"\ntask = "t"\n'
+        f'[agents.harness_options]\ncodex_path = "{tmp_path / "no-codex"}"\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(tmp_path / "s.db")],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "npm install -g @openai/codex" in run.stderr and "Traceback" not in run.stderr
