@@ -337,3 +337,17 @@ async def test_policy_deny_declines_every_command_codex_asks_for(tmp_path: Path,
     assert not result.ok and "policy (deny)" in result.output
     assert not [e for e in events if e.kind == "approval_requested"]
     await store.close()
+
+
+async def test_a_usage_report_past_the_budget_interrupts_the_turn(tmp_path: Path, server: ResponsesFakeServer) -> None:
+    dear = ServerUsage(uncached_input=7000, output=50)
+    server.enqueue(wire.command_reply("echo late > late.txt", call_id="call_b", usage=dear), wire.text_reply("never asked for"))
+    plan = codex_plan(tmp_path, server.base_url, extra="budget = { tokens = 6000 }\n")
+    sup, store = await started(tmp_path, plan)
+    events = await finished(sup, store)
+    agent = sup.state.agents["cx"]
+    assert agent.outcome == "over_budget" and "6,000 tokens" in agent.summary
+    assert any(e.kind == "agent_flagged" and e.flag == "over_budget" for e in events)
+    assert len(server.requests) == 1
+    await assert_totals(store, sup, dear)
+    await store.close()
