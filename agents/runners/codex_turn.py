@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.loop import CHARS_PER_TOKEN, TextCoalescer
+from agents.loop import CHARS_PER_TOKEN, TextCoalescer, report_usage
 from agents.providers.base import Usage
 from agents.runners.base import AgentHost, TurnResult
 from agents.summary import reports_failure, summary_of
@@ -116,22 +116,7 @@ class CodexTurn:
         self.in_flight = False
 
     def report(self, usage: Usage, *, estimated: bool) -> None:
-        cost, saved = self.host.price(self.agent, usage)
-        self.host.emit(
-            ev.UsageReported(
-                agent=self.agent,
-                provider=self.provider,
-                model=self.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cost_usd=cost,
-                cache_saved_usd=saved,
-                estimated=estimated,
-            )
-        )
+        report_usage(self.host, self.agent, self.provider, self.model, usage, estimated=estimated)
 
     def completed(self, turn: Json) -> TurnResult:
         """How the turn ended, from `turn/completed`."""
