@@ -237,24 +237,7 @@ class AgentLoop:
         self.host.emit(ev.Text(agent=self.agent, text=text))
 
     def _report_usage(self, usage: Usage, *, estimated: bool) -> None:
-        cost, saved = self.host.price(self.agent, usage)
-        self.host.emit(
-            ev.UsageReported(
-                agent=self.agent,
-                provider=self.provider.name,
-                model=self.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cost_usd=cost,
-                server_cost_usd=usage.server_cost_usd,
-                cache_saved_usd=saved,
-                estimated=estimated,
-                simulated=self.provider.simulated,
-            )
-        )
+        report_usage(self.host, self.agent, self.provider.name, self.model, usage, estimated=estimated, simulated=self.provider.simulated)
 
     def _report_failure(self, failure: ProviderFailure, retry_in: float | None) -> None:
         self.host.emit(
@@ -323,6 +306,30 @@ def _invalid_arguments(call: ToolCallPart) -> str:
     return (
         f"{call.name} was not run: its arguments were {arguments_error(raw)}. "
         f"You sent: {shown}\nSend the call again with the arguments as one JSON object."
+    )
+
+
+def report_usage(
+    host: AgentHost, agent: str, provider: str, model: str, usage: Usage, *, estimated: bool, simulated: bool = False
+) -> None:
+    """Record one reply's usage, priced by the host."""
+    cost, saved = host.price(agent, usage)
+    host.emit(
+        ev.UsageReported(
+            agent=agent,
+            provider=provider,
+            model=model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost,
+            server_cost_usd=usage.server_cost_usd,
+            cache_saved_usd=saved,
+            estimated=estimated,
+            simulated=simulated,
+        )
     )
 
 

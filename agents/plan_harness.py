@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -42,5 +41,6 @@ def harness_problems(where: KeyPath, agent: AgentSpec, provider_kind: str) -> It
 def _installed(agent: AgentSpec) -> bool:
     if agent.harness == "claude-code":
         return importlib.util.find_spec("claude_agent_sdk") is not None
-    path = agent.codex_options().codex_path
-    return shutil.which(path or "codex") is not None
+    from agents.runners.codex_home import find_codex
+
+    return find_codex(agent.codex_options().codex_path) is not None

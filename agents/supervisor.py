@@ -341,6 +341,7 @@ class Supervisor(CommandHandling):
             workspace=agent_workspace(self.plan, spec, self.out_root, self.history.copy_for(run.name)),
             session_out=self.out_root,
             host=self,
+            stall_after_s=self.plan.stall_after,
         )
 
     def _inputs(self, spec: AgentSpec) -> list[tuple[str, int]]:

@@ -83,6 +83,7 @@ class RunnerSetup:
     workspace: Workspace
     session_out: Path
     host: AgentHost
+    stall_after_s: float = 60.0
 
     @property
     def harness_home(self) -> Path:

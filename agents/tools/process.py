@@ -132,9 +132,9 @@ async def end_group(pgid: int, group: _GroupProtocol, grace_s: float = KILL_GRAC
     """SIGTERM the process group, SIGKILL what is left after `grace_s`, and wait until the shell is reaped."""
     try:
         signal_group(pgid, signal.SIGTERM)
-        if not await _group_gone(pgid, grace_s):
+        if not await group_gone(pgid, grace_s):
             signal_group(pgid, signal.SIGKILL)
-            await _group_gone(pgid, grace_s)
+            await group_gone(pgid, grace_s)
     except asyncio.CancelledError:
         await _killed(pgid, group, grace_s)
         raise
@@ -172,7 +172,8 @@ def _live_member(pid: str, pgid: int) -> bool:
     return int(fields[2]) == pgid and fields[0] not in (b"Z", b"X")
 
 
-async def _group_gone(pgid: int, timeout_s: float) -> bool:
+async def group_gone(pgid: int, timeout_s: float) -> bool:
+    """Whether the process group is gone within `timeout_s` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while group_alive(pgid):
