@@ -100,6 +100,13 @@ class RoleSpec(_PlanModel):
     tools: list[str] = Field(default_factory=lambda: list(DEFAULT_CUSTOM_ROLE_TOOLS))
 
 
+class NotifySpec(_PlanModel):
+    """The plan's own notification hook: a shell command run with each notice as JSON on stdin, unconfined."""
+
+    command: str | None = Field(default=None, min_length=1)
+    env_pass: list[str] = []  # environment variables the command gets, on top of PATH, HOME and LANG
+
+
 class AgentSpec(_PlanModel):
     """One agent of the fleet as the plan describes it.
 
@@ -139,6 +146,7 @@ class PlanFile(_PlanModel):
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxMode = "auto"
     env_pass: list[str] = []
+    notify: NotifySpec = Field(default_factory=NotifySpec)
     providers: dict[str, ProviderConfig] = {}
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}
