@@ -110,7 +110,7 @@ class Notifier:
         if last is not None and event.ts - last < self.quiet_s:
             return None
         self._last[(agent, kind)] = event.ts
-        return Notice(kind, agent, f"{agent} {TITLES[kind]}", _cut(body), state.session_id, state.name, event)
+        return Notice(kind, agent, f"{agent} {TITLES[kind]}", _cut(body), event.session_id, state.name, event)
 
 
 def notable(event: ev.Event, state: FleetState) -> tuple[NoticeKind, str, str] | None:
@@ -287,10 +287,10 @@ def passed_env(names: Iterable[str], environ: Mapping[str, str] = os.environ) ->
     return env
 
 
-def fleet_sinks(settings: NotifySettings, plan: NotifySpec, *, desktop: Callable[[], str | None] = desktop_program) -> list[Sink]:
+def fleet_sinks(settings: NotifySettings, plan: NotifySpec, *, desktop: Callable[[], str | None] | None = None) -> list[Sink]:
     """The sinks a fleet process gives notices to: the desktop's where it has one, and the hook (the plan's before the config's)."""
     sinks: list[Sink] = []
-    program = desktop() if settings.desktop else None
+    program = (desktop or desktop_program)() if settings.desktop else None
     if program is not None:
         sinks.append(DesktopSink(program, passed_env(DESKTOP_ENV)))
     command = plan.command or settings.command

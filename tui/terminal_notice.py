@@ -46,8 +46,8 @@ def chosen_style(setting: TerminalStyle, env: Mapping[str, str]) -> Style:
 
 
 def safe_field(text: str) -> str:
-    """`text` as one line with no control left (BEL, ESC and ST among them) and no `;` to split a field."""
-    line = _CONTROLS.sub("", terminal_safe_line(text)).replace(";", ",")
+    """`text` as one line with no control left: no BEL, ESC or ST can end the sequence it goes into."""
+    line = _CONTROLS.sub("", terminal_safe_line(text))
     return line if len(line) <= TEXT_CHARS else line[: TEXT_CHARS - 1] + "…"
 
 
@@ -58,7 +58,7 @@ def notice_sequence(notice: Notice, style: Style, *, tmux: bool = False) -> str:
         case "osc9":
             sequence = f"\x1b]9;{title}{': ' + body if body else ''}{BEL}"
         case "osc777":
-            sequence = f"\x1b]777;notify;{title};{body}{BEL}"
+            sequence = f"\x1b]777;notify;{title.replace(';', ',')};{body}{BEL}"
         case "bell":
             return BEL
         case _:
