@@ -168,11 +168,12 @@ class Notifications:
 
 
 class QueuedSink:
-    """Delivers notices one at a time in a task named `notify:<name>`, started at the first notice."""
+    """Delivers notices one at a time, with `env` for what it runs, in a task named `notify:<name>` started at the first notice."""
 
     name = "sink"
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
         self._queue: asyncio.Queue[Notice] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -219,9 +220,8 @@ class HookSink(QueuedSink):
     name = "hook"
 
     def __init__(self, command: str, env: Mapping[str, str]) -> None:
-        super().__init__()
+        super().__init__(env)
         self.command = command
-        self.env = dict(env)
 
     async def deliver(self, notice: Notice) -> None:
         code = await run_bounded(["/bin/sh", "-c", self.command], self.env, notice.to_json().encode(), HOOK_TIMEOUT_S)
@@ -235,9 +235,8 @@ class DesktopSink(QueuedSink):
     name = "desktop"
 
     def __init__(self, program: str, env: Mapping[str, str]) -> None:
-        super().__init__()
+        super().__init__(env)
         self.program = program
-        self.env = dict(env)
 
     async def deliver(self, notice: Notice) -> None:
         await run_bounded(desktop_argv(self.program, notice), self.env, b"", DESKTOP_TIMEOUT_S)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.confinement import sandbox_notices
 from agents.notify import (
     DesktopSink,
     HookSink,
@@ -173,3 +174,10 @@ def test_a_plan_may_name_its_hook_but_never_pass_it_a_provider_key(tmp_path: Pat
     assert plan.notify == NotifySpec(command="ntfy", env_pass=["NTFY_TOPIC"])
     with pytest.raises(PlanError, match="notify.env_pass"):
         make_plan(tmp_path, agents, '[notify]\nenv_pass = ["ANTHROPIC_API_KEY"]\n')
+
+
+def test_the_plans_hook_is_named_among_what_runs_unconfined(tmp_path: Path) -> None:
+    agents = '[[agents]]\nname = "a"\nrole = "critic"\ntask = "Read."\n'
+    plan = make_plan(tmp_path, agents, '[notify]\ncommand = "ntfy"\n')
+    assert sandbox_notices(plan)[-1] == "[notify] command runs unconfined at every notice: ntfy"
+    assert sandbox_notices(make_plan(tmp_path, agents)) == []

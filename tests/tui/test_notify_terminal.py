@@ -13,6 +13,7 @@ from sessions import events as ev
 from sessions.state import initial_state
 from tests.agents.scripted import make_plan
 from tests.hostile_text import HOSTILE
+from tests.tui.test_headless import FAST_SIM, NOTER
 from tests.tui.fake_fleet import NOW, FakeFleet
 from tests.tui.helpers import SIZE, make_app
 from tui import runner
@@ -106,20 +107,8 @@ async def test_the_configured_style_wins_over_the_guess(tmp_path: Path, monkeypa
 
 
 async def test_a_headless_run_tells_the_plans_hook_that_its_agent_delivered(tmp_path: Path) -> None:
-    head = f"""
-[notify]
-command = "cat >> {tmp_path}/hook.jsonl && echo >> {tmp_path}/hook.jsonl"
-
-[providers.fast]
-kind = "sim"
-speed = 100.0
-
-[roles.noter]
-prompt = "You keep notes."
-tools = ["read_file", "list_files", "write_file"]
-"""
-    agents = '[[agents]]\nname = "a"\nrole = "noter"\nprovider = "fast"\ntask = "Write notes.md."\n'
-    plan = make_plan(tmp_path, agents, head)
+    head = f'[notify]\ncommand = "cat >> {tmp_path}/hook.jsonl && echo >> {tmp_path}/hook.jsonl"\n{FAST_SIM}'
+    plan = make_plan(tmp_path, NOTER, head)
     (tmp_path / "project" / "README.md").write_text("# A project\n\nIt draws charts.\n")
     lines: list[str] = []
     assert await runner.run_headless(plan, tmp_path / "s.db", yes=False, echo=lines.append) == 0, lines
