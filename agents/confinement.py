@@ -53,10 +53,12 @@ def effective_policy(plan: Plan, spec: AgentSpec, tool: str) -> Policy:
 
 
 def sandbox_notices(plan: Plan) -> list[str]:
-    """One line per agent whose commands ask because no sandbox confines them."""
+    """One line per agent whose commands ask because no sandbox confines them, and one for the plan's notify hook, which none does."""
     notices = []
     for spec in plan.agents:
         reason = unconfined_reason(plan, spec)
         if reason is not None:
             notices.append(f"{spec.name}: {reason}")
+    if plan.notify.command is not None:
+        notices.append(f"[notify] command runs unconfined at every notice: {plan.notify.command}")
     return notices

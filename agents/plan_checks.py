@@ -185,7 +185,7 @@ def _sim_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:
 
 def _env_pass_problems(plan: PlanFile) -> Iterator[Problem]:
     keys = {config.key_env for config in plan.providers.values()} | set(DEFAULT_KEY_ENV.values())
-    lists = [(("env_pass",), plan.env_pass)]
+    lists = [(("env_pass",), plan.env_pass), (("notify", "env_pass"), plan.notify.env_pass)]
     lists += [(("agents", index, "env_pass"), agent.env_pass) for index, agent in enumerate(plan.agents)]
     for where, names in lists:
         for position, name in enumerate(names):

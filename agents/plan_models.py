@@ -121,6 +121,11 @@ HARNESS_OPTIONS: dict[str, type[ClaudeCodeOptions] | type[CodexOptions]] = {
     "codex": CodexOptions,
 }
 HARNESS_PROVIDER_KIND = {"claude-code": "anthropic", "codex": "openai"}
+class NotifySpec(_PlanModel):
+    """The plan's own notification hook: a shell command run with each notice as JSON on stdin, unconfined."""
+
+    command: str | None = Field(default=None, min_length=1)
+    env_pass: list[str] = []  # environment variables the command gets, on top of PATH, HOME and LANG
 
 
 class AgentSpec(_PlanModel):
@@ -170,6 +175,7 @@ class PlanFile(_PlanModel):
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxMode = "auto"
     env_pass: list[str] = []
+    notify: NotifySpec = Field(default_factory=NotifySpec)
     providers: dict[str, ProviderConfig] = {}
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}

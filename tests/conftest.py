@@ -63,3 +63,11 @@ def strict_subscribers(monkeypatch: pytest.MonkeyPatch) -> None:
     from sessions.log import EventLog
 
     monkeypatch.setattr(EventLog, "strict_subscribers", True)
+
+
+@pytest.fixture(autouse=True)
+def no_desktop_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test pops up a notification on the desktop it runs on; the notification tests bring a fake notify-send."""
+    from agents import notify
+
+    monkeypatch.setattr(notify, "desktop_program", lambda: None)

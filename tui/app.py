@@ -33,6 +33,7 @@ from tui.screens.replay_agent import ReplayAgentScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
+from tui.terminal_notice import TerminalTap
 
 Clock = Callable[[], float]
 
@@ -83,6 +84,7 @@ class TokenmaxxApp(App[None]):
         self._painted: tuple[int, int] | None = None
         self._theme_problems = self._register_themes()
         self.resume_after: str | None = None
+        self._untap: Callable[[], None] | None = None
 
     def _watch(self, fleet: FleetView, screen: Screen[None] | None = None) -> Watched:
         return Watched(fleet, Control(fleet, lambda message, severity: self.notify(message, severity=severity)), screen)  # type: ignore[arg-type]
@@ -119,11 +121,23 @@ class TokenmaxxApp(App[None]):
             self.notify(problem, severity="warning", timeout=10)
         self.repaint()
         self.set_interval(1 / self.config.settings.fps, self._frame, name="frame")
+        self._tap_shoulder()
         if self.on_start is not None:
             self.run_worker(self.on_start(), name="start fleet", group="fleet", exit_on_error=False)
         if self._freeze_heap if self._freeze_heap is not None else not self.is_headless:
             self.call_after_refresh(freeze_heap)
             self.set_timer(HEAP_SETTLED_S, freeze_heap, name="freeze heap")
+
+    def _tap_shoulder(self) -> None:
+        """Tell the live fleet's notices through the terminal (OSC 9, OSC 777 or the bell), unless the config says not to."""
+        fleet, settings = self._watched[0].fleet, self.config.settings.notify
+        if fleet.live and settings.terminal:
+            self._untap = fleet.subscribe(TerminalTap.from_settings(settings, self.write_to_terminal))
+
+    def write_to_terminal(self, sequence: str) -> None:
+        """Write `sequence` to the terminal as it is, between frames."""
+        if self._driver is not None:
+            self._driver.write(sequence)
 
     def _first_screen(self) -> Screen[None]:
         fleet = self._watched[0].fleet
@@ -132,7 +146,9 @@ class TokenmaxxApp(App[None]):
         return SessionsScreen(self.store_path, closable=False) if self._browsing else FleetScreen()
 
     async def on_unmount(self) -> None:
-        """Close the stores of the replays still open (the first fleet belongs to whoever started the app)."""
+        """Stop telling notices, and close the stores of the replays still open (the first fleet belongs to whoever started the app)."""
+        if self._untap is not None:
+            self._untap()
         for watched in reversed(self._watched[1:]):
             await _close(watched.fleet)
 

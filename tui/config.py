@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.notify import NotifySettings
 from themes import DEFAULT_THEME
 
 CONFIG_FILE = "config.toml"
@@ -35,6 +36,7 @@ class Settings(BaseModel):
 
     theme: str = DEFAULT_THEME
     fps: int = Field(default=10, ge=1, le=60, description="Frames per second the fleet screen repaints at most.")
+    notify: NotifySettings = NotifySettings()
 
 
 class Config(BaseModel):
@@ -91,14 +93,23 @@ def load_config(directory: Path | None = None) -> Config:
 def save_config(config: Config) -> Path:
     """Write the settings to `config.toml`, creating the folder; returns the file written."""
     config.directory.mkdir(parents=True, exist_ok=True)
-    lines = [f"{key} = {_toml_value(value)}" for key, value in config.settings.model_dump().items()]
+    lines = _toml_lines(config.settings.model_dump(exclude={"notify"}))
+    notify = config.settings.notify.model_dump(exclude_defaults=True)
+    if notify:
+        lines += ["", "[notify]", *_toml_lines(notify)]
     temporary = config.path.with_suffix(".toml.tmp")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     temporary.replace(config.path)
     return config.path
 
 
+def _toml_lines(table: dict[str, object]) -> list[str]:
+    return [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+
+
 def _toml_value(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.notify import fleet_notifications
 from agents.plan import Plan
 from agents.resume import Warn
 from agents.supervisor import Supervisor
@@ -17,6 +19,8 @@ from tui.heap import HEAP_SETTLED_S, freeze_heap
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from tui.config import Config
 
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
@@ -55,23 +59,42 @@ async def resume_headless(
 
 
 async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: Echo, db_path: Path) -> int:
+    from tui.config import load_config
+
     supervisor.log.subscribe(ProgressPrinter(echo))
     await _ready_to_record(store)
-    await start(supervisor)
-    settled = asyncio.get_running_loop().call_later(HEAP_SETTLED_S, freeze_heap)
-    try:
-        await _until_done_or_fault(supervisor, store)
-    except asyncio.CancelledError:
-        await asyncio.shield(_end(supervisor, store, db_path, "stopped"))
-        raise
-    finally:
-        settled.cancel()
-    await _end(supervisor, store, db_path)
+    async with notifying(supervisor, load_config()):
+        await start(supervisor)
+        settled = asyncio.get_running_loop().call_later(HEAP_SETTLED_S, freeze_heap)
+        try:
+            await _until_done_or_fault(supervisor, store)
+        except asyncio.CancelledError:
+            await asyncio.shield(_end(supervisor, store, db_path, "stopped"))
+            raise
+        finally:
+            settled.cancel()
+        await _end(supervisor, store, db_path)
     state = supervisor.state
     echo("")
     echo(summary_table(state))
     echo(f"\nsession {supervisor.session_id}  ·  outputs in {supervisor.out_root}  ·  database {db_path}")
     return exit_code(state)
+
+
+@asynccontextmanager
+async def notifying(supervisor: Supervisor, config: Config) -> AsyncIterator[None]:
+    """Tell the fleet's notices on the desktop and to the hook while inside; on leaving, deliver those queued.
+
+    The terminal's notices are the TUI's own (see `TokenmaxxApp`); a headless run rings no bell, its
+    progress lines already say what happened.
+    """
+    notifications = fleet_notifications(config.settings.notify, supervisor.plan.notify)
+    unsubscribe = supervisor.log.subscribe(notifications)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        await notifications.aclose()
 
 
 async def _ready_to_record(store: Store) -> None:
@@ -133,10 +156,11 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
             prepare(supervisor.out_root)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=supervisor.start, store_path=db_path)
         await _ready_to_record(store)
-        try:
-            await _run_app(app, store)
-        finally:
-            await _end(supervisor, store, db_path)
+        async with notifying(supervisor, app.config):
+            try:
+                await _run_app(app, store)
+            finally:
+                await _end(supervisor, store, db_path)
         echo(await _closing_line(store, supervisor, replay_db))
     return exit_code(supervisor.state)
 
@@ -156,10 +180,11 @@ async def resume_tui(
             accept(supervisor.plan)
         app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
         await _ready_to_record(store)
-        try:
-            await _run_app(app, store)
-        finally:
-            await _end(supervisor, store, db_path)
+        async with notifying(supervisor, app.config):
+            try:
+                await _run_app(app, store)
+            finally:
+                await _end(supervisor, store, db_path)
         echo(await _closing_line(store, supervisor, replay_db))
     return exit_code(supervisor.state)
 

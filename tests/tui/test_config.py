@@ -35,3 +35,17 @@ def test_a_bad_config_names_the_file_and_field(tmp_path: Path, text: str, says: 
     with pytest.raises(ConfigError) as raised:
         load_config(tmp_path)
     assert str(raised.value).startswith(str(tmp_path / CONFIG_FILE)) and says in str(raised.value)
+
+
+def test_the_notify_table_is_read_and_kept_when_the_theme_is_saved(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text('theme = "x"\n\n[notify]\ndesktop = false\nkinds = ["stalled", "failed"]\ncommand = "ntfy \\"a\\""\n')
+    config = load_config(tmp_path)
+    assert config.settings.notify.kinds == ["stalled", "failed"] and config.settings.notify.command == 'ntfy "a"'
+    save_config(config.with_theme("y"))
+    assert load_config(tmp_path).settings.notify == config.settings.notify
+
+
+def test_an_unknown_notice_kind_names_its_field(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text('[notify]\nkinds = ["lunch"]\n')
+    with pytest.raises(ConfigError, match="notify.kinds.0"):
+        load_config(tmp_path)
