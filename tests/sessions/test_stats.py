@@ -135,15 +135,15 @@ async def test_nothing_stored_gives_empty_groups(tmp_path: Path) -> None:
 
 async def test_json_names_every_figure(store: Store) -> None:
     data = (await compute_stats(store)).to_json()
-    assert set(data) == {"since", "total", "by_role", "by_model", "by_plan", "by_day"}
+    assert set(data) == {"since", "total", "by_role", "by_model", "by_plan", "by_day", "costliest_per_accepted"}
     assert data["total"]["interventions"] == {"user": 1, "watchdog": 1}
     assert data["total"]["tokens"]["cache_read"] == 1000 and data["by_day"][0]["key"] == "2026-03-01"
 
 
 async def test_the_sums_read_the_kind_index_not_every_event(store: Store) -> None:
-    from sessions import stats
+    from sessions import history_sql
 
-    for sql in (stats._USAGE_SQL, stats._REVIEWS_SQL, stats._ACTIONS_SQL, stats._STARTS_SQL, stats._FINISHES_SQL):
+    for sql in (history_sql.USAGE_SQL, history_sql.REVIEWS_SQL, history_sql.ACTIONS_SQL, history_sql.STARTS_SQL, history_sql.FINISHES_SQL):
         plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + sql, (0.0,)))
         assert "SEARCH events USING INDEX events_by_kind (session_id=? AND kind=?)" in plan, sql
 
