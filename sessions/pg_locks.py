@@ -26,7 +26,7 @@ from sessions.store_api import redact
 
 CONNECT_TIMEOUT_S = 5
 _HELD_KEYS = (
-    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+    "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
     "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 _HOLDER = (
@@ -93,7 +93,7 @@ class PgLocks:
 
     def held_keys(self) -> set[int]:
         """Every advisory key held in this database, as unsigned integers."""
-        return {int(row[0]) for row in self._query(_HELD_KEYS, ())}
+        return {(int(high) << 32) | int(low) for high, low in self._query(_HELD_KEYS, ())}  # type: ignore[call-overload]
 
     def liveness(self) -> Callable[[str, int | None, str | None], bool]:
         """A liveness check for many sessions at once, from one look at the held locks."""

@@ -45,7 +45,8 @@ async def apply_migrations(conn: psycopg.AsyncConnection[Any], found: int, targe
     for version, statements in enumerate(pg_sql.MIGRATIONS[found:target], start=found + 1):
         for statement in statements:
             await conn.execute(statement)  # type: ignore[arg-type]
-        await conn.execute(pg_sql.SET_VERSION, (version,))  # type: ignore[arg-type]
+        await conn.execute(pg_sql.CLEAR_VERSION)
+        await conn.execute(pg_sql.SET_VERSION, (version,))
 
 
 async def _version(conn: psycopg.AsyncConnection[Any]) -> int:

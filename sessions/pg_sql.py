@@ -47,7 +47,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 SCHEMA_TABLE_EXISTS = "SELECT to_regclass('tokenmaxx_schema') IS NOT NULL"
 SESSIONS_TABLE_EXISTS = "SELECT to_regclass('sessions') IS NOT NULL"
 READ_VERSION = "SELECT coalesce(max(version), 0) FROM tokenmaxx_schema"
-SET_VERSION = "DELETE FROM tokenmaxx_schema; INSERT INTO tokenmaxx_schema (version) VALUES (%s)"
+CLEAR_VERSION = "DELETE FROM tokenmaxx_schema"
+SET_VERSION = "INSERT INTO tokenmaxx_schema (version) VALUES (%s)"
 
 COPY_EVENTS = "COPY events (session_id, seq, ts, kind, agent, payload) FROM STDIN"
 UPSERT_SNAPSHOT = (
