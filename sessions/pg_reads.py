@@ -18,7 +18,13 @@ from sessions import pg_sql
 from sessions.events import Event, from_row
 from sessions.pg_locks import PgLocks
 from sessions.pg_schema import connect, write_rollups
-from sessions.schema import Rollup, SessionSummary, StoreError, accumulate, summary_from_row
+from sessions.schema import (
+    Rollup,
+    SessionSummary,
+    StoreError,
+    accumulate,
+    summary_from_row,
+)
 from sessions.store import (
     IMPORT_CHUNK,
     READ_PAGE,

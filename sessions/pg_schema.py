@@ -10,7 +10,16 @@ from typing import Any
 import psycopg
 
 from sessions import pg_sql
-from sessions.schema import HOST, USER, NotADatabase, Rollup, SchemaTooNew, _agent_row, _started_row, _totals_row
+from sessions.schema import (
+    HOST,
+    USER,
+    NotADatabase,
+    Rollup,
+    SchemaTooNew,
+    _agent_row,
+    _started_row,
+    _totals_row,
+)
 
 CONNECT_TIMEOUT_S = 5
 

@@ -16,8 +16,15 @@ from typing import Any, Literal, TypeAlias
 
 from sessions.events import Event
 from sessions.export import actor
-from sessions.state import FleetState, initial_state, reduce, reduce_all, state_from_json, state_to_json
 from sessions.schema import SessionSummary
+from sessions.state import (
+    FleetState,
+    initial_state,
+    reduce,
+    reduce_all,
+    state_from_json,
+    state_to_json,
+)
 from sessions.store_api import SessionStore
 
 SNAPSHOT_EVERY = 2_000

@@ -38,6 +38,7 @@ from typing import Self, TypeAlias
 import aiosqlite
 import platformdirs
 
+from sessions import history_sql
 from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
 from sessions.events import Event, from_row, payload_json
 from sessions.faults import StorageFault, storage_fault
@@ -57,7 +58,6 @@ from sessions.schema import (
     rollback,
     summary_from_row,
 )
-from sessions import history_sql
 from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
 from sessions.store_api import Origin, Row, StatsRows
 

@@ -19,7 +19,14 @@ from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_json
 from sessions.replay import Replay
 from sessions.safe_text import terminal_safe_line
 from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
-from sessions.store import ImportRejected, SessionSummary, Store
+from sessions.store import ImportRejected, SessionSummary
+from sessions.store_api import (
+    SessionStore,
+    StoreTarget,
+    describe,
+    open_store,
+    store_exists,
+)
 from tui.headless import Echo, cost_cell, money, safe_cells, summary_table
 from tui.listing import session_json, sessions_table
 
@@ -52,14 +59,14 @@ def parse_since(text: str, now: float | None = None) -> float:
         raise HistoryError(f"--since {text!r}: give a date like 2026-01-31 or a span like 7d, 12h or 2w") from None
 
 
-def _existing(db_path: Path) -> Path:
-    if not db_path.exists():
-        raise HistoryError(f"no sessions yet: no database at {db_path} (start one with: tokenmaxx demo)")
+def _existing(db_path: StoreTarget) -> Path:
+    if not store_exists(db_path):
+        raise HistoryError(f"no sessions yet: no database at {describe(db_path)} (start one with: tokenmaxx demo)")
     return db_path
 
 
 async def list_sessions(
-    db_path: Path,
+    db_path: StoreTarget,
     *,
     echo: Echo,
     as_json: bool = False,
@@ -69,10 +76,10 @@ async def list_sessions(
 ) -> None:
     """Print the sessions, optionally one status only, started since a date, sorted (largest or newest first)."""
     after = parse_since(since) if since else None
-    if not db_path.exists():
-        echo("[]" if as_json else f"no sessions yet (no database at {db_path}); start one with: tokenmaxx demo")
+    if not store_exists(db_path):
+        echo("[]" if as_json else f"no sessions yet (no database at {describe(db_path)}); start one with: tokenmaxx demo")
         return
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         summaries = await store.sessions()
     chosen = [s for s in summaries if (status is None or s.status == status) and (after is None or s.started_at >= after)]
     chosen.sort(key=SORT_KEYS[sort], reverse=sort != "name")
@@ -84,9 +91,9 @@ async def list_sessions(
         echo("no sessions match" if summaries else "no sessions yet; start one with: tokenmaxx demo")
 
 
-async def export_session(db_path: Path, session: str, fmt: ExportFormat, out: Path | None, stdout: TextIO) -> str:
+async def export_session(db_path: StoreTarget, session: str, fmt: ExportFormat, out: Path | None, stdout: TextIO) -> str:
     """Write a session (id or unique prefix) as JSONL or a Markdown transcript to `out` or `stdout`; returns its id."""
-    async with await Store.open(_existing(db_path)) as store:
+    async with await open_store(_existing(db_path)) as store:
         session_id = await store.resolve(session)
         if out is None:
             await _write_export(store, session_id, fmt, stdout)
@@ -99,7 +106,7 @@ async def export_session(db_path: Path, session: str, fmt: ExportFormat, out: Pa
     return session_id
 
 
-async def _write_export(store: Store, session_id: str, fmt: ExportFormat, stream: TextIO) -> None:
+async def _write_export(store: SessionStore, session_id: str, fmt: ExportFormat, stream: TextIO) -> None:
     if fmt == "md":
         stream.write(to_markdown(await store.events(session_id)))
         return
@@ -112,14 +119,14 @@ async def _write_export(store: Store, session_id: str, fmt: ExportFormat, stream
     write_jsonl(batch, stream)
 
 
-async def import_session(db_path: Path, file: Path) -> str:
+async def import_session(db_path: StoreTarget, file: Path) -> str:
     """Import a JSONL export as one session (same id and seqs) with replay snapshots; returns its id."""
     events = iter_jsonl(file)
     try:
         first = next(events, None)  # an unreadable file fails here, before a database is made for it
     except ImportFileError as error:
         raise HistoryError(str(error)) from error
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         try:
             session_id = await store.import_events(itertools.chain([first] if first else [], events))
         except ImportFileError as error:
@@ -131,9 +138,9 @@ async def import_session(db_path: Path, file: Path) -> str:
     return session_id
 
 
-async def replay_headless(db_path: Path, session: str, at: int | None, echo: Echo) -> None:
+async def replay_headless(db_path: StoreTarget, session: str, at: int | None, echo: Echo) -> None:
     """Print the fleet as it stood after event `at` (default: the last) and the markers up to there."""
-    async with await Store.open(_existing(db_path)) as store:
+    async with await open_store(_existing(db_path)) as store:
         replay = await Replay.open(store, session)
         state = await replay.state_at(replay.last_seq if at is None else at)
         markers = [m for m in await replay.markers() if m.seq <= state.seq]
@@ -145,14 +152,14 @@ async def replay_headless(db_path: Path, session: str, at: int | None, echo: Ech
     echo(summary_table(state))
 
 
-async def print_stats(db_path: Path, *, echo: Echo, since: str | None = None, as_json: bool = False) -> None:
+async def print_stats(db_path: StoreTarget, *, echo: Echo, since: str | None = None, as_json: bool = False) -> None:
     """Print spend beside outcomes by role, model, plan and day."""
     after = parse_since(since) if since else None
-    if not db_path.exists():
+    if not store_exists(db_path):
         nothing = Stats(after, Group("total"), {dim: [] for dim in DIMENSIONS})
         echo(json.dumps(nothing.to_json(), indent=2) if as_json else "no sessions yet")
         return
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         stats = await compute_stats(store, after)
     echo(json.dumps(stats.to_json(), indent=2) if as_json else stats_text(stats))
 
