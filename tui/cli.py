@@ -263,18 +263,38 @@ def init(path: Path, force: bool) -> None:
     echo(f"run it with: tokenmaxx run {path}")
 
 
+def who_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--user, --host and --team: only the sessions these people ran on these machines."""
+    command = click.option("--team", metavar="TEAM", help="Only sessions of this team's members ([teams] in the config).")(command)
+    command = click.option("--host", multiple=True, metavar="HOST", help="Only sessions run on this host (repeatable).")(command)
+    return click.option("--user", multiple=True, metavar="USER", help="Only sessions this user ran (repeatable).")(command)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--status", type=click.Choice(["running", "done", "failed", "stopped", "interrupted"]), help="Only sessions with this status.")
 @click.option("--since", metavar="DATE", help="Only sessions started since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
 @click.option("--sort", type=click.Choice(["started", "duration", "cost", "tokens", "name"]), default="started", show_default=True, help="Newest, longest, costliest or largest first; names A-Z.")
+@who_options
 @db_option
-def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db: str | None) -> None:
+def sessions(as_json: bool, status: str | None, since: str | None, sort: str, user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
     """List past and running sessions."""
     from tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
-    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
+    only = _who(user, host, team)
+    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort, only=only))  # type: ignore[arg-type]
+
+
+def _who(user: tuple[str, ...], host: tuple[str, ...], team: str | None) -> Any:
+    """The sessions --user, --host and --team keep (None: all); an unknown team exits 2."""
+    from tui.config import ConfigError
+    from tui.history_cli import HistoryError, session_filter
+
+    try:
+        return session_filter(user, host, team)
+    except (HistoryError, ConfigError) as error:
+        fail(str(error))
 
 
 @main.command()
@@ -364,10 +384,25 @@ def import_(file: Path, db: str | None) -> None:
 @main.command()
 @click.option("--since", metavar="DATE", help="Only what happened since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--by", "by", type=click.Choice(["user", "role", "model", "plan", "harness", "day"]), multiple=True, help="Group by this (repeatable; default: role, model, plan and day).")
+@who_options
 @db_option
-def stats(since: str | None, as_json: bool, db: str | None) -> None:
-    """What the tokens bought: spend beside outcomes by role, model, plan and day."""
+def stats(since: str | None, as_json: bool, by: tuple[str, ...], user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
+    """What the tokens bought: spend beside outcomes by role, model, plan and day (or user, harness)."""
+    from sessions.stats import DEFAULT_DIMENSIONS
     from tui.history_cli import print_stats
 
     db_path = resolve_db(db)
-    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json))
+    only = _who(user, host, team)
+    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json, only=only, by=by or DEFAULT_DIMENSIONS))
+
+
+@main.command()
+@click.option("--to", "to", required=True, metavar="URL|PATH", help="The store to copy into, e.g. the team's postgresql:// URL.")
+@db_option
+def sync(to: str, db: str | None) -> None:
+    """Copy this machine's sessions to another store (the team's); sessions already there are skipped or completed."""
+    from tui.history_cli import sync_sessions
+
+    source, target = resolve_db(db), resolve_db(to)
+    run_history(lambda: sync_sessions(source, target, echo=echo))

@@ -35,6 +35,7 @@ class Settings(BaseModel):
 
     theme: str = DEFAULT_THEME
     fps: int = Field(default=10, ge=1, le=60, description="Frames per second the fleet screen repaints at most.")
+    teams: dict[str, list[str]] = Field(default_factory=dict, description="Team labels and their members' user names, for --team.")
 
 
 class Config(BaseModel):
@@ -91,7 +92,11 @@ def load_config(directory: Path | None = None) -> Config:
 def save_config(config: Config) -> Path:
     """Write the settings to `config.toml`, creating the folder; returns the file written."""
     config.directory.mkdir(parents=True, exist_ok=True)
-    lines = [f"{key} = {_toml_value(value)}" for key, value in config.settings.model_dump().items()]
+    settings = config.settings.model_dump()
+    teams = settings.pop("teams")
+    lines = [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
+    if teams:
+        lines += ["", "[teams]", *(f"{json.dumps(name)} = {json.dumps(members)}" for name, members in teams.items())]
     temporary = config.path.with_suffix(".toml.tmp")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     temporary.replace(config.path)

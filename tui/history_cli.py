@@ -18,7 +18,14 @@ from typing import Literal, TextIO
 from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
 from sessions.replay import Replay
 from sessions.safe_text import terminal_safe_line
-from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
+from sessions.stats import (
+    DEFAULT_DIMENSIONS,
+    DIMENSIONS,
+    Group,
+    SessionFilter,
+    Stats,
+    compute_stats,
+)
 from sessions.store import ImportRejected, SessionSummary
 from sessions.store_api import (
     SessionStore,
@@ -27,6 +34,8 @@ from sessions.store_api import (
     open_store,
     store_exists,
 )
+from sessions.sync import sync
+from tui.config import load_config
 from tui.headless import Echo, cost_cell, money, safe_cells, summary_table
 from tui.listing import session_json, sessions_table
 
@@ -65,6 +74,20 @@ def _existing(db_path: StoreTarget) -> Path:
     return db_path
 
 
+def session_filter(users: tuple[str, ...] = (), hosts: tuple[str, ...] = (), team: str | None = None) -> SessionFilter | None:
+    """Keep the sessions of these users (and of the team's members, from the config's [teams]) run on these hosts; None keeps all."""
+    wanted = set(users)
+    if team is not None:
+        config = load_config()
+        if team not in config.settings.teams:
+            known = ", ".join(sorted(config.settings.teams)) or "none yet"
+            raise HistoryError(f"--team {team!r}: no such team in {config.path} (teams: {known}); add [teams] {team} = [\"user\", ...]")
+        wanted |= set(config.settings.teams[team])
+    if not wanted and not hosts and team is None:
+        return None
+    return lambda s: (not wanted and team is None or s.user in wanted) and (not hosts or s.host in hosts)
+
+
 async def list_sessions(
     db_path: StoreTarget,
     *,
@@ -73,6 +96,7 @@ async def list_sessions(
     status: str | None = None,
     since: str | None = None,
     sort: SortKey = "started",
+    only: SessionFilter | None = None,
 ) -> None:
     """Print the sessions, optionally one status only, started since a date, sorted (largest or newest first)."""
     after = parse_since(since) if since else None
@@ -81,7 +105,11 @@ async def list_sessions(
         return
     async with await open_store(db_path) as store:
         summaries = await store.sessions()
-    chosen = [s for s in summaries if (status is None or s.status == status) and (after is None or s.started_at >= after)]
+    chosen = [
+        s
+        for s in summaries
+        if (status is None or s.status == status) and (after is None or s.started_at >= after) and (only is None or only(s))
+    ]
     chosen.sort(key=SORT_KEYS[sort], reverse=sort != "name")
     if as_json:
         echo(json.dumps([session_json(s) for s in chosen], indent=2))
@@ -152,19 +180,27 @@ async def replay_headless(db_path: StoreTarget, session: str, at: int | None, ec
     echo(summary_table(state))
 
 
-async def print_stats(db_path: StoreTarget, *, echo: Echo, since: str | None = None, as_json: bool = False) -> None:
-    """Print spend beside outcomes by role, model, plan and day."""
+async def print_stats(
+    db_path: StoreTarget,
+    *,
+    echo: Echo,
+    since: str | None = None,
+    as_json: bool = False,
+    only: SessionFilter | None = None,
+    by: tuple[str, ...] = DEFAULT_DIMENSIONS,
+) -> None:
+    """Print spend beside outcomes by role, model, plan and day (or the dimensions `by` names) of the sessions `only` keeps."""
     after = parse_since(since) if since else None
     if not store_exists(db_path):
         nothing = Stats(after, Group("total"), {dim: [] for dim in DIMENSIONS})
-        echo(json.dumps(nothing.to_json(), indent=2) if as_json else "no sessions yet")
+        echo(json.dumps(nothing.to_json(by), indent=2) if as_json else "no sessions yet")
         return
     async with await open_store(db_path) as store:
-        stats = await compute_stats(store, after)
-    echo(json.dumps(stats.to_json(), indent=2) if as_json else stats_text(stats))
+        stats = await compute_stats(store, after, only)
+    echo(json.dumps(stats.to_json(by), indent=2) if as_json else stats_text(stats, by))
 
 
-def stats_text(stats: Stats) -> str:
+def stats_text(stats: Stats, by: tuple[str, ...] = DEFAULT_DIMENSIONS) -> str:
     """What the tokens bought, one table per dimension, each ending in the total."""
     since = f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(stats.since))}" if stats.since is not None else ""
     total = stats.total
@@ -174,8 +210,10 @@ def stats_text(stats: Stats) -> str:
         f"What did these tokens buy{since}? {_plural(len(total.sessions), 'session')}, "
         f"{_plural(len(total.agents), 'agent')}, {total.agent_hours:.2f} agent-hours",
     ]
-    for dim in DIMENSIONS:
+    for dim in by:
         lines += ["", _table(dim, [*stats.by[dim], total])]
+    if stats.costliest:
+        lines += ["", "costliest per accepted deliverable: " + ", ".join(f"{key} {money(usd)}" for key, usd in stats.costliest)]
     lines += ["", _FOOTNOTE]
     return "\n".join(lines)
 
@@ -224,3 +262,15 @@ def _plural(count: int, noun: str) -> str:
 
 def _percent(share: float | None) -> str:
     return "-" if share is None else f"{share:.0%}"
+
+
+async def sync_sessions(source: StoreTarget, target: StoreTarget, *, echo: Echo) -> None:
+    """Copy the sessions of `source` into `target` (see `sessions.sync`), one line per session and a summary."""
+    if not store_exists(source):
+        raise HistoryError(f"no sessions to sync: no database at {describe(source)}")
+    async with await open_store(source) as origin, await open_store(target) as destination:
+        report = await sync(origin, destination, lambda session_id, done: echo(f"{session_id}  {done}"))
+    echo(
+        f"{describe(target)}: {len(report.copied)} copied, {len(report.completed)} completed, "
+        f"{len(report.skipped)} already there"
+    )
