@@ -48,7 +48,7 @@ class Cluster:
 
     folder: Path
     port: int
-    tcp_port: int
+    fsync: bool = False
 
     @property
     def data(self) -> Path:
@@ -60,7 +60,7 @@ class Cluster:
         return f"postgresql://{ADMIN}@/{database}?host={quote(str(self.folder))}&port={self.port}{options}"
 
     def tcp_url(self, password: str = TEAM_PASSWORD, database: str = ADMIN) -> str:
-        return f"postgresql://{TEAM_USER}:{quote(password)}@127.0.0.1:{self.tcp_port}/{database}"
+        return f"postgresql://{TEAM_USER}:{quote(password)}@127.0.0.1:{self.port}/{database}"
 
     def fresh_url(self) -> str:
         """A URL whose tables live in a new, empty schema."""
@@ -86,7 +86,8 @@ class Cluster:
         self.pg_ctl("-m", "fast", "stop")
 
     def start(self) -> None:
-        options = f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        sync = "" if self.fsync else " -c fsync=off"
+        options = f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1{sync} -c max_connections=200"
         self.pg_ctl("-l", str(self.folder / "log"), "-o", options, "start")
 
 
@@ -94,7 +95,7 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def start_cluster() -> Cluster:
+def start_cluster(*, fsync: bool = False) -> Cluster:
     """Initialise and start a cluster in a new temporary folder (ClusterUnavailable when that cannot be done)."""
     initdb = _binary("initdb")
     if os.geteuid() == 0:
@@ -105,8 +106,7 @@ def start_cluster() -> Cluster:
     folder = Path(tempfile.mkdtemp(prefix="tokenmaxx-pg-"))
     if os.geteuid() == 0:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
-    cluster = Cluster(folder, _free_port(), 0)
-    cluster.tcp_port = cluster.port
+    cluster = Cluster(folder, _free_port(), fsync)
     init = subprocess.run(
         _as_owner([initdb, "-D", str(cluster.data), "-U", ADMIN, "-A", "trust", "--no-sync", "-E", "UTF8"]),
         capture_output=True, text=True, timeout=TIMEOUT_S * 2,
