@@ -14,18 +14,14 @@ import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeAlias, runtime_checkable
+from typing import Any, Protocol, Self, TypeAlias, runtime_checkable
 
 from sessions.events import Event
 from sessions.schema import SessionSummary, StoreError
 
-if TYPE_CHECKING:
-    from sessions.faults import StorageFault
-
 StoreTarget: TypeAlias = "Path | str"
 """Where sessions live: an SQLite file's path, or a PostgreSQL URL."""
 
-URL_SCHEMES = ("postgresql", "postgres")
 _URL = re.compile(r"^(postgresql|postgres)://", re.IGNORECASE)
 _PASSWORD_IN_TEXT = re.compile(r"((?:postgresql|postgres)://[^:/@\s]*):[^@\s]*@", re.IGNORECASE)
 
@@ -43,16 +39,6 @@ class StatsRows:
     starts: list[Row] = field(default_factory=list)
     finishes: list[Row] = field(default_factory=list)
     downtime: list[Row] = field(default_factory=list)
-
-
-@runtime_checkable
-class SessionLockView(Protocol):
-    """The session locks a store holds, and probes of everyone else's."""
-
-    def holds(self, session_id: str) -> bool: ...
-    def claim(self, session_id: str) -> None: ...
-    def release(self, session_id: str) -> None: ...
-    def probe(self, session_id: str) -> Any: ...
 
 
 @runtime_checkable
@@ -137,10 +123,3 @@ async def open_store(target: StoreTarget) -> SessionStore:
     from sessions.store import Store
 
     return await Store.open(target)
-
-
-def storage_fault_of(target: StoreTarget, reason: str) -> StorageFault:
-    """A storage fault naming the target as it may be shown."""
-    from sessions.faults import StorageFault
-
-    return StorageFault(describe(target), reason)  # type: ignore[arg-type]

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from sessions import events as ev
 from sessions.export import read_jsonl
 from sessions.log import EventLog
-from sessions.replay import GAP_STRETCH, SNAPSHOT_EVERY, Marker, Replay, marker_columns, next_marker
+from sessions.replay import (
+    GAP_STRETCH,
+    SNAPSHOT_EVERY,
+    Marker,
+    Replay,
+    marker_columns,
+    next_marker,
+)
 from sessions.state import FleetState, reduce_all
 from sessions.store import AmbiguousSession, SessionNotFound, Store, new_session_id
 from tests.sessions.samples import every_kind
