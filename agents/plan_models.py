@@ -121,6 +121,8 @@ HARNESS_OPTIONS: dict[str, type[ClaudeCodeOptions] | type[CodexOptions]] = {
     "codex": CodexOptions,
 }
 HARNESS_PROVIDER_KIND = {"claude-code": "anthropic", "codex": "openai"}
+
+
 class NotifySpec(_PlanModel):
     """The plan's own notification hook: a shell command run with each notice as JSON on stdin, unconfined."""
 

@@ -14,16 +14,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from sessions.events import Event, from_row
+from sessions.events import Event
 from sessions.export import actor
-from sessions.state import FleetState, initial_state, reduce, reduce_all, state_from_json, state_to_json
-from sessions.store import SessionSummary, Store
+from sessions.schema import SessionSummary
+from sessions.state import (
+    FleetState,
+    initial_state,
+    reduce,
+    reduce_all,
+    state_from_json,
+    state_to_json,
+)
+from sessions.store_api import SessionStore
 
 SNAPSHOT_EVERY = 2_000
 GAP_STRETCH = 5  # a large fleet's log stretches its snapshot interval up to this many times
 MarkerKind: TypeAlias = Literal["flag", "intervention", "artifact", "error"]
 MARKER_PRIORITY: tuple[MarkerKind, ...] = ("error", "intervention", "flag", "artifact")
-_MARKER_KINDS = (
+MARKER_EVENT_KINDS = (
     "agent_flagged",
     "supervisor_action",
     "artifact",
@@ -31,11 +39,6 @@ _MARKER_KINDS = (
     "provider_error",
     "plan_rejected",
     "agent_finished",
-)
-_MARKERS_SQL = (
-    "SELECT seq, ts, kind, agent, payload FROM events INDEXED BY events_by_kind "
-    f"WHERE session_id = ? AND kind IN ({', '.join(repr(kind) for kind in _MARKER_KINDS)}) AND seq > ? "
-    "ORDER BY seq"
 )
 _REVIEW_ACTIONS = frozenset({"accept", "reject"})
 LABEL_CHARS = 80
@@ -55,7 +58,7 @@ class Marker:
 class Replay:
     """One stored session opened for seeking; cheap to open, whatever the session's size."""
 
-    def __init__(self, store: Store, summary: SessionSummary, snapshot_seqs: list[int]) -> None:
+    def __init__(self, store: SessionStore, summary: SessionSummary, snapshot_seqs: list[int]) -> None:
         self.store = store
         self.summary = summary
         self.session_id = summary.id
@@ -65,11 +68,11 @@ class Replay:
         self._markers_read_to = 0
 
     @classmethod
-    async def open(cls, store: Store, session: str) -> Replay:
+    async def open(cls, store: SessionStore, session: str) -> Replay:
         """Open a session by its id or a unique id prefix (raises SessionNotFound, AmbiguousSession)."""
         session_id = await store.resolve(session)
         summary = await store.session(session_id)
-        return cls(store, summary, await _snapshot_seqs(store, session_id, after=0))
+        return cls(store, summary, await store.snapshot_seqs(session_id, 0))
 
     @property
     def last_seq(self) -> int:
@@ -112,32 +115,22 @@ class Replay:
 
     async def events_before(self, seq: int, limit: int, agent: str | None = None) -> list[Event]:
         """The last `limit` events at or before `seq`, oldest first (a transcript's visible tail)."""
-        agent_filter, params = ("AND agent = ? ", (agent,)) if agent is not None else ("", ())
-        rows = await self.store.fetch_rows(
-            f"SELECT seq, ts, kind, payload FROM events WHERE session_id = ? {agent_filter}"
-            "AND seq <= ? ORDER BY seq DESC LIMIT ?",
-            (self.session_id, *params, seq, limit),
-        )
-        return [from_row(self.session_id, *row) for row in reversed(rows)]  # type: ignore[arg-type]
+        return await self.store.events_before(self.session_id, seq, limit, agent)
 
     async def timestamps(self, lo: int, hi: int) -> list[float]:
         """The `ts` of the events lo..hi, in seq order."""
-        rows = await self.store.fetch_rows(
-            "SELECT ts FROM events WHERE session_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
-            (self.session_id, lo, hi),
-        )
-        return [float(row[0]) for row in rows]  # type: ignore[arg-type]
+        return await self.store.timestamps(self.session_id, lo, hi)
 
     async def markers(self) -> list[Marker]:
         """Every marker of the session so far, in seq order (read once, then only what is new)."""
-        rows = await self.store.fetch_rows(_MARKERS_SQL, (self.session_id, self._markers_read_to))
-        fresh = [row for row in rows if int(row[0]) > self._markers_read_to]  # type: ignore[call-overload]
+        rows = await self.store.markers_after(self.session_id, self._markers_read_to, MARKER_EVENT_KINDS)
+        fresh = [row for row in rows if int(row[0]) > self._markers_read_to]
         for seq, ts, kind, agent, payload in fresh:
-            marker = _marker(seq, ts, kind, agent, json.loads(payload))  # type: ignore[arg-type]
+            marker = _marker(seq, ts, kind, agent, json.loads(payload))
             if marker is not None:
                 self._markers.append(marker)
         if fresh:
-            self._markers_read_to = int(fresh[-1][0])  # type: ignore[call-overload]
+            self._markers_read_to = int(fresh[-1][0])
         return list(self._markers)
 
     async def refresh(self) -> bool:
@@ -146,7 +139,7 @@ class Replay:
         self.summary = await self.store.session(self.session_id)
         if self.last_seq > before:
             newest = self._snapshot_seqs[-1] if self._snapshot_seqs else 0
-            found = await _snapshot_seqs(self.store, self.session_id, after=newest)
+            found = await self.store.snapshot_seqs(self.session_id, newest)
             self._snapshot_seqs = sorted({*self._snapshot_seqs, *found})
         return self.last_seq > before
 
@@ -183,13 +176,6 @@ class Replay:
         except ValueError:
             return False
         return True
-
-
-async def _snapshot_seqs(store: Store, session_id: str, after: int) -> list[int]:
-    rows = await store.fetch_rows(
-        "SELECT seq FROM snapshots WHERE session_id = ? AND seq > ? ORDER BY seq", (session_id, after)
-    )
-    return [int(row[0]) for row in rows]  # type: ignore[arg-type]
 
 
 def _gaps(snapshot_seqs: list[int], last_seq: int, longest: int) -> list[tuple[int, int]]:

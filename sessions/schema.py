@@ -8,6 +8,8 @@ live here; `sessions.store` draws the whole hierarchy.
 
 from __future__ import annotations
 
+import getpass
+import os
 import socket
 import sqlite3
 import time
@@ -32,10 +34,21 @@ from sessions.events import (
 Liveness = Callable[[str, "int | None", "str | None"], bool]
 """Whether the writer of a session (id, recorded pid, recorded host) that the database calls running is alive."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BACKFILL_PAGE = 5000
 BUSY_TIMEOUT_MS = 5_000
 HOST = socket.gethostname()
+
+
+def _user() -> str:
+    """The login name of whoever runs this process, or its uid where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+USER = _user()
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -97,7 +110,7 @@ V1_STATEMENTS = (
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 _COUNTS_AFTER_COST = ("unknown_price_tokens", "accepted", "rejected", "last_seq")
 _COUNTERS = ("agents", *TOKEN_FIELDS, *_COUNTS_AFTER_COST)
-_ROLLUP_COLUMNS = ("agents", *TOKEN_FIELDS, "cost_usd", *_COUNTS_AFTER_COST)
+ROLLUP_COLUMNS = ("agents", *TOKEN_FIELDS, "cost_usd", *_COUNTS_AFTER_COST)
 
 V2_STATEMENTS = (
     *(f"ALTER TABLE sessions ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0" for name in _COUNTERS),
@@ -124,6 +137,8 @@ V2_STATEMENTS = (
 
 # Replay markers and stats read a few kinds of a session without scanning every payload.
 V3_STATEMENTS = ("CREATE INDEX events_by_kind ON events (session_id, kind, seq)",)
+# Who ran each session (its host was there from the start), for a team's filters.
+V4_STATEMENTS = ("ALTER TABLE sessions ADD COLUMN user_name TEXT",)
 
 
 @dataclass
@@ -198,6 +213,7 @@ _UPDATE_STARTED = (
     "UPDATE sessions SET name = ?, plan = ?, cwd = ?, version = ?, prices = ?, started_at = ? WHERE id = ?"
 )
 _UPDATE_STATUS = "UPDATE sessions SET status = ?, ended_at = ? WHERE id = ?"
+_UPDATE_USER = "UPDATE sessions SET user_name = ? WHERE id = ?"
 _UPSERT_AGENT = "INSERT OR REPLACE INTO agents (session_id, name, role, provider, model) VALUES (?, ?, ?, ?, ?)"
 _UPSERT_REVIEW = "INSERT OR REPLACE INTO reviews (session_id, agent, path, verdict) VALUES (?, ?, ?, ?)"
 _UPDATE_TOTALS = f"""UPDATE sessions SET
@@ -215,10 +231,16 @@ _UPDATE_TOTALS = f"""UPDATE sessions SET
 
 
 async def apply_rollups(
-    db: aiosqlite.Connection, rollups: Iterable[Rollup], *, pid: int | None, host: str | None
+    db: aiosqlite.Connection,
+    rollups: Iterable[Rollup],
+    *,
+    pid: int | None,
+    host: str | None,
+    user: str | None = None,
 ) -> None:
-    """Write roll-ups into the sessions rows (inside the caller's transaction)."""
+    """Write roll-ups into the sessions rows (inside the caller's transaction); `user` defaults to this process's on a writer's (`host` given)."""
     rows = list(rollups)
+    user = user if user is not None or host is None else USER
     await db.executemany(_INSERT_SESSION, [(r.session_id, r.first_ts, pid, host) for r in rows])
     statements: list[tuple[str, list[tuple[object, ...]]]] = [
         (_UPDATE_STARTED, [_started_row(r.session_id, r.started) for r in rows if r.started]),
@@ -226,6 +248,7 @@ async def apply_rollups(
         (_UPSERT_REVIEW, [(r.session_id, *key, verdict) for r in rows for key, verdict in r.reviews.items()]),
         (_UPDATE_STATUS, [(*r.status, r.session_id) for r in rows if r.status]),
         (_UPDATE_TOTALS, [_totals_row(r, pid, host) for r in rows]),
+        (_UPDATE_USER, [(user, r.session_id) for r in rows if user is not None]),
     ]
     for sql, params in statements:
         if params:
@@ -278,6 +301,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, V1_STATEMENTS),
     Migration(2, V2_STATEMENTS, _backfill_rollups),
     Migration(3, V3_STATEMENTS),
+    Migration(4, V4_STATEMENTS),
 )
 
 
@@ -372,6 +396,8 @@ class SessionSummary(BaseModel):
     accepted: int
     rejected: int
     last_seq: int
+    user: str | None = None
+    host: str | None = None
 
 
 _DOWNTIME_OF_ROW = (  # the time between a resume and the event before it: the process was dead, no one worked
@@ -380,14 +406,14 @@ _DOWNTIME_OF_ROW = (  # the time between a resume and the event before it: the p
     " WHERE r.session_id = sessions.id AND r.kind = 'session_resumed')"
 )
 SUMMARY_SQL = (
-    f"SELECT id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, {_DOWNTIME_OF_ROW}, "
-    f"{', '.join(_ROLLUP_COLUMNS)} FROM sessions"
+    f"SELECT id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, user_name, {_DOWNTIME_OF_ROW}, "
+    f"{', '.join(ROLLUP_COLUMNS)} FROM sessions"
 )
 
 
 def summary_from_row(row: Iterable[object], is_running: Liveness) -> SessionSummary:
     """Map a SUMMARY_SQL row to a summary, reading a dead writer's session as interrupted."""
-    session_id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, downtime, *rollups = row
+    session_id, name, plan, cwd, status, started_at, ended_at, last_ts, pid, host, user, downtime, *rollups = row
     status = _effective_status(session_id, status, pid, host, is_running)
     return SessionSummary(
         id=session_id,
@@ -398,7 +424,9 @@ def summary_from_row(row: Iterable[object], is_running: Liveness) -> SessionSumm
         started_at=started_at,
         ended_at=ended_at,
         duration_s=max(0.0, _duration(status, started_at, ended_at, last_ts) - float(downtime)),
-        **dict(zip(_ROLLUP_COLUMNS, rollups, strict=True)),
+        user=user,
+        host=host,
+        **dict(zip(ROLLUP_COLUMNS, rollups, strict=True)),
     )
 
 

@@ -1,7 +1,8 @@
 """What the tokens bought: spend beside outcomes, by role, model, plan and day, across stored sessions.
 
-Every figure comes from SQL over a few event kinds (through the `events_by_kind` index, reading
-payload fields with `->>`) and the `agents` roll-up, never from reducing whole sessions:
+Every figure comes from the store's grouped rows over a few event kinds (`SessionStore.stats_rows`:
+an index on kind, payload fields read in the database) and the `agents` roll-up, never from
+reducing whole sessions; the tally here is the same for every backend:
 
 - tokens by kind, known dollars, tokens of unknown price and whether any price was simulated:
   `usage` events, grouped by the usage's own model;
@@ -13,6 +14,7 @@ payload fields with `->>`) and the `agents` roll-up, never from reducing whole s
 - unaided: agents whose last outcome is `done` and that never needed an intervention, out of
   the agents that ran and finished (skipped ones never ran).
 
+Dimensions: role, model, plan, day, user (who ran the session) and harness (the agent's provider).
 Days are local calendar days. Each figure counts toward the day its event happened (agent-hours
 toward the day the agent started); `since` drops what happened before it.
 """
@@ -20,43 +22,18 @@ toward the day the agent started); `since` drops what happened before it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.store import Store
+from sessions.schema import SessionSummary
+from sessions.store_api import SessionStore, StatsRows
 
-INTERVENTION_ACTIONS = ("kill", "pause", "reprompt", "restart", "approve", "deny")
-DIMENSIONS = ("role", "model", "plan", "day")
+DIMENSIONS = ("role", "model", "plan", "day", "user", "harness")
+DEFAULT_DIMENSIONS = ("role", "model", "plan", "day")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 UNKNOWN = "?"
-
-_IN_SCOPE = "session_id IN (SELECT id FROM sessions WHERE coalesce(last_ts, started_at) >= ?1)"
-_DAY = "date(ts, 'unixepoch', 'localtime')"
-_USAGE_SQL = f"""SELECT session_id, agent, payload ->> '$.provider', payload ->> '$.model', {_DAY},
-    total(payload ->> '$.input_tokens'), total(payload ->> '$.output_tokens'),
-    total(payload ->> '$.cache_read_tokens'), total(payload ->> '$.cache_write_tokens'),
-    total(payload ->> '$.reasoning_tokens'), total(payload ->> '$.cost_usd'),
-    total(CASE WHEN payload ->> '$.cost_usd' IS NULL
-          THEN (payload ->> '$.input_tokens') + (payload ->> '$.output_tokens') ELSE 0 END),
-    max(coalesce(payload ->> '$.simulated', 0))
-    FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'usage' AND ts >= ?1 GROUP BY 1, 2, 3, 4, 5"""
-_AGENTS_SQL = f"""SELECT a.session_id, a.name, a.role, a.provider, a.model, s.name, coalesce(s.last_ts, s.started_at)
-    FROM agents a JOIN sessions s ON s.id = a.session_id WHERE a.{_IN_SCOPE}"""
-_STARTS_SQL = f"""SELECT session_id, agent, min(ts) FROM events INDEXED BY events_by_kind
-    WHERE {_IN_SCOPE} AND kind = 'agent_status' AND payload ->> '$.status' IN ('starting', 'streaming')
-    GROUP BY 1, 2"""
-_FINISHES_SQL = f"""SELECT session_id, agent, max(seq), ts, payload ->> '$.outcome' FROM events INDEXED BY events_by_kind
-    WHERE {_IN_SCOPE} AND kind = 'agent_finished' GROUP BY 1, 2"""
-_ACTIONS_SQL = f"""SELECT session_id, agent, payload ->> '$.by' = 'watchdog', {_DAY}, ts >= ?1, count(*)
-    FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'supervisor_action' AND agent IS NOT NULL
-    AND payload ->> '$.action' IN ({", ".join(repr(a) for a in INTERVENTION_ACTIONS)})
-    GROUP BY 1, 2, 3, 4, 5"""
-_DOWNTIME_SQL = f"""SELECT r.session_id, p.ts, r.ts FROM events r INDEXED BY events_by_kind
-    JOIN events p ON p.session_id = r.session_id AND p.seq = r.seq - 1
-    WHERE r.{_IN_SCOPE} AND r.kind = 'session_resumed'"""
-_REVIEWS_SQL = f"""SELECT session_id, agent, payload ->> '$.path', max(seq), payload ->> '$.verdict', ts, {_DAY}
-    FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'artifact_review' GROUP BY 1, 2, 3"""
+COSTLIEST = 5
 
 
 @dataclass
@@ -129,12 +106,14 @@ class Stats:
     since: float | None
     total: Group
     by: dict[str, list[Group]]
+    costliest: list[tuple[str, float]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, dimensions: tuple[str, ...] = DEFAULT_DIMENSIONS) -> dict[str, Any]:
         return {
             "since": self.since,
             "total": self.total.to_json(),
-            **{f"by_{dim}": [group.to_json() for group in groups] for dim, groups in self.by.items()},
+            **{f"by_{dim}": [group.to_json() for group in self.by[dim]] for dim in dimensions},
+            "costliest_per_accepted": [{"session": key, "usd_per_accepted": round(usd, 6)} for key, usd in self.costliest],
         }
 
 
@@ -144,6 +123,8 @@ class _Agent:
     model: str
     plan: str
     session_end: float
+    user: str
+    harness: str
 
 
 class _Tally:
@@ -153,9 +134,12 @@ class _Tally:
         self.since = since
         self.total = Group("total")
         self.groups: dict[str, dict[str, Group]] = {dim: {} for dim in DIMENSIONS}
+        self.per_session: dict[str, tuple[float, int]] = {}
 
     def add(self, keys: dict[str, str], session_id: str, agent: str | None, **amounts: Any) -> None:
         groups = [self.total] + [self.groups[dim].setdefault(keys[dim], Group(keys[dim])) for dim in DIMENSIONS]
+        cost, accepted = self.per_session.get(session_id, (0.0, 0))
+        self.per_session[session_id] = (cost + amounts.get("cost_usd", 0.0), accepted + amounts.get("accepted", 0))
         for group in groups:
             group.sessions.add(session_id)
             if agent is not None:
@@ -170,36 +154,60 @@ class _Tally:
 
     def stats(self) -> Stats:
         by = {dim: [groups[key] for key in sorted(groups)] for dim, groups in self.groups.items()}
-        return Stats(self.since, self.total, by)
+        return Stats(self.since, self.total, by, self.costliest())
+
+    def costliest(self) -> list[tuple[str, float]]:
+        """The sessions that cost most per accepted deliverable, costliest first."""
+        priced = [(key, cost / accepted) for key, (cost, accepted) in self.per_session.items() if accepted]
+        return sorted(priced, key=lambda item: (-item[1], item[0]))[:COSTLIEST]
 
 
-async def compute_stats(store: Store, since: float | None = None) -> Stats:
-    """Spend and outcomes of every session in `store` (only what happened at or after `since`, if given)."""
-    params = (since if since is not None else float("-inf"),)
+SessionFilter = Callable[[SessionSummary], bool]
+
+
+async def compute_stats(store: SessionStore, since: float | None = None, only: SessionFilter | None = None) -> Stats:
+    """Spend and outcomes of every session in `store` (only what happened at or after `since`, only sessions `only` keeps)."""
+    start = since if since is not None else float("-inf")
+    rows = await store.stats_rows(start)
+    if only is not None:
+        rows = _keep(rows, {summary.id for summary in await store.sessions() if only(summary)})
     tally = _Tally(since)
-    agents = {(row[0], row[1]): _agent(row) for row in await store.fetch_rows(_AGENTS_SQL, params)}
-    _add_usage(tally, agents, await store.fetch_rows(_USAGE_SQL, params))
-    _add_reviews(tally, agents, await store.fetch_rows(_REVIEWS_SQL, params), params[0])
-    helped = _add_interventions(tally, agents, await store.fetch_rows(_ACTIONS_SQL, params))
-    starts = {(row[0], row[1]): float(row[2]) for row in await store.fetch_rows(_STARTS_SQL, params)}
-    finishes = {(row[0], row[1]): (float(row[3]), str(row[4])) for row in await store.fetch_rows(_FINISHES_SQL, params)}
+    agents = {(row[0], row[1]): _agent(row) for row in rows.agents}
+    _add_usage(tally, agents, rows.usage)
+    _add_reviews(tally, agents, rows.reviews, start)
+    helped = _add_interventions(tally, agents, rows.actions)
+    starts = {(row[0], row[1]): float(row[2]) for row in rows.starts}
+    finishes = {(row[0], row[1]): (float(row[3]), str(row[4])) for row in rows.finishes}
     downtime: dict[str, list[tuple[float, float]]] = {}
-    for session_id, dead_from, resumed_at in await store.fetch_rows(_DOWNTIME_SQL, params):
+    for session_id, dead_from, resumed_at in rows.downtime:
         downtime.setdefault(str(session_id), []).append((float(dead_from), float(resumed_at)))
-    _add_agent_time(tally, agents, starts, finishes, downtime, params[0])
-    _add_finishes(tally, agents, finishes, helped, params[0])
+    _add_agent_time(tally, agents, starts, finishes, downtime, start)
+    _add_finishes(tally, agents, finishes, helped, start)
     return tally.stats()
 
 
+def _keep(rows: StatsRows, session_ids: set[str]) -> StatsRows:
+    """Only the rows of the given sessions."""
+    return StatsRows(**{name: [row for row in found if row[0] in session_ids] for name, found in vars(rows).items()})
+
+
 def _agent(row: tuple[Any, ...]) -> _Agent:
-    _, _, role, provider, model, plan, session_end = row
-    return _Agent(role=role, model=f"{provider}/{model}", plan=plan or UNKNOWN, session_end=float(session_end))
+    _, _, role, provider, model, plan, session_end, user = row
+    return _Agent(
+        role=role,
+        model=f"{provider}/{model}",
+        plan=plan or UNKNOWN,
+        session_end=float(session_end),
+        user=user or UNKNOWN,
+        harness=provider,
+    )
 
 
 def _keys(agent: _Agent | None, day: str, model: str | None = None) -> dict[str, str]:
     if agent is None:
-        return {"role": UNKNOWN, "model": model or UNKNOWN, "plan": UNKNOWN, "day": day}
-    return {"role": agent.role, "model": model or agent.model, "plan": agent.plan, "day": day}
+        return {"role": UNKNOWN, "model": model or UNKNOWN, "plan": UNKNOWN, "day": day, "user": UNKNOWN, "harness": UNKNOWN}
+    keys = {"role": agent.role, "model": model or agent.model, "plan": agent.plan, "day": day}
+    return {**keys, "user": agent.user, "harness": agent.harness}
 
 
 def _add_usage(tally: _Tally, agents: dict[tuple[str, str], _Agent], rows: Iterable[tuple[Any, ...]]) -> None:

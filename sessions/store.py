@@ -38,6 +38,7 @@ from typing import Self, TypeAlias
 import aiosqlite
 import platformdirs
 
+from sessions import history_sql
 from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
 from sessions.events import Event, from_row, payload_json
 from sessions.faults import StorageFault, storage_fault
@@ -58,6 +59,7 @@ from sessions.schema import (
     summary_from_row,
 )
 from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
+from sessions.store_api import Origin, Row, StatsRows
 
 __all__ = [
     "AmbiguousSession",
@@ -451,7 +453,30 @@ class Store:
         """Run one read-only query for the history readers (replay markers, stats) and return its rows."""
         return [tuple(row) for row in await self._fetchall(sql, params)]
 
-    async def import_events(self, events: Iterable[Event]) -> str:
+    async def markers_after(self, session_id: str, after: int, kinds: tuple[str, ...]) -> list[Row]:
+        """The events of the given kinds after seq `after`, in order: (seq, ts, kind, agent, payload JSON)."""
+        return await self.fetch_rows(history_sql.markers_sql(kinds), (session_id, after))
+
+    async def events_before(self, session_id: str, seq: int, limit: int, agent: str | None = None) -> list[Event]:
+        """The last `limit` events at or before `seq`, oldest first, optionally one agent's only."""
+        params = (session_id, *(() if agent is None else (agent,)), seq, limit)
+        rows = await self._fetchall(history_sql.events_before_sql(agent), params)
+        return [from_row(session_id, *row) for row in reversed(rows)]
+
+    async def timestamps(self, session_id: str, lo: int, hi: int) -> list[float]:
+        """The `ts` of the events lo..hi, in seq order."""
+        return [float(row[0]) for row in await self._fetchall(history_sql.TIMESTAMPS_SQL, (session_id, lo, hi))]
+
+    async def snapshot_seqs(self, session_id: str, after: int) -> list[int]:
+        """The seqs of the session's snapshots after `after`, in order."""
+        return [int(row[0]) for row in await self._fetchall(history_sql.SNAPSHOT_SEQS_SQL, (session_id, after))]
+
+    async def stats_rows(self, since: float) -> StatsRows:
+        """The grouped rows `sessions.stats` tallies, for what happened at or after `since`."""
+        found = {name: await self.fetch_rows(sql, (since,)) for name, sql in history_sql.STATS_QUERIES.items()}
+        return StatsRows(**found)
+
+    async def import_events(self, events: Iterable[Event], *, origin: Origin | None = None) -> str:
         """Write a whole session from its events, keeping its id and seqs; returns the id.
 
         The events are read and checked IMPORT_CHUNK at a time into a temporary table of this
@@ -459,7 +484,8 @@ class Store:
         database (a running fleet) are not held up while it is read; then one short transaction
         moves them in. Anything wrong (a gap in the seqs, a second session, a bad line of the file
         being read) leaves the database as it was. Reading the file runs on the event loop: this
-        is for the `import` command, not for a store a fleet writes through.
+        is for the `import` command, not for a store a fleet writes through. `origin` keeps who
+        ran the session and where (a `sync` from another store).
         """
         self._check_writable()
         async with self._lock:
@@ -470,7 +496,8 @@ class Store:
                 try:
                     await self._new_import_id(session_id)
                     await self._db.execute(_MOVE_IMPORT)
-                    await apply_rollups(self._db, rollups.values(), pid=None, host=None)
+                    who = origin or Origin(None, None)
+                    await apply_rollups(self._db, rollups.values(), pid=None, host=who.host, user=who.user)
                     await self._db.execute("COMMIT")
                 except BaseException:
                     await rollback(self._db)

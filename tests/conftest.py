@@ -71,3 +71,25 @@ def no_desktop_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     from agents import notify
 
     monkeypatch.setattr(notify, "desktop_program", lambda: None)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One throwaway PostgreSQL cluster for the whole test session (skipped, with why, where there is none)."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[postgres]')")
+    from tests.pg_cluster import ClusterUnavailable, remove_cluster, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as error:
+        pytest.skip(f"no PostgreSQL server for the tests: {error}")
+    yield cluster
+    remove_cluster(cluster)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store test's sessions live: an SQLite file, or a fresh schema on the test cluster."""
+    if request.param == "sqlite":
+        return tmp_path / "sessions.db"
+    return str(request.getfixturevalue("pg_cluster").fresh_url())

@@ -40,8 +40,8 @@ def test_packages_import_only_downstream(package: str) -> None:
 
 def test_the_supervisor_runs_without_textual_or_the_sdks() -> None:
     code = (
-        "import sys, agents.supervisor, agents.resume, agents.providers.sim, sessions.store\n"
-        "print(sorted(m for m in ('textual', 'anthropic', 'openai', 'httpx2', 'claude_agent_sdk') if m in sys.modules))"
+        "import sys, agents.supervisor, agents.resume, agents.providers.sim, sessions.store, sessions.store_api\n"
+        "print(sorted(m for m in ('textual', 'anthropic', 'openai', 'httpx2', 'claude_agent_sdk', 'psycopg') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "[]", result.stderr

@@ -6,17 +6,17 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.notifications import SeverityLevel
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import StoreError, default_db_path
+from sessions.store_api import StoreTarget
 from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_themes
 from tui.config import Config, save_config
 from tui.control import Control
@@ -71,7 +71,7 @@ class TokenmaxxApp(App[None]):
         on_start: Callable[[], Awaitable[object]] | None = None,
         clock: Clock = time.time,
         freeze_heap: bool | None = None,
-        store_path: Path | None = None,
+        store_path: StoreTarget | None = None,
     ) -> None:
         super().__init__()
         self.config = config

@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from sessions.safe_text import terminal_safe
+from sessions.store_api import StoreTarget, redact
 
 T = TypeVar("T")
 USAGE_ERROR = 2
@@ -22,9 +23,9 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 db_option = click.option(
     "--db",
     "db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH|URL",
     envvar="TOKENMAXX_DB",
-    help="Session database (default: the user data dir; env TOKENMAXX_DB).",
+    help="Session database: a file, or a team's postgresql:// URL (default: the user data dir; env TOKENMAXX_DB).",
 )
 
 
@@ -38,7 +39,7 @@ def _warn(message: str) -> None:
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    echo(f"tokenmaxx: {message}", err=True)
+    echo(f"tokenmaxx: {redact(message)}", err=True)
     sys.exit(code)
 
 
@@ -53,10 +54,16 @@ def require_terminal(instead: str) -> None:
         fail(f"this needs a terminal (stdin and stdout); {instead}")
 
 
-def resolve_db(db: Path | None) -> Path:
+def resolve_db(db: str | None) -> StoreTarget:
     from sessions.store import default_db_path
+    from sessions.store_api import as_target, is_url
 
-    path = (db or default_db_path()).expanduser().resolve()
+    target = as_target(db) if db else default_db_path()
+    if is_url(target):
+        return target
+    path = Path(target).expanduser().resolve()
+    if path.is_dir():
+        fail(f"--db {path}: a folder; give the path of a session database file")
     if path.exists() and not path.is_file():
         fail(f"--db {path}: not a regular file (a device, FIFO or socket); give the path of a session database file")
     os.environ["TOKENMAXX_DB"] = str(path)
@@ -120,7 +127,7 @@ async def _stoppable(make: Callable[[], Awaitable[T]]) -> T:
 @click.version_option(package_name="tokenmaxx")
 @db_option
 @click.pass_context
-def main(ctx: click.Context, db: Path | None) -> None:
+def main(ctx: click.Context, db: str | None) -> None:
     """Mission control for a fleet of AI agents, in the terminal.
 
     With no command, opens the sessions browser (enter replays a session); `tokenmaxx demo` starts one.
@@ -140,7 +147,7 @@ def main(ctx: click.Context, db: Path | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (default: demo/ in the user data dir, beside the database).")
 @click.option("--speed", type=click.FloatRange(min=0.05, max=1000), default=1.0, show_default=True, help="Simulated token rate multiplier.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated model.")
-def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: int) -> None:
+def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: int) -> None:
     """Five agents on the simulated model do real work on this repository: no key, no network."""
     from agents.demo import DemoError, demo_plan
 
@@ -160,7 +167,7 @@ def demo(headless: bool, db: Path | None, out: Path | None, speed: float, seed: 
 @db_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (overrides the plan's `out`).")
 @click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`; accept a USD budget over unpriced models.")
-def run(plan_path: Path, headless: bool, db: Path | None, out: Path | None, yes: bool) -> None:
+def run(plan_path: Path, headless: bool, db: str | None, out: Path | None, yes: bool) -> None:
     """Run the fleet described by PLAN (a fleet.toml)."""
     from agents.plan import PlanError, load_plan
     from agents.plan_errors import display_path
@@ -227,7 +234,7 @@ def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: 
 
 @main.command()
 @db_option
-def doctor(db: Path | None) -> None:
+def doctor(db: str | None) -> None:
     """Say which sandbox confines the agents' commands here; exit 1 when none does."""
     from agents.doctor import diagnose
 
@@ -256,18 +263,38 @@ def init(path: Path, force: bool) -> None:
     echo(f"run it with: tokenmaxx run {path}")
 
 
+def who_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--user, --host and --team: only the sessions these people ran on these machines."""
+    command = click.option("--team", metavar="TEAM", help="Only sessions of this team's members ([teams] in the config).")(command)
+    command = click.option("--host", multiple=True, metavar="HOST", help="Only sessions run on this host (repeatable).")(command)
+    return click.option("--user", multiple=True, metavar="USER", help="Only sessions this user ran (repeatable).")(command)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--status", type=click.Choice(["running", "done", "failed", "stopped", "interrupted"]), help="Only sessions with this status.")
 @click.option("--since", metavar="DATE", help="Only sessions started since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
 @click.option("--sort", type=click.Choice(["started", "duration", "cost", "tokens", "name"]), default="started", show_default=True, help="Newest, longest, costliest or largest first; names A-Z.")
+@who_options
 @db_option
-def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db: Path | None) -> None:
+def sessions(as_json: bool, status: str | None, since: str | None, sort: str, user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
     """List past and running sessions."""
     from tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
-    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort))  # type: ignore[arg-type]
+    only = _who(user, host, team)
+    run_history(lambda: list_sessions(db_path, echo=echo, as_json=as_json, status=status, since=since, sort=sort, only=only))  # type: ignore[arg-type]
+
+
+def _who(user: tuple[str, ...], host: tuple[str, ...], team: str | None) -> Any:
+    """The sessions --user, --host and --team keep (None: all); an unknown team exits 2."""
+    from tui.config import ConfigError
+    from tui.history_cli import HistoryError, session_filter
+
+    try:
+        return session_filter(user, host, team)
+    except (HistoryError, ConfigError) as error:
+        fail(str(error))
 
 
 @main.command()
@@ -276,7 +303,7 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, db
 @db_option
 @click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`; accept a USD budget over unpriced models.")
 @click.option("--force", is_flag=True, help="Resume a session that reads as running though no lock says so (a stale one), with a warning.")
-def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool) -> None:
+def resume(session: str, headless: bool, db: str | None, yes: bool, force: bool) -> None:
     """Resume an interrupted session (SESSION: its id or a unique prefix)."""
     from agents.resume import CannotResume
     from tui.runner import resume_headless
@@ -302,7 +329,7 @@ def resume(session: str, headless: bool, db: Path | None, yes: bool, force: bool
 @click.option("--at", "at", type=click.IntRange(min=0), metavar="SEQ", help="Open paused after this event (default: play from the start; a running session is followed live at its end).")
 @click.option("--headless", is_flag=True, help="Print the fleet at the cursor and the markers up to it instead of opening the TUI.")
 @db_option
-def replay(session: str, speed: int, at: int | None, headless: bool, db: Path | None) -> None:
+def replay(session: str, speed: int, at: int | None, headless: bool, db: str | None) -> None:
     """Replay a recorded session event by event (SESSION: its id or a unique prefix)."""
     db_path = resolve_db(db)
     if headless:
@@ -334,7 +361,7 @@ def run_history(make: Callable[[], Awaitable[T]]) -> T:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "md"]), default="jsonl", show_default=True, help="Lossless JSONL (importable) or a Markdown transcript.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @db_option
-def export(session: str, fmt: str, output: Path | None, db: Path | None) -> None:
+def export(session: str, fmt: str, output: Path | None, db: str | None) -> None:
     """Export a session (SESSION: its id or a unique prefix)."""
     from tui.history_cli import export_session
 
@@ -346,7 +373,7 @@ def export(session: str, fmt: str, output: Path | None, db: Path | None) -> None
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
-def import_(file: Path, db: Path | None) -> None:
+def import_(file: Path, db: str | None) -> None:
     """Import a session from a JSONL export; prints its id."""
     from tui.history_cli import import_session
 
@@ -357,10 +384,25 @@ def import_(file: Path, db: Path | None) -> None:
 @main.command()
 @click.option("--since", metavar="DATE", help="Only what happened since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--by", "by", type=click.Choice(["user", "role", "model", "plan", "harness", "day"]), multiple=True, help="Group by this (repeatable; default: role, model, plan and day).")
+@who_options
 @db_option
-def stats(since: str | None, as_json: bool, db: Path | None) -> None:
-    """What the tokens bought: spend beside outcomes by role, model, plan and day."""
+def stats(since: str | None, as_json: bool, by: tuple[str, ...], user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
+    """What the tokens bought: spend beside outcomes by role, model, plan and day (or user, harness)."""
+    from sessions.stats import DEFAULT_DIMENSIONS
     from tui.history_cli import print_stats
 
     db_path = resolve_db(db)
-    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json))
+    only = _who(user, host, team)
+    run_history(lambda: print_stats(db_path, echo=echo, since=since, as_json=as_json, only=only, by=by or DEFAULT_DIMENSIONS))
+
+
+@main.command()
+@click.option("--to", "to", required=True, metavar="URL|PATH", help="The store to copy into, e.g. the team's postgresql:// URL.")
+@db_option
+def sync(to: str, db: str | None) -> None:
+    """Copy this machine's sessions to another store (the team's); sessions already there are skipped or completed."""
+    from tui.history_cli import sync_sessions
+
+    source, target = resolve_db(db), resolve_db(to)
+    run_history(lambda: sync_sessions(source, target, echo=echo))

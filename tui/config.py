@@ -37,6 +37,7 @@ class Settings(BaseModel):
     theme: str = DEFAULT_THEME
     fps: int = Field(default=10, ge=1, le=60, description="Frames per second the fleet screen repaints at most.")
     notify: NotifySettings = NotifySettings()
+    teams: dict[str, list[str]] = Field(default_factory=dict, description="Team labels and their members' user names, for --team.")
 
 
 class Config(BaseModel):
@@ -93,10 +94,14 @@ def load_config(directory: Path | None = None) -> Config:
 def save_config(config: Config) -> Path:
     """Write the settings to `config.toml`, creating the folder; returns the file written."""
     config.directory.mkdir(parents=True, exist_ok=True)
-    lines = _toml_lines(config.settings.model_dump(exclude={"notify"}))
+    settings = config.settings.model_dump(exclude={"notify"})
+    teams = settings.pop("teams")
+    lines = _toml_lines(settings)
     notify = config.settings.notify.model_dump(exclude_defaults=True)
     if notify:
         lines += ["", "[notify]", *_toml_lines(notify)]
+    if teams:
+        lines += ["", "[teams]", *(f"{json.dumps(name)} = {json.dumps(members)}" for name, members in teams.items())]
     temporary = config.path.with_suffix(".toml.tmp")
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     temporary.replace(config.path)

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Mapping
 
 from sessions import events as ev
-from sessions.safe_text import terminal_safe_line
 from sessions.export import actor
+from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState, FleetState
 
 Echo = Callable[[str], None]

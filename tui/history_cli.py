@@ -18,8 +18,24 @@ from typing import Literal, TextIO
 from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
 from sessions.replay import Replay
 from sessions.safe_text import terminal_safe_line
-from sessions.stats import DIMENSIONS, Group, Stats, compute_stats
-from sessions.store import ImportRejected, SessionSummary, Store
+from sessions.stats import (
+    DEFAULT_DIMENSIONS,
+    DIMENSIONS,
+    Group,
+    SessionFilter,
+    Stats,
+    compute_stats,
+)
+from sessions.store import ImportRejected, SessionSummary
+from sessions.store_api import (
+    SessionStore,
+    StoreTarget,
+    describe,
+    open_store,
+    store_exists,
+)
+from sessions.sync import sync
+from tui.config import load_config
 from tui.headless import Echo, cost_cell, money, safe_cells, summary_table
 from tui.listing import session_json, sessions_table
 
@@ -52,29 +68,48 @@ def parse_since(text: str, now: float | None = None) -> float:
         raise HistoryError(f"--since {text!r}: give a date like 2026-01-31 or a span like 7d, 12h or 2w") from None
 
 
-def _existing(db_path: Path) -> Path:
-    if not db_path.exists():
-        raise HistoryError(f"no sessions yet: no database at {db_path} (start one with: tokenmaxx demo)")
+def _existing(db_path: StoreTarget) -> Path:
+    if not store_exists(db_path):
+        raise HistoryError(f"no sessions yet: no database at {describe(db_path)} (start one with: tokenmaxx demo)")
     return db_path
 
 
+def session_filter(users: tuple[str, ...] = (), hosts: tuple[str, ...] = (), team: str | None = None) -> SessionFilter | None:
+    """Keep the sessions of these users (and of the team's members, from the config's [teams]) run on these hosts; None keeps all."""
+    wanted = set(users)
+    if team is not None:
+        config = load_config()
+        if team not in config.settings.teams:
+            known = ", ".join(sorted(config.settings.teams)) or "none yet"
+            raise HistoryError(f"--team {team!r}: no such team in {config.path} (teams: {known}); add [teams] {team} = [\"user\", ...]")
+        wanted |= set(config.settings.teams[team])
+    if not wanted and not hosts and team is None:
+        return None
+    return lambda s: (not wanted and team is None or s.user in wanted) and (not hosts or s.host in hosts)
+
+
 async def list_sessions(
-    db_path: Path,
+    db_path: StoreTarget,
     *,
     echo: Echo,
     as_json: bool = False,
     status: str | None = None,
     since: str | None = None,
     sort: SortKey = "started",
+    only: SessionFilter | None = None,
 ) -> None:
     """Print the sessions, optionally one status only, started since a date, sorted (largest or newest first)."""
     after = parse_since(since) if since else None
-    if not db_path.exists():
-        echo("[]" if as_json else f"no sessions yet (no database at {db_path}); start one with: tokenmaxx demo")
+    if not store_exists(db_path):
+        echo("[]" if as_json else f"no sessions yet (no database at {describe(db_path)}); start one with: tokenmaxx demo")
         return
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         summaries = await store.sessions()
-    chosen = [s for s in summaries if (status is None or s.status == status) and (after is None or s.started_at >= after)]
+    chosen = [
+        s
+        for s in summaries
+        if (status is None or s.status == status) and (after is None or s.started_at >= after) and (only is None or only(s))
+    ]
     chosen.sort(key=SORT_KEYS[sort], reverse=sort != "name")
     if as_json:
         echo(json.dumps([session_json(s) for s in chosen], indent=2))
@@ -84,9 +119,9 @@ async def list_sessions(
         echo("no sessions match" if summaries else "no sessions yet; start one with: tokenmaxx demo")
 
 
-async def export_session(db_path: Path, session: str, fmt: ExportFormat, out: Path | None, stdout: TextIO) -> str:
+async def export_session(db_path: StoreTarget, session: str, fmt: ExportFormat, out: Path | None, stdout: TextIO) -> str:
     """Write a session (id or unique prefix) as JSONL or a Markdown transcript to `out` or `stdout`; returns its id."""
-    async with await Store.open(_existing(db_path)) as store:
+    async with await open_store(_existing(db_path)) as store:
         session_id = await store.resolve(session)
         if out is None:
             await _write_export(store, session_id, fmt, stdout)
@@ -99,7 +134,7 @@ async def export_session(db_path: Path, session: str, fmt: ExportFormat, out: Pa
     return session_id
 
 
-async def _write_export(store: Store, session_id: str, fmt: ExportFormat, stream: TextIO) -> None:
+async def _write_export(store: SessionStore, session_id: str, fmt: ExportFormat, stream: TextIO) -> None:
     if fmt == "md":
         stream.write(to_markdown(await store.events(session_id)))
         return
@@ -112,14 +147,14 @@ async def _write_export(store: Store, session_id: str, fmt: ExportFormat, stream
     write_jsonl(batch, stream)
 
 
-async def import_session(db_path: Path, file: Path) -> str:
+async def import_session(db_path: StoreTarget, file: Path) -> str:
     """Import a JSONL export as one session (same id and seqs) with replay snapshots; returns its id."""
     events = iter_jsonl(file)
     try:
         first = next(events, None)  # an unreadable file fails here, before a database is made for it
     except ImportFileError as error:
         raise HistoryError(str(error)) from error
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         try:
             session_id = await store.import_events(itertools.chain([first] if first else [], events))
         except ImportFileError as error:
@@ -131,9 +166,9 @@ async def import_session(db_path: Path, file: Path) -> str:
     return session_id
 
 
-async def replay_headless(db_path: Path, session: str, at: int | None, echo: Echo) -> None:
+async def replay_headless(db_path: StoreTarget, session: str, at: int | None, echo: Echo) -> None:
     """Print the fleet as it stood after event `at` (default: the last) and the markers up to there."""
-    async with await Store.open(_existing(db_path)) as store:
+    async with await open_store(_existing(db_path)) as store:
         replay = await Replay.open(store, session)
         state = await replay.state_at(replay.last_seq if at is None else at)
         markers = [m for m in await replay.markers() if m.seq <= state.seq]
@@ -145,19 +180,27 @@ async def replay_headless(db_path: Path, session: str, at: int | None, echo: Ech
     echo(summary_table(state))
 
 
-async def print_stats(db_path: Path, *, echo: Echo, since: str | None = None, as_json: bool = False) -> None:
-    """Print spend beside outcomes by role, model, plan and day."""
+async def print_stats(
+    db_path: StoreTarget,
+    *,
+    echo: Echo,
+    since: str | None = None,
+    as_json: bool = False,
+    only: SessionFilter | None = None,
+    by: tuple[str, ...] = DEFAULT_DIMENSIONS,
+) -> None:
+    """Print spend beside outcomes by role, model, plan and day (or the dimensions `by` names) of the sessions `only` keeps."""
     after = parse_since(since) if since else None
-    if not db_path.exists():
+    if not store_exists(db_path):
         nothing = Stats(after, Group("total"), {dim: [] for dim in DIMENSIONS})
-        echo(json.dumps(nothing.to_json(), indent=2) if as_json else "no sessions yet")
+        echo(json.dumps(nothing.to_json(by), indent=2) if as_json else "no sessions yet")
         return
-    async with await Store.open(db_path) as store:
-        stats = await compute_stats(store, after)
-    echo(json.dumps(stats.to_json(), indent=2) if as_json else stats_text(stats))
+    async with await open_store(db_path) as store:
+        stats = await compute_stats(store, after, only)
+    echo(json.dumps(stats.to_json(by), indent=2) if as_json else stats_text(stats, by))
 
 
-def stats_text(stats: Stats) -> str:
+def stats_text(stats: Stats, by: tuple[str, ...] = DEFAULT_DIMENSIONS) -> str:
     """What the tokens bought, one table per dimension, each ending in the total."""
     since = f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(stats.since))}" if stats.since is not None else ""
     total = stats.total
@@ -167,8 +210,10 @@ def stats_text(stats: Stats) -> str:
         f"What did these tokens buy{since}? {_plural(len(total.sessions), 'session')}, "
         f"{_plural(len(total.agents), 'agent')}, {total.agent_hours:.2f} agent-hours",
     ]
-    for dim in DIMENSIONS:
+    for dim in by:
         lines += ["", _table(dim, [*stats.by[dim], total])]
+    if stats.costliest:
+        lines += ["", "costliest per accepted deliverable: " + ", ".join(f"{key} {money(usd)}" for key, usd in stats.costliest)]
     lines += ["", _FOOTNOTE]
     return "\n".join(lines)
 
@@ -217,3 +262,15 @@ def _plural(count: int, noun: str) -> str:
 
 def _percent(share: float | None) -> str:
     return "-" if share is None else f"{share:.0%}"
+
+
+async def sync_sessions(source: StoreTarget, target: StoreTarget, *, echo: Echo) -> None:
+    """Copy the sessions of `source` into `target` (see `sessions.sync`), one line per session and a summary."""
+    if not store_exists(source):
+        raise HistoryError(f"no sessions to sync: no database at {describe(source)}")
+    async with await open_store(source) as origin, await open_store(target) as destination:
+        report = await sync(origin, destination, lambda session_id, done: echo(f"{session_id}  {done}"))
+    echo(
+        f"{describe(target)}: {len(report.copied)} copied, {len(report.completed)} completed, "
+        f"{len(report.skipped)} already there"
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from sessions.store import SessionSummary, Store
+from sessions.store import SessionSummary
+from sessions.store_api import StoreTarget, describe, open_store, store_exists
 from tui.headless import Echo, money, safe_cells
 
 
@@ -33,11 +33,11 @@ def session_json(summary: SessionSummary) -> dict[str, object]:
     }
 
 
-async def print_sessions(db_path: Path, *, as_json: bool, echo: Echo) -> None:
-    if not db_path.exists():
-        echo("[]" if as_json else f"no sessions yet (no database at {db_path}); start one with: tokenmaxx demo")
+async def print_sessions(db_path: StoreTarget, *, as_json: bool, echo: Echo) -> None:
+    if not store_exists(db_path):
+        echo("[]" if as_json else f"no sessions yet (no database at {describe(db_path)}); start one with: tokenmaxx demo")
         return
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         summaries = await store.sessions()
     if as_json:
         echo(json.dumps([session_json(s) for s in summaries], indent=2))

@@ -20,7 +20,8 @@ from sessions.events import Event, SessionStarted
 from sessions.player import Cursor, Player
 from sessions.replay import Marker, Replay
 from sessions.state import FleetState, reduce
-from sessions.store import Store, StoreError
+from sessions.store import StoreError
+from sessions.store_api import SessionStore, StoreTarget, open_store, store_exists
 from tui.fleet_view import Subscriber
 
 REPLAY_OFF = "replay: supervision is off, this is a recording of what already happened (nothing here can be changed)"
@@ -41,7 +42,7 @@ class ReplayFleet:
 
     live = False
 
-    def __init__(self, player: Player, store: Store, out_root: Path | None) -> None:
+    def __init__(self, player: Player, store: SessionStore, out_root: Path | None) -> None:
         self.player = player
         self.store = store
         self.out_root = out_root
@@ -51,11 +52,11 @@ class ReplayFleet:
         self._subscribers: list[Subscriber] = []
 
     @classmethod
-    async def open(cls, db_path: Path, session: str, *, speed: int = 1, at: int | None = None) -> ReplayFleet:
+    async def open(cls, db_path: StoreTarget, session: str, *, speed: int = 1, at: int | None = None) -> ReplayFleet:
         """Open a session (id or unique prefix) of the database at `db_path`; raises StoreError subclasses."""
-        if not db_path.exists():
+        if not store_exists(db_path):
             raise NoDatabase(db_path)
-        store = await Store.open(db_path)
+        store = await open_store(db_path)
         try:
             player = await Player.open(store, session, speed=speed, at=at)
             out_root = await _out_root(player.replay)

@@ -13,7 +13,8 @@ from agents.plan import Plan
 from agents.resume import Warn
 from agents.supervisor import Supervisor
 from agents.tasks import cancel_and_drain
-from sessions.store import AmbiguousSession, Store, StoreError
+from sessions.store import AmbiguousSession, StoreError
+from sessions.store_api import SessionStore, StoreTarget, describe, open_store
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
 from tui.heap import HEAP_SETTLED_S, freeze_heap
 
@@ -34,9 +35,9 @@ async def _start_new(supervisor: Supervisor) -> None:
     await supervisor.start()
 
 
-async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prepare: Prepare | None = None) -> int:
+async def run_headless(plan: Plan, db_path: StoreTarget, *, yes: bool, echo: Echo, prepare: Prepare | None = None) -> int:
     """Run every agent of a new session of `plan` to the end, printing progress."""
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         supervisor = Supervisor.create(plan, store, headless=True, auto_yes=yes, watch_plan=True)
         if prepare is not None:
             prepare(supervisor.out_root)
@@ -44,12 +45,12 @@ async def run_headless(plan: Plan, db_path: Path, *, yes: bool, echo: Echo, prep
 
 
 async def resume_headless(
-    session: str, db_path: Path, *, yes: bool, echo: Echo, force: Warn | None = None, accept: Accept | None = None
+    session: str, db_path: StoreTarget, *, yes: bool, echo: Echo, force: Warn | None = None, accept: Accept | None = None
 ) -> int:
     """Resume an interrupted session and run its unfinished agents to the end, once `accept` passes its plan (`force`: see `resumed_supervisor`)."""
     from agents.resume import resume, resumed_supervisor
 
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         session_id = await store.resolve(session)
         supervisor, events = await resumed_supervisor(store, session_id, force=force, headless=True, auto_yes=yes, watch_plan=True)
         if accept is not None:
@@ -58,7 +59,7 @@ async def resume_headless(
         return await _headless(supervisor, store, lambda s: resume(s, events), echo, db_path)
 
 
-async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: Echo, db_path: Path) -> int:
+async def _headless(supervisor: Supervisor, store: SessionStore, start: Starter, echo: Echo, db_path: StoreTarget) -> int:
     from tui.config import load_config
 
     supervisor.log.subscribe(ProgressPrinter(echo))
@@ -77,7 +78,7 @@ async def _headless(supervisor: Supervisor, store: Store, start: Starter, echo: 
     state = supervisor.state
     echo("")
     echo(summary_table(state))
-    echo(f"\nsession {supervisor.session_id}  ·  outputs in {supervisor.out_root}  ·  database {db_path}")
+    echo(f"\nsession {supervisor.session_id}  ·  outputs in {supervisor.out_root}  ·  database {describe(db_path)}")
     return exit_code(state)
 
 
@@ -97,13 +98,13 @@ async def notifying(supervisor: Supervisor, config: Config) -> AsyncIterator[Non
         await notifications.aclose()
 
 
-async def _ready_to_record(store: Store) -> None:
+async def _ready_to_record(store: SessionStore) -> None:
     """Refuse to start a fleet the store could not record, and keep a fault's echoes from the terminal."""
     await store.check_writable()
     asyncio.get_running_loop().set_exception_handler(_quiet_after_fault(store))
 
 
-def _quiet_after_fault(store: Store) -> ExceptionHandler:
+def _quiet_after_fault(store: SessionStore) -> ExceptionHandler:
     """A loop exception handler that drops the store's fault raised again in callbacks: it is told once, at the end."""
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -113,7 +114,7 @@ def _quiet_after_fault(store: Store) -> ExceptionHandler:
     return handle
 
 
-async def _until_done_or_fault(supervisor: Supervisor, store: Store) -> None:
+async def _until_done_or_fault(supervisor: Supervisor, store: SessionStore) -> None:
     """Wait until every agent has finished or the store failed, whichever comes first."""
     done = asyncio.create_task(supervisor.wait(), name="fleet-done")
     fault = asyncio.create_task(store.failed(), name="store-fault")
@@ -123,7 +124,7 @@ async def _until_done_or_fault(supervisor: Supervisor, store: Store) -> None:
         await cancel_and_drain(done, fault)
 
 
-async def _end(supervisor: Supervisor, store: Store, db_path: Path, status: str | None = None) -> None:
+async def _end(supervisor: Supervisor, store: SessionStore, db_path: StoreTarget, status: str | None = None) -> None:
     """Record how the session ended; after a storage fault, stop the fleet without recording and raise the fault."""
     if store.has_failed:
         fault = await store.failed()
@@ -133,15 +134,15 @@ async def _end(supervisor: Supervisor, store: Store, db_path: Path, status: str 
     await store.flush()
 
 
-def _kept(supervisor: Supervisor, db_path: Path) -> str:
+def _kept(supervisor: Supervisor, db_path: StoreTarget) -> str:
     session_id = supervisor.session_id
     return (
         f"The fleet was stopped. Session {session_id} keeps everything recorded before; once this is fixed, "
-        f"`tokenmaxx resume {session_id} --db {db_path}` takes it up again."
+        f"`tokenmaxx resume {session_id} --db {describe(db_path)}` takes it up again."
     )
 
 
-async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | None = None, replay_db: Path | None = None) -> int:
+async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prepare | None = None, replay_db: StoreTarget | None = None) -> int:
     """Open the fleet screen on a live session of `plan`; once it closes, echo how to find the session again.
 
     `replay_db` is the database the replay hint names with --db (None: the default one).
@@ -150,7 +151,7 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
     from tui.config import load_config
     from tui.fleet_view import LiveFleet
 
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         supervisor = Supervisor.create(plan, store, watch_plan=True)
         if prepare is not None:
             prepare(supervisor.out_root)
@@ -166,7 +167,7 @@ async def run_tui(plan: Plan, db_path: Path, *, echo: Echo, prepare: Prepare | N
 
 
 async def resume_tui(
-    session: str, db_path: Path, *, echo: Echo, replay_db: Path | None = None, force: Warn | None = None, accept: Accept | None = None
+    session: str, db_path: StoreTarget, *, echo: Echo, replay_db: StoreTarget | None = None, force: Warn | None = None, accept: Accept | None = None
 ) -> int:
     """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
     from agents.resume import resume, resumed_supervisor
@@ -174,7 +175,7 @@ async def resume_tui(
     from tui.config import load_config
     from tui.fleet_view import LiveFleet
 
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
         if accept is not None:
             accept(supervisor.plan)
@@ -189,7 +190,7 @@ async def resume_tui(
     return exit_code(supervisor.state)
 
 
-async def _run_app(app: App[Any], store: Store) -> None:
+async def _run_app(app: App[Any], store: SessionStore) -> None:
     """Run the app until it is closed, or until the store fails, which closes it."""
 
     async def exit_on_fault() -> None:
@@ -203,7 +204,7 @@ async def _run_app(app: App[Any], store: Store) -> None:
         await cancel_and_drain(watching)
 
 
-async def _closing_line(store: Store, supervisor: Supervisor, replay_db: Path | None) -> str:
+async def _closing_line(store: SessionStore, supervisor: Supervisor, replay_db: StoreTarget | None) -> str:
     """What the terminal keeps once the TUI is gone: the session, its outputs and the command that replays it."""
     replay = f"tokenmaxx replay {await _short_id(store, supervisor.session_id)}"
     if replay_db is not None:
@@ -211,7 +212,7 @@ async def _closing_line(store: Store, supervisor: Supervisor, replay_db: Path | 
     return f"session {supervisor.session_id}  ·  outputs in {_from_here(supervisor.out_root)}  ·  replay: {replay}"
 
 
-async def _short_id(store: Store, session_id: str) -> str:
+async def _short_id(store: SessionStore, session_id: str) -> str:
     """The shortest prefix of `session_id`, from SHORT_ID characters, that no other session of `store` shares."""
     for length in range(SHORT_ID, len(session_id)):
         try:
@@ -230,7 +231,7 @@ def _from_here(path: Path) -> str:
         return str(path)
 
 
-async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None = None) -> int:
+async def replay_tui(session: str, db_path: StoreTarget, *, speed: int, at: int | None = None) -> int:
     """Open the replay screen on a stored session (id or unique prefix), paused at `at`, else playing (see Player.open)."""
     from sessions.player import SPEEDS
     from tui.app import TokenmaxxApp
@@ -246,7 +247,7 @@ async def replay_tui(session: str, db_path: Path, *, speed: int, at: int | None 
     return 0
 
 
-async def browse_tui(db_path: Path, echo: Echo = print) -> int:
+async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
     """Open the sessions browser on the store at `db_path`; enter replays a session, r resumes one once the browser closes."""
     from agents.resume import CannotResume
     from tui.app import TokenmaxxApp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from sessions.store import Store
+from sessions.store_api import StoreTarget, open_store
 from tui.history_cli import ExportFormat, export_session
 
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("md", "jsonl")
@@ -16,7 +16,7 @@ def export_paths(base: Path) -> list[Path]:
     return [base.with_name(f"{base.name}.{fmt}") for fmt in EXPORT_FORMATS]
 
 
-async def export_beside(db_path: Path, session_id: str, base: Path) -> list[Path]:
+async def export_beside(db_path: StoreTarget, session_id: str, base: Path) -> list[Path]:
     """Write the session as a Markdown transcript and as importable JSONL beside `base`; HistoryError names what failed."""
     written = export_paths(base)
     for fmt, path in zip(EXPORT_FORMATS, written):
@@ -24,7 +24,7 @@ async def export_beside(db_path: Path, session_id: str, base: Path) -> list[Path
     return written
 
 
-async def delete_stored(db_path: Path, session_id: str) -> None:
+async def delete_stored(db_path: StoreTarget, session_id: str) -> None:
     """Remove the session from the database at `db_path` (a running one is refused with SessionRunning)."""
-    async with await Store.open(db_path) as store:
+    async with await open_store(db_path) as store:
         await store.delete_session(session_id)

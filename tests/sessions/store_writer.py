@@ -1,6 +1,6 @@
 """A writer process for the store tests: appends events forever, printing each durable seq.
 
-Usage: python store_writer.py DB_PATH. Prints `session <id>` first, then after every
+Usage: python store_writer.py DB_PATH_OR_URL. Prints `session <id>` first, then after every
 awaited flush the last seq it covers, one per line, until killed.
 """
 
@@ -10,13 +10,14 @@ import asyncio
 import sys
 
 from sessions import events as ev
-from sessions.store import Store, new_session_id
+from sessions.store import new_session_id
+from sessions.store_api import as_target, open_store
 
 EVENTS_PER_FLUSH = 150
 
 
 async def main(db_path: str) -> None:
-    async with await Store.open(db_path) as store:
+    async with await open_store(as_target(db_path)) as store:
         session_id = new_session_id()
         store.append(session_id, ev.SessionStarted(name="writer", cwd="/", version="test"))
         print(f"session {session_id}", flush=True)

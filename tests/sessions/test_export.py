@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from sessions import events as ev
-from sessions.export import OUTPUT_MAX_LINES, ImportFileError, read_jsonl, to_markdown, write_jsonl
+from sessions.export import (
+    OUTPUT_MAX_LINES,
+    ImportFileError,
+    read_jsonl,
+    to_markdown,
+    write_jsonl,
+)
 from sessions.state import reduce_all
 from sessions.store import Store, new_session_id
 from tests.sessions.samples import every_kind

@@ -9,7 +9,14 @@ import pytest
 
 from sessions import events as ev
 from sessions.log import EventLog
-from sessions.player import MAX_IDLE_S, REFRESH_EVERY_S, SPEEDS, TS_WINDOW, Cursor, Player
+from sessions.player import (
+    MAX_IDLE_S,
+    REFRESH_EVERY_S,
+    SPEEDS,
+    TS_WINDOW,
+    Cursor,
+    Player,
+)
 from sessions.state import reduce_all
 from sessions.store import Store, new_session_id
 

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from sessions import events as ev
 from sessions.export import read_jsonl
 from sessions.log import EventLog
-from sessions.replay import GAP_STRETCH, SNAPSHOT_EVERY, Marker, Replay, marker_columns, next_marker
+from sessions.replay import (
+    GAP_STRETCH,
+    SNAPSHOT_EVERY,
+    Marker,
+    Replay,
+    marker_columns,
+    next_marker,
+)
 from sessions.state import FleetState, reduce_all
 from sessions.store import AmbiguousSession, SessionNotFound, Store, new_session_id
 from tests.sessions.samples import every_kind
@@ -227,9 +234,10 @@ async def test_markers_are_flags_interventions_artifacts_and_errors(store: Store
 async def test_markers_read_only_the_kind_index(store: Store) -> None:
     store.append("s1", ev.Text(agent="a", text="x"))
     await store.flush()
-    from sessions.replay import _MARKERS_SQL
+    from sessions.history_sql import markers_sql
+    from sessions.replay import MARKER_EVENT_KINDS
 
-    plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + _MARKERS_SQL, ("s1", 0)))
+    plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + markers_sql(MARKER_EVENT_KINDS), ("s1", 0)))
     assert "USING INDEX events_by_kind (session_id=? AND kind=? AND seq>?)" in plan and "SCAN" not in plan
 
 

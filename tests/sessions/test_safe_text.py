@@ -7,7 +7,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessions.safe_text import PAYLOAD_CHARS, terminal_safe, terminal_safe_line
-from tests.hostile_text import BIDI, C1_CSI, C1_OSC, CSI_CLEAR, CSI_MOVE, HOSTILE, OSC0_TITLE, OSC8_LINK, OSC52_BEL, OSC52_ST, assert_shown_safely, raw_controls
+from tests.hostile_text import (
+    BIDI,
+    C1_CSI,
+    C1_OSC,
+    CSI_CLEAR,
+    CSI_MOVE,
+    HOSTILE,
+    OSC0_TITLE,
+    OSC8_LINK,
+    OSC52_BEL,
+    OSC52_ST,
+    assert_shown_safely,
+    raw_controls,
+)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sessions import events as ev
 from sessions.log import SNAPSHOT_STRETCH, EventLog
-from sessions.state import AgentState, FleetState, Tokens, _changed, initial_state, reduce, reduce_all
+from sessions.state import (
+    AgentState,
+    FleetState,
+    Tokens,
+    _changed,
+    initial_state,
+    reduce,
+    reduce_all,
+)
 
 AGENTS = [f"a{i:03d}" for i in range(200)]
 

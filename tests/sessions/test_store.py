@@ -27,6 +27,7 @@ from sessions.store import (
     default_db_path,
     new_session_id,
 )
+from sessions.store_api import SessionStore, is_url, open_store
 from tests.sessions.samples import every_kind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,9 +36,19 @@ PROCESS_TIMEOUT_S = 60
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "sessions.db") as opened:
+async def store(store_target: Path | str) -> AsyncIterator[SessionStore]:
+    async with await open_store(store_target) as opened:
         yield opened
+
+
+def sqlite_only(target: object) -> None:
+    if is_url(target):  # type: ignore[arg-type]
+        pytest.skip("about the SQLite file itself")
+
+
+def small_import_chunks(monkeypatch: pytest.MonkeyPatch, store: SessionStore, size: int) -> None:
+    module = "sessions.pg_reads" if is_url(str(store.path)) else "sessions.store"
+    monkeypatch.setattr(f"{module}.IMPORT_CHUNK", size)
 
 
 def stamped(session_id: str, events: list[ev.Event], start_seq: int = 1) -> list[ev.Event]:
@@ -54,7 +65,7 @@ def file_state(path: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in files}
 
 
-async def test_every_kind_round_trips_through_the_store(store: Store) -> None:
+async def test_every_kind_round_trips_through_the_store(store: SessionStore) -> None:
     session_id = new_session_id()
     appended = [store.append(session_id, event) for event in every_kind()]
     await store.flush()
@@ -63,14 +74,14 @@ async def test_every_kind_round_trips_through_the_store(store: Store) -> None:
     assert [e.seq for e in appended] == list(range(1, len(appended) + 1))
 
 
-async def test_seq_is_gap_free_per_session_and_continues_after_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "sessions.db"
+async def test_seq_is_gap_free_per_session_and_continues_after_reopening(store_target: Path | str) -> None:
+    path = store_target
     first, second = new_session_id(), new_session_id()
-    async with await Store.open(path) as store:
+    async with await open_store(path) as store:
         for i in range(5):
             store.append(first, text("a", f"first {i}"))
             store.append(second, text("b", f"second {i}"))
-    async with await Store.open(path) as store:
+    async with await open_store(path) as store:
         resumed = store.append(first, text("a", "after reopening"))
         await store.flush()
         assert resumed.seq == 6
@@ -82,16 +93,15 @@ async def test_seq_is_gap_free_per_session_and_continues_after_reopening(tmp_pat
         store.append(first, text("a", "too late"))
 
 
-async def test_the_writer_commits_on_its_own_and_another_connection_sees_it(tmp_path: Path) -> None:
-    path = tmp_path / "sessions.db"
-    async with await Store.open(path) as writer, await Store.open(path) as reader:
+async def test_the_writer_commits_on_its_own_and_another_connection_sees_it(store_target: Path | str) -> None:
+    async with await open_store(store_target) as writer, await open_store(store_target) as reader:
         session_id = new_session_id()
         events = [writer.append(session_id, text("a", f"line {i}")) for i in range(3)]
         await asyncio.wait_for(writer.wait_committed(), timeout=10)
         assert await reader.events(session_id) == events
 
 
-async def test_reads_filter_by_seq_range_and_agent_and_page_through(store: Store) -> None:
+async def test_reads_filter_by_seq_range_and_agent_and_page_through(store: SessionStore) -> None:
     session_id = new_session_id()
     events = [store.append(session_id, text("ab"[i % 2], f"line {i}")) for i in range(50)]
     await store.flush()
@@ -102,7 +112,7 @@ async def test_reads_filter_by_seq_range_and_agent_and_page_through(store: Store
     assert paged == events[2:]
 
 
-async def test_roll_ups_count_agents_tokens_cost_reviews_and_outcome(store: Store) -> None:
+async def test_roll_ups_count_agents_tokens_cost_reviews_and_outcome(store: SessionStore) -> None:
     session_id = new_session_id()
     queued = dict(role="critic", provider="sim", model="sim-1")
     usage = dict(provider="sim", model="sim-1", cache_read_tokens=5, cache_write_tokens=2, reasoning_tokens=1)
@@ -129,7 +139,7 @@ async def test_roll_ups_count_agents_tokens_cost_reviews_and_outcome(store: Stor
     assert (summary.cost_usd, summary.unknown_price_tokens) == (0.25, 44)
 
 
-async def test_roll_ups_add_up_across_batches(store: Store) -> None:
+async def test_roll_ups_add_up_across_batches(store: SessionStore) -> None:
     session_id = new_session_id()
     for _ in range(3):
         usage = ev.UsageReported(agent="a", provider="p", model="m", input_tokens=7, cost_usd=0.5)
@@ -139,7 +149,7 @@ async def test_roll_ups_add_up_across_batches(store: Store) -> None:
     assert (summary.input_tokens, summary.cost_usd, summary.last_seq, summary.status) == (21, 1.5, 3, "running")
 
 
-async def test_sessions_are_listed_newest_first(store: Store) -> None:
+async def test_sessions_are_listed_newest_first(store: SessionStore) -> None:
     older, newer = new_session_id(), new_session_id()
     store.append(older, ev.SessionStarted(name="older", cwd="/", version="1", ts=10.0))
     store.append(newer, ev.SessionStarted(name="newer", cwd="/", version="1", ts=20.0))
@@ -147,7 +157,7 @@ async def test_sessions_are_listed_newest_first(store: Store) -> None:
     assert [s.name for s in await store.sessions()] == ["newer", "older"]
 
 
-async def test_prefixes_resolve_like_git(store: Store) -> None:
+async def test_prefixes_resolve_like_git(store: SessionStore) -> None:
     for session_id in ("aaaa00000001", "aaaa00000002", "bbbb00000001"):
         await store.import_events(stamped(session_id, [ev.SessionStarted(name=session_id, cwd="/", version="1")]))
     assert await store.resolve("b") == "bbbb00000001"
@@ -161,14 +171,14 @@ async def test_prefixes_resolve_like_git(store: Store) -> None:
             await store.resolve(missing)
 
 
-async def test_an_unknown_session_is_a_typed_error(store: Store) -> None:
+async def test_an_unknown_session_is_a_typed_error(store: SessionStore) -> None:
     with pytest.raises(SessionNotFound, match="'nope'"):
         await store.session("nope")
     with pytest.raises(SessionNotFound):
         await store.events("nope")
 
 
-async def test_snapshots_seek_to_the_latest_at_or_before_a_seq(store: Store) -> None:
+async def test_snapshots_seek_to_the_latest_at_or_before_a_seq(store: SessionStore) -> None:
     session_id = new_session_id()
     for i in range(1, 31):
         store.append(session_id, text("a", str(i)))
@@ -182,7 +192,7 @@ async def test_snapshots_seek_to_the_latest_at_or_before_a_seq(store: Store) -> 
         store.append_snapshot(session_id, 31, "{}")
 
 
-async def test_import_keeps_ids_and_seqs_and_refuses_duplicates(store: Store) -> None:
+async def test_import_keeps_ids_and_seqs_and_refuses_duplicates(store: SessionStore) -> None:
     events = stamped("feedc0ffee00", every_kind())
     assert await store.import_events(events) == "feedc0ffee00"
     assert await store.events("feedc0ffee00") == events
@@ -195,8 +205,8 @@ async def test_import_keeps_ids_and_seqs_and_refuses_duplicates(store: Store) ->
         await store.import_events([])
 
 
-async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sessions.store.IMPORT_CHUNK", 4)
+async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_import_chunks(monkeypatch, store, 4)
     events = stamped("c4c4c4c4c4c4", every_kind())
     pulled: list[int] = []
 
@@ -218,7 +228,8 @@ async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(stor
         await store.events("d5d5d5d5d5d5")
 
 
-async def test_other_writers_are_not_held_up_while_an_import_is_read(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_other_writers_are_not_held_up_while_an_import_is_read(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_only(str(store.path) if not isinstance(store.path, Path) else store.path)
     monkeypatch.setattr("sessions.store.IMPORT_CHUNK", 4)
     events = stamped("e6e6e6e6e6e6", every_kind())
     wrote: list[str] = []
@@ -237,12 +248,12 @@ async def test_other_writers_are_not_held_up_while_an_import_is_read(store: Stor
     assert wrote == ["other writer"] and await store.events("e6e6e6e6e6e6") == events
 
 
-async def test_an_imported_session_without_an_end_reads_as_interrupted(store: Store) -> None:
+async def test_an_imported_session_without_an_end_reads_as_interrupted(store: SessionStore) -> None:
     await store.import_events(stamped("abcabcabcabc", every_kind()[:-1]))
     assert (await store.session("abcabcabcabc")).status == "interrupted"
 
 
-async def test_a_resumed_session_runs_again_under_its_new_writer(store: Store) -> None:
+async def test_a_resumed_session_runs_again_under_its_new_writer(store: SessionStore) -> None:
     await store.import_events(stamped("abcabcabcabc", every_kind()))
     assert (await store.session("abcabcabcabc")).status == "failed"
     store.append("abcabcabcabc", ev.SessionResumed(version="0.2", agents=["charts"]))
@@ -353,7 +364,7 @@ def test_session_ids_are_twelve_lowercase_hex_characters() -> None:
     assert all(len(i) == 12 and set(i) <= set("0123456789abcdef") for i in ids)
 
 
-async def start_writer(path: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def start_writer(path: Path | str) -> tuple[asyncio.subprocess.Process, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(WRITER), str(path), cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE
@@ -373,11 +384,11 @@ async def durable_seq_at_least(process: asyncio.subprocess.Process, wanted: int)
             return int(line)
 
 
-async def test_a_second_process_reads_committed_events_while_the_first_writes(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+async def test_a_second_process_reads_committed_events_while_the_first_writes(store_target: Path | str) -> None:
+    path = store_target
     process, session_id = await start_writer(path)
     try:
-        async with await Store.open(path) as reader:
+        async with await open_store(path) as reader:
             for wanted in (300, 900):
                 durable = await durable_seq_at_least(process, wanted)
                 events = await reader.events(session_id)
@@ -390,8 +401,8 @@ async def test_a_second_process_reads_committed_events_while_the_first_writes(tm
         await process.wait()
 
 
-async def test_a_writer_killed_mid_stream_keeps_every_flushed_event(tmp_path: Path) -> None:
-    path = tmp_path / "killed.db"
+async def test_a_writer_killed_mid_stream_keeps_every_flushed_event(store_target: Path | str) -> None:
+    path = store_target
     process, session_id = await start_writer(path)
     await durable_seq_at_least(process, 1200)
     process.send_signal(signal.SIGKILL)
@@ -399,12 +410,12 @@ async def test_a_writer_killed_mid_stream_keeps_every_flushed_event(tmp_path: Pa
     printed = [int(line) for line in (await process.stdout.read()).split()]
     await process.wait()
     last_durable = max(printed, default=1200)
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = raw.execute("SELECT seq FROM events WHERE session_id = ? ORDER BY seq", (session_id,))
-        seqs = [row[0] for row in rows]
-    raw.close()
-    assert seqs == list(range(1, len(seqs) + 1))
-    assert len(seqs) >= last_durable
-    async with await Store.open(path) as store:
+    if not is_url(path):
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        raw.close()
+    async with await open_store(path) as store:
+        seqs = [event.seq for event in await store.events(session_id)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert len(seqs) >= last_durable
         assert (await store.session(session_id)).status == "interrupted"

@@ -19,7 +19,11 @@ from tui.screens.artifact import open_artifact
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_pane import AgentPane
 from tui.widgets.artifact_list import ArtifactList
-from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+from tui.widgets.artifact_preview import (
+    ArtifactPreview,
+    PreviewUnavailable,
+    read_preview,
+)
 from tui.widgets.flag_banner import FlagBanner
 from tui.widgets.iteration_costs import IterationCosts
 from tui.widgets.key_footer import KeyFooter

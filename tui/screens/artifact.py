@@ -13,7 +13,11 @@ from textual.widgets import Static
 
 from sessions.safe_text import terminal_safe_line
 from tui import opener
-from tui.widgets.artifact_preview import ArtifactPreview, PreviewUnavailable, read_preview
+from tui.widgets.artifact_preview import (
+    ArtifactPreview,
+    PreviewUnavailable,
+    read_preview,
+)
 from tui.widgets.key_footer import KeyFooter
 
 FULL_BYTES = 2_000_000

@@ -21,9 +21,10 @@ from textual.widgets import DataTable, Input, Static
 
 from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import SessionSummary, Store, StoreError
+from sessions.store_api import StoreTarget, describe, open_store, store_exists
 from tui.format import plural
-from tui.history_cli import HistoryError
 from tui.headless import money
+from tui.history_cli import HistoryError
 from tui.listing import duration_text
 from tui.screens.confirm import ConfirmModal
 from tui.screens.export_path import ExportPathModal
@@ -74,7 +75,7 @@ class SessionsScreen(Screen[None]):
         Binding("escape", "back", "Back", id="sessions.back", tooltip="Clear the filter, else close"),
     ]
 
-    def __init__(self, store_path: Path, *, closable: bool = True) -> None:
+    def __init__(self, store_path: StoreTarget, *, closable: bool = True) -> None:
         super().__init__()
         self.store_path = store_path
         self.closable = closable
@@ -131,7 +132,7 @@ class SessionsScreen(Screen[None]):
         try:
             sessions = await self._read()
         except (StoreError, OSError) as error:
-            self.problem = f"cannot read {self.store_path}: {error}"
+            self.problem = f"cannot read {describe(self.store_path)}: {error}"
             sessions = []
         else:
             self.problem = None
@@ -147,10 +148,10 @@ class SessionsScreen(Screen[None]):
 
     async def _read(self) -> list[SessionSummary]:
         if self._store is None:
-            if not self.store_path.exists():
+            if not store_exists(self.store_path):
                 return []
             if self._opening is None:
-                self._opening = asyncio.ensure_future(Store.open(self.store_path))
+                self._opening = asyncio.ensure_future(open_store(self.store_path))
             try:  # shielded: a cancelled read must not lose a connection that opens anyway
                 self._store = await asyncio.shield(self._opening)
             except StoreError:
@@ -179,7 +180,7 @@ class SessionsScreen(Screen[None]):
         elif not self.loaded:
             message = "reading sessions…"
         elif not self.sessions:
-            message = f"No sessions yet (database: {self.store_path}).\nStart one with: tokenmaxx demo"
+            message = f"No sessions yet (database: {describe(self.store_path)}).\nStart one with: tokenmaxx demo"
         elif not self.shown:
             message = "No session matches the filter (esc clears it)."
         else:
@@ -254,7 +255,7 @@ class SessionsScreen(Screen[None]):
         if session.status == "running":
             self.notify(f"{session.id} is still running: stop it before deleting it", severity="warning")
             return
-        question = f"Delete session {session.id} ({session.name}, {session.status}) from {self.store_path}? This cannot be undone."
+        question = f"Delete session {session.id} ({session.name}, {session.status}) from {describe(self.store_path)}? This cannot be undone."
         self.app.push_screen(ConfirmModal(question, yes="Delete"), lambda yes: self._delete(session.id) if yes else None)
 
     def _delete(self, session_id: str) -> None:

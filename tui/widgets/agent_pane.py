@@ -8,7 +8,18 @@ from textual.content import Content
 
 from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
-from tui.format import TONES, count, doing, duration, flag_badges, iteration_label, money, one_line, plan_note, status_of
+from tui.format import (
+    TONES,
+    count,
+    doing,
+    duration,
+    flag_badges,
+    iteration_label,
+    money,
+    one_line,
+    plan_note,
+    status_of,
+)
 from tui.widgets.row_strips import RowWidget
 
 PANE_HEIGHT = 10

@@ -10,7 +10,15 @@ from textual.message import Message
 
 from sessions.safe_text import terminal_safe_line
 from sessions.state import AgentState
-from tui.format import count, doing, duration, iteration_label, money, plan_note, status_of
+from tui.format import (
+    count,
+    doing,
+    duration,
+    iteration_label,
+    money,
+    plan_note,
+    status_of,
+)
 from tui.widgets.row_strips import RowWidget
 
 COLUMNS: tuple[tuple[str, int], ...] = (

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from textual.content import Content
 
 from sessions.player import Cursor
-from sessions.safe_text import terminal_safe_line
 from sessions.replay import Marker, MarkerKind, marker_columns
+from sessions.safe_text import terminal_safe_line
 from sessions.state import FleetState
 from tui.format import count, duration, money
 from tui.widgets.row_strips import RowWidget

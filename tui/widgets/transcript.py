@@ -15,8 +15,8 @@ from textual.theme import Theme
 from textual.widgets import RichLog
 
 from sessions import events as ev
-from sessions.safe_text import terminal_safe
 from sessions.export import actor
+from sessions.safe_text import terminal_safe
 from tui.format import count, duration, plural
 
 Line: TypeAlias = tuple[str, str]
