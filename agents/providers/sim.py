@@ -9,11 +9,13 @@ an agent stall, loop on its first run, or fail, so the watchdog has something to
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from agents.conversation import INTERRUPTED
 from agents.providers.base import (
     Message,
     ModelRequest,
@@ -28,12 +30,15 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.sim import Context, Step, context_from, is_fresh, policy_for
+from agents.sim.context import Call
 
 TOKENS_PER_S = 45.0
 CHARS_PER_TOKEN = 4
 DELTA_INTERVAL_S = 0.05
 FIRST_TOKEN_S = 0.3
 STALL_TEXT_CHARS = 48
+MAX_RERUNS = 3
+"""Calls cut short by the supervisor that the sim runs again before it lets the role's policy see the failure."""
 MAX_LOOP_TURNS = 400  # long enough that a person can step in; the budget usually stops it first
 SPEAKER_TAG = re.compile(r"^\[[\w -]+\]\s*")
 OPTION_TYPES: dict[str, type] = {"stall_at_turn": int, "loop_on_first_run": bool, "fail": bool}
@@ -127,6 +132,8 @@ class SimProvider:
         policy = policy_for(ctx.role)
         if state.options.fail:
             step = Step(f"I can't complete this task: the {ctx.role or 'agent'} work failed in this run. Task failed.")
+        elif retry := _rerun_interrupted(ctx):
+            step = retry
         elif state.options.loop_on_first_run and state.runs == 1 and not ctx.reprompts:
             step = _loop_step(ctx, policy(replace(ctx, turn=1, exchanges=())))
         else:
@@ -208,6 +215,15 @@ def acknowledge(ctx: Context) -> str:
     said = said if len(said) <= 90 else said[:87] + "..."
     quoted = f'"{said}"' if said.endswith((".", "!", "?")) else f'"{said}".'
     return ctx.pick(f"Understood: {quoted}", f"Got it, {quoted}", f"Noted: {quoted}") + " Picking up where I left off."
+
+
+def _rerun_interrupted(ctx: Context) -> Step | None:
+    """Run again the calls the supervisor cut short (a stop, a crash before resume), as a model would, a few times at most."""
+    cut = list(itertools.takewhile(lambda exchange: INTERRUPTED in exchange.output, reversed(ctx.exchanges)))
+    if not cut or sum(INTERRUPTED in exchange.output for exchange in ctx.exchanges) > MAX_RERUNS:
+        return None
+    calls = tuple(Call(exchange.name, exchange.args) for exchange in reversed(cut))
+    return Step("That call was cut short before it finished; running it again.", calls)
 
 
 def _loop_step(ctx: Context, first: Step) -> Step:

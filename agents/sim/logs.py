@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 
-from agents.conversation import INTERRUPTED
 from agents.sim.context import Call, Context, Step, gave_up, first_line, plural
 
 SCRIPTS = ("svgplot.py", "failures.py")
 RUN = "python3 failures.py"
 CAUSE_LINE = re.compile(r"^\s+(.+): (\d+)$")
 TOTAL_LINE = re.compile(r"^failures: (\d+) across (\d+) (\w+) buckets$", re.MULTILINE)
-MAX_RERUNS = 3
-"""Runs cut short by the supervisor (a stop, a crash) that are tried again before the analyst gives up."""
 SCANNED_LINE = re.compile(r"^scanned (\d+) events in (\d+) sessions", re.MULTILINE)
 
 
@@ -36,8 +33,6 @@ def next_step(ctx: Context) -> Step:
             "Scripts are in place. Running the analysis against the snapshot of the session history now.",
             (Call("run_command", {"command": RUN}),),
         )
-    if INTERRUPTED in runs[-1].output and len(runs) <= MAX_RERUNS:
-        return Step("The last run was cut short before it finished; running the analysis again.", (Call("run_command", {"command": RUN}),))
     return _summarise(runs[-1].output, runs[-1].ok)
 
 
