@@ -140,8 +140,11 @@ class _AgentTotals:
     tokens: list[int] = field(default_factory=lambda: [0] * 5)
     cost_usd: float = 0.0
     unknown_price_tokens: int = 0
+    harness_cost_usd: float | None = None
 
     def add(self, usage: ev.UsageReported) -> None:
+        if usage.harness_cost_usd is not None:
+            self.harness_cost_usd = (self.harness_cost_usd or 0.0) + usage.harness_cost_usd
         counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens)
         for index, count in enumerate((*counts, usage.cache_write_tokens, usage.reasoning_tokens)):
             self.tokens[index] += count
@@ -211,7 +214,17 @@ def _totals(agent_events: list[Event]) -> _AgentTotals:
 
 def _table_row(label: str, totals: _AgentTotals) -> str:
     cells = [label, totals.role, totals.model, totals.outcome, *(f"{count:,}" for count in totals.tokens)]
-    return "| " + " | ".join([*cells, _cost(totals.cost_usd, totals.unknown_price_tokens)]) + " |"
+    cost = _cost(totals.cost_usd, totals.unknown_price_tokens) + _harness_total(totals)
+    return "| " + " | ".join([*cells, cost]) + " |"
+
+
+def _harness_total(totals: _AgentTotals) -> str:
+    """The harness's own total beside ours, flagged when the two differ."""
+    harness = totals.harness_cost_usd
+    if harness is None:
+        return ""
+    flag = " (**differs**)" if costs_differ(totals.cost_usd if not totals.unknown_price_tokens else None, harness) else ""
+    return f"; the harness says ${harness:,.4f}{flag}"
 
 
 def _cost(cost_usd: float, unknown_price_tokens: int) -> str:
@@ -345,8 +358,14 @@ def _usage_line(usage: ev.UsageReported) -> str:
     estimate = ", estimated" if usage.estimated else ""
     return (
         f"*usage: {usage.input_tokens:,} in ({usage.cache_read_tokens:,} cached), "
-        f"{usage.output_tokens:,} out, {cost}{estimate}{_server_cost(usage)}*"
+        f"{usage.output_tokens:,} out, {cost}{estimate}{_server_cost(usage)}{_harness_turn(usage)}*"
     )
+
+
+def _harness_turn(usage: ev.UsageReported) -> str:
+    """The harness's own price for the whole turn this usage ends (compared in the summary table)."""
+    harness = usage.harness_cost_usd
+    return "" if harness is None else f"; the harness says ${harness:,.4f} for the turn"
 
 
 def _server_cost(usage: ev.UsageReported) -> str:
@@ -354,9 +373,13 @@ def _server_cost(usage: ev.UsageReported) -> str:
     server = usage.server_cost_usd
     if server is None:
         return ""
-    ours = usage.cost_usd
-    differs = ours is None or abs(server - ours) > max(1e-6, 0.01 * max(server, ours))
+    differs = costs_differ(usage.cost_usd, server)
     return f"; the server says ${server:,.4f}" + (" (**differs**)" if differs else "")
+
+
+def costs_differ(ours: float | None, theirs: float) -> bool:
+    """Whether another's price differs from ours by more than a cent in a hundred (or ours is unknown)."""
+    return ours is None or abs(theirs - ours) > max(1e-6, 0.01 * max(theirs, ours))
 
 
 def _action_line(action: ev.SupervisorAction, target: str) -> str:

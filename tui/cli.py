@@ -147,10 +147,15 @@ def main(ctx: click.Context, db: str | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where agents write (default: demo/ in the user data dir, beside the database).")
 @click.option("--speed", type=click.FloatRange(min=0.05, max=1000), default=1.0, show_default=True, help="Simulated token rate multiplier.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated model.")
-def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: int) -> None:
+@click.option("--harness", type=click.Choice(["claude-code"]), help="Run the five roles as Claude Code agents, on a local scripted model (needs the claude-code extra).")
+def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: int, harness: str | None) -> None:
     """Five agents on the simulated model do real work on this repository: no key, no network."""
     from agents.demo import DemoError, demo_plan
+    from agents.demo.harness import harness_missing
 
+    missing = harness and harness_missing(harness)
+    if missing:
+        fail(missing)
     db_path = resolve_db(db)
     out_root = (out or demo_out()).resolve()
     make_out_folder(out_root, "--out" if out is not None else "the demo's out folder")
@@ -158,7 +163,7 @@ def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: i
         plan = demo_plan(Path.cwd(), out_root, speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
-    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None)
+    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None, harness=harness)
 
 
 @main.command()
@@ -219,17 +224,27 @@ def _demo_inputs(out_root: Path) -> None:
     copy_inputs(out_root)
 
 
-def _run_plan(plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: bool, prepare: Callable[[Path], None] | None = None) -> None:
+def _run_plan(
+    plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: bool, prepare: Callable[[Path], None] | None = None, harness: str | None = None
+) -> None:
     if headless:
         from tui.runner import run_headless
 
-        code = run_async(lambda: run_headless(plan, db_path, yes=yes, prepare=prepare, echo=echo))
-        sys.exit(code)
+        sys.exit(run_async(lambda: _with_model(plan, harness, lambda p: run_headless(p, db_path, yes=yes, prepare=prepare, echo=echo))))
     from tui.runner import run_tui
 
     require_terminal("use --headless")
     replay_db = db_path if db_given else None
-    sys.exit(run_async(lambda: run_tui(plan, db_path, echo=echo, prepare=prepare, replay_db=replay_db)))
+    sys.exit(run_async(lambda: _with_model(plan, harness, lambda p: run_tui(p, db_path, echo=echo, prepare=prepare, replay_db=replay_db))))
+
+
+async def _with_model(plan: Any, harness: str | None, run: Callable[[Any], Awaitable[int]]) -> int:
+    """Run `plan` as it is, or through the demo's harness with its local model server up."""
+    if harness is None:
+        return await run(plan)
+    from agents.demo.harness import run_with_model
+
+    return await run_with_model(plan, run)
 
 
 @main.command()

@@ -130,6 +130,7 @@ class ClaudeCodeRunner:
         if self._client is None:
             client = ClaudeSDKClient(self._client_options())
             await client.connect()
+            self._meter.new_process()
             self._client = client
             self._messages = asyncio.Queue()
             self._reader = asyncio.create_task(self._read(client), name=f"claude-code:{self.agent}")
@@ -206,7 +207,7 @@ class ClaudeCodeRunner:
                 self._retrying(data)
 
     def _finished(self, result: ResultMessage) -> TurnResult:
-        self._meter.settle(result.usage, result.total_cost_usd)
+        self._meter.settle(result.usage, result.total_cost_usd, result.model_usage)
         said = result.result or ""
         if result.is_error:
             status = getattr(result, "api_error_status", None)
@@ -292,7 +293,7 @@ class ClaudeCodeRunner:
         await client.interrupt()
         while (message := await self._messages.get()) is not None:
             if isinstance(message, ResultMessage):
-                self._meter.settle(message.usage, message.total_cost_usd)
+                self._meter.settle(message.usage, message.total_cost_usd, message.model_usage)
                 return
             if isinstance(message, StreamEvent) and message.event.get("type") == "content_block_delta":
                 self._meter.on_stream(message.event)  # the CLI closes a cut reply itself: that is no usage the API gave

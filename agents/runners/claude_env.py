@@ -50,21 +50,39 @@ def claude_cli() -> str | None:
 
 
 def cli_wrapper(home: Path) -> Path:
-    """A script that starts the CLI in a process group of its own, with only the allow-listed variables."""
+    """A script that starts the CLI in a process group of its own, ended whole when tokenmaxx dies."""
     cli = claude_cli()
     if cli is None:
         raise FileNotFoundError("the Claude Code CLI is not installed: pip install 'tokenmaxx[claude-code]'")
     names = sorted({*PASSED, *SDK_SET, *QUIET, "HOME", "CLAUDE_CONFIG_DIR", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"})
     script = home / "claude-cli"
     home.mkdir(parents=True, exist_ok=True)
-    script.write_text(_WRAPPER.format(python=sys.executable, cli=cli, names=names), "utf-8")
+    text = _WRAPPER.format(python=sys.executable, cli=cli, names=names, parent=os.getpid(), linux=sys.platform.startswith("linux"))
+    script.write_text(text, "utf-8")
     script.chmod(0o700)
     return script
 
 
 _WRAPPER = """#!{python} -I
-import os, sys
+# Leads the CLI's process group and stays beside it: when tokenmaxx dies (even by SIGKILL) the
+# kernel sends it SIGHUP (PR_SET_PDEATHSIG) and it ends the whole group, CLI and shells alike.
+import ctypes, os, signal, sys
 env = {{name: value for name, value in os.environ.items() if name in {names!r}}}
 os.setsid()
-os.execve({cli!r}, [{cli!r}, *sys.argv[1:]], env)
+signal.signal(signal.SIGHUP, lambda *_: os.killpg(0, signal.SIGKILL))
+if {linux!r}:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGHUP)
+if os.getppid() != {parent!r}:
+    os.killpg(0, signal.SIGKILL)
+child = os.fork()
+if child == 0:
+    os.execve({cli!r}, [{cli!r}, *sys.argv[1:]], env)
+for forwarded in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(forwarded, lambda signum, _: os.kill(child, signum))
+quiet = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(quiet, fd)
+status = os.waitpid(child, 0)[1]
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
 """

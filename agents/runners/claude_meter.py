@@ -3,9 +3,11 @@
 Each call's usage (message_start's input, message_delta's output) is reported as the call ends,
 so budgets see it at once. The turn's `ResultMessage` settles the rest in one more event: what
 its `usage` (the sum over the turn's calls) shows beyond what the stream did, and the harness's
-own cost for the turn (`total_cost_usd` is cumulative per session: the turn's share is its
-growth). A call cut short by an interrupt is reported as an estimate: its input, and the text
-streamed so far.
+own cost for the turn. `total_cost_usd` is cumulative: per CLI process, or for the whole session
+when the CLI took up the figure an earlier process saved on a clean exit (never after a crash);
+its `model_usage` tells which, as it then counts more input than this process was sent. The
+turn's share is the growth. A call cut short by an interrupt is reported as an estimate: its
+input, and the text streamed so far.
 """
 
 from __future__ import annotations
@@ -37,9 +39,15 @@ class TurnMeter:
     agent: str
     provider: str
     model: str
-    cost_seen: float = 0.0
+    cost_seen: float = 0.0  # the harness's cost for the session so far, as recorded
     reported: Usage = field(default_factory=Usage)
     _call: _Call | None = None
+    _process_input: int = 0  # uncached input tokens the current CLI process was sent
+    _process_total: float | None = None  # the current CLI process's last cumulative cost
+
+    def new_process(self) -> None:
+        """A CLI process starts: its cumulative figures start afresh, or from a saved session total."""
+        self._process_input, self._process_total = 0, None
 
     def begin_turn(self) -> None:
         self.reported = Usage()
@@ -49,7 +57,9 @@ class TurnMeter:
         kind = event.get("type")
         if kind == "message_start":
             self.flush()
-            self._call = _Call(_usage_of(event.get("message", {}).get("usage") or {}))
+            raw = event.get("message", {}).get("usage") or {}
+            self._process_input += int(raw.get("input_tokens") or 0)
+            self._call = _Call(_usage_of(raw))
         elif kind == "message_delta" and self._call is not None:
             update = _usage_of(event.get("usage") or {})
             self._call.usage = _merged(self._call.usage, update)
@@ -68,16 +78,24 @@ class TurnMeter:
             usage = replace(usage, output_tokens=max(usage.output_tokens, -(-call.chars // CHARS_PER_TOKEN)))
         self._emit(usage, estimated=not call.finished, harness_cost=None)
 
-    def settle(self, total_usage: Mapping[str, Any] | None, total_cost_usd: float | None) -> None:
+    def settle(self, total_usage: Mapping[str, Any] | None, total_cost_usd: float | None, model_usage: Mapping[str, Any] | None = None) -> None:
         """End the turn on its ResultMessage: what the stream missed, and the harness's cost for the turn."""
         harness_cost = None
         if total_cost_usd is not None:
-            harness_cost = round(max(0.0, total_cost_usd - self.cost_seen), 10)
-            self.cost_seen = total_cost_usd
+            harness_cost = round(max(0.0, total_cost_usd - self._baseline(model_usage)), 10)
+            self._process_total = total_cost_usd
+            self.cost_seen += harness_cost
         self.flush()
         missing = _difference(_usage_of(total_usage or {}), self.reported)
         if _any(missing) or harness_cost:
             self._emit(missing, estimated=False, harness_cost=harness_cost)
+
+    def _baseline(self, model_usage: Mapping[str, Any] | None) -> float:
+        """What the CLI's cumulative cost stood at before this turn."""
+        if self._process_total is not None:
+            return self._process_total
+        counted = sum(int((m or {}).get("inputTokens") or 0) for m in (model_usage or {}).values())
+        return self.cost_seen if counted > self._process_input else 0.0
 
     def _emit(self, usage: Usage, *, estimated: bool, harness_cost: float | None) -> None:
         self.reported = _sum(self.reported, usage)

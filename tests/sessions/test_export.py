@@ -182,3 +182,14 @@ def test_markdown_says_who_did_what_to_which_agent() -> None:
     markdown = to_markdown([e.model_copy(update={"session_id": "s", "seq": i}) for i, e in enumerate(events, 1)])
     for line in ("**watchdog** restarted this agent\n", "**user** rejected a deliverable of this agent\n", "**tokenmaxx resume** resumed this agent: carry on"):
         assert f"> {line}" in markdown
+
+
+def test_the_harness_price_is_shown_beside_ours_and_flagged_when_it_differs() -> None:
+    def usage(cost: float, harness: float | None) -> ev.UsageReported:
+        return ev.UsageReported(session_id="s", agent="cc", provider="p", model="m", input_tokens=10, output_tokens=5, cost_usd=cost, harness_cost_usd=harness)
+
+    close = to_markdown([usage(0.01, None), usage(0.01, 0.02)])
+    assert "the harness says $0.0200 for the turn" in close
+    assert "$0.0200; the harness says $0.0200 |" in close
+    apart = to_markdown([usage(0.01, 0.05)])
+    assert "$0.0100; the harness says $0.0500 (**differs**) |" in apart

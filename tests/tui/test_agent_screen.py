@@ -8,6 +8,7 @@ from agents import commands as cmd
 from sessions import events as ev
 from tests.tui.helpers import SIZE, fleet_of, make_app, select, settle, shown
 from tui.app import TokenmaxxApp
+from tui.format import money_plain
 from tui.screens.agent import AgentScreen
 from tui.screens.confirm import ConfirmModal
 from tui.widgets.agent_pane import AgentPane
@@ -115,3 +116,22 @@ async def test_a_narrow_terminal_wraps_the_transcript_to_its_column(tmp_path: Pa
         assert width < 78
         assert log.lines and all(strip.cell_length <= width for strip in log.lines)
         assert "Reading git log for line counts." in " ".join(strip.text.strip() for strip in log.lines)
+
+
+async def test_the_usage_table_shows_the_harness_price_and_when_it_differs_from_ours(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await zoom(pilot, "charts")
+        usage = app.screen.query_one(UsageTable)
+        assert not usage.border_subtitle
+        ours = usage.cost_usd or 0.0
+
+        def priced(cost: float, harness: float) -> ev.UsageReported:
+            return ev.UsageReported(agent="charts", provider="p", model="m", input_tokens=10, output_tokens=5, cost_usd=cost, harness_cost_usd=harness)
+
+        fleet_of(app).feed(priced(0.01, ours + 0.01))
+        await settle(pilot)
+        assert usage.border_subtitle == f"the harness says {money_plain(ours + 0.01)}"
+        fleet_of(app).feed(priced(0.01, 0.5))
+        await settle(pilot)
+        assert str(usage.border_subtitle).endswith("· differs")

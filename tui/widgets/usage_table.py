@@ -6,7 +6,8 @@ from textual.content import Content
 from textual.widgets import DataTable
 
 from sessions import events as ev
-from tui.format import count, money
+from sessions.export import costs_differ
+from tui.format import count, money, money_plain
 
 COLUMNS: tuple[tuple[str, int], ...] = (("turn", 4), ("in", 6), ("out", 6), ("cache r/w", 11), ("reason", 6), ("cost", 12))
 
@@ -22,6 +23,8 @@ class UsageTable(DataTable[Content]):
         super().__init__(id=id, cursor_type="none", zebra_stripes=True)
         self.border_title = "usage per turn"
         self.turn = 0
+        self.cost_usd: float | None = 0.0
+        self.harness_cost_usd: float | None = None
 
     def on_mount(self) -> None:
         for label, width in COLUMNS:
@@ -34,6 +37,7 @@ class UsageTable(DataTable[Content]):
                 self.turn = event.turn
             elif isinstance(event, ev.UsageReported):
                 self.add_row(*_row(self.turn, event))
+                self._count(event)
         if self.row_count:
             self.scroll_end(animate=False)
 
@@ -41,6 +45,18 @@ class UsageTable(DataTable[Content]):
         """Forget every row (the columns stay)."""
         self.clear()
         self.turn = 0
+        self.cost_usd, self.harness_cost_usd = 0.0, None
+        self.border_subtitle = ""
+
+    def _count(self, usage: ev.UsageReported) -> None:
+        """Keep our total beside the harness's own (Claude Code prices its turns itself) and show both."""
+        if self.cost_usd is not None:
+            self.cost_usd = None if usage.cost_usd is None else self.cost_usd + usage.cost_usd
+        if usage.harness_cost_usd is None:
+            return
+        self.harness_cost_usd = (self.harness_cost_usd or 0.0) + usage.harness_cost_usd
+        differs = costs_differ(self.cost_usd, self.harness_cost_usd)
+        self.border_subtitle = f"the harness says {money_plain(self.harness_cost_usd)}" + (" · differs" if differs else "")
 
 
 def _row(turn: int, usage: ev.UsageReported) -> list[Content]:
