@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +57,15 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def fleet_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private folder for fleet sockets, short since a Unix socket's path is at most 107 bytes."""
+    runtime = Path(tempfile.mkdtemp(prefix="tm", dir="/tmp"))
+    monkeypatch.setenv("TOKENMAXX_RUNTIME_DIR", str(runtime))
+    yield runtime
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
