@@ -46,6 +46,7 @@ class RemoteFleet:
         self.resyncs = 0
         self.gone = asyncio.Event()
         self.ended: wire.Bye | None = None
+        self.detached = False  # closed by this side while the fleet still ran
         self.on_notice: Notice = lambda message, severity: None
         self._subscribers: list[Subscriber] = []
         self._waiting: dict[int, asyncio.Future[wire.Reply]] = {}
@@ -112,6 +113,7 @@ class RemoteFleet:
 
     async def close(self) -> None:
         """Hang up and close the history store; safe to call more than once."""
+        self.detached = self.detached or not self.gone.is_set()
         await cancel_and_drain(self._reader)
         await self.connection.close()
         if self._store is not None:
