@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import shutil
 import socket
@@ -65,7 +66,21 @@ def fleet_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     runtime = Path(tempfile.mkdtemp(prefix="tm", dir="/tmp"))
     monkeypatch.setenv("TOKENMAXX_RUNTIME_DIR", str(runtime))
     yield runtime
+    for path in runtime.rglob("*.sock"):
+        _stop_fleet(path)
     shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _stop_fleet(path: Path) -> None:
+    """Stop a fleet process a failed test left running, and wait until it hangs up."""
+    from agents import wire
+
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(30)
+        _real_connect(connection, str(path))
+        connection.sendall(wire.line(wire.ClientHello(client="test-teardown", follow=False)) + wire.line(wire.StopFrame(id=1)))
+        while connection.recv(65536):
+            pass
 
 
 @pytest.fixture(autouse=True)
