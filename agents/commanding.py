@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agents import commands as cmd
+from agents.commands import CommandError
 from agents.conversation import reprompt_text
 from agents.runs import AgentRun
 from sessions import events as ev
@@ -18,10 +19,6 @@ if TYPE_CHECKING:
     from sessions.state import FleetState
 
 STOPPED_NOTE = "The supervisor stopped you mid-turn and has now resumed you. Carry on from where you stopped."
-
-class CommandError(Exception):
-    """A command that does not apply now, with a message for the person who gave it."""
-
 
 class CommandHandling:
     """The command half of the supervisor; the lifecycle half provides `launch` and the state."""

@@ -1,14 +1,23 @@
 """What the UI (or the watchdog) asks of a running fleet: one model per command.
 
 Every command goes through `Supervisor.handle(command)`, which records it as a
-`supervisor_action` event and acts on it without blocking the caller.
+`supervisor_action` event and acts on it without blocking the caller. `refusal` is the check
+that needs only the fleet's state, so a client in another process can refuse at once what the
+supervisor would refuse; the supervisor still checks again, with authority.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from sessions.state import AgentState, FleetState
+
+
+class CommandError(Exception):
+    """A command that does not apply now, with a message for the person who gave it."""
 
 
 class _Command(BaseModel):
@@ -82,3 +91,39 @@ Command: TypeAlias = Annotated[
     Union[Kill, Pause, Resume, Reprompt, Restart, Approve, Deny, Accept, Reject, StopAll, ResumeAll],
     Field(discriminator="action"),
 ]
+
+
+def refusal(command: Command, state: FleetState) -> str | None:
+    """Why `command` does not apply to a fleet in `state`, or None when it may."""
+    match command:
+        case StopAll():
+            running = [a for a in state.agents.values() if not a.finished and not _paused(a)]
+            return None if running else "no agent is running"
+        case ResumeAll():
+            return None if state.stopped else "nothing was stopped with stop-all"
+        case _:
+            agent = state.agents.get(command.agent)
+            if agent is None:
+                return f"no agent called {command.agent!r} in this session"
+            return _agent_refusal(command, agent)
+
+
+def _agent_refusal(command: Command, agent: AgentState) -> str | None:  # noqa: C901 - one arm per command
+    match command:
+        case Kill() | Pause() if agent.finished:
+            return f"{agent.name} has already finished ({agent.status})"
+        case Pause() if _paused(agent):
+            return f"{agent.name} is already paused"
+        case Resume() if not _paused(agent):
+            return f"{agent.name} is not paused"
+        case Reprompt() if not command.text.strip():
+            return "a reprompt needs a message"
+        case Approve() | Deny() if all(p.call_id != command.call_id for p in agent.pending):
+            return f"{agent.name} is not waiting for approval of call {command.call_id}"
+        case Accept() | Reject() if all(a.path != command.path for a in agent.artifacts):
+            return f"{agent.name} has no deliverable {command.path}"
+    return None
+
+
+def _paused(agent: AgentState) -> bool:
+    return agent.status == "paused" or agent.pausing

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +58,29 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def fleet_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private folder for fleet sockets, short since a Unix socket's path is at most 107 bytes."""
+    runtime = Path(tempfile.mkdtemp(prefix="tm", dir="/tmp"))
+    monkeypatch.setenv("TOKENMAXX_RUNTIME_DIR", str(runtime))
+    yield runtime
+    for path in runtime.rglob("*.sock"):
+        _stop_fleet(path)
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _stop_fleet(path: Path) -> None:
+    """Stop a fleet process a failed test left running, and wait until it hangs up."""
+    from agents import wire
+
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(30)
+        _real_connect(connection, str(path))
+        connection.sendall(wire.line(wire.ClientHello(client="test-teardown", follow=False)) + wire.line(wire.StopFrame(id=1)))
+        while connection.recv(65536):
+            pass
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,12 @@ from tui.control import Control
 from tui.fleet_view import FleetView, NoFleet
 from tui.format import quit_question
 from tui.heap import HEAP_SETTLED_S, freeze_heap
+from tui.remote_fleet import RemoteFleet
 from tui.replay_fleet import ReplayFleet
 from tui.screens.agent import AgentScreen
 from tui.screens.confirm import ConfirmModal
 from tui.screens.fleet import FleetScreen
+from tui.screens.leave import Leave, LeaveModal
 from tui.screens.help import INTRO, HelpScreen, keys_of
 from tui.screens.replay import ReplayScreen
 from tui.screens.replay_agent import ReplayAgentScreen
@@ -60,7 +62,7 @@ class TokenmaxxApp(App[None]):
         Binding("T", "pick_theme", "Theme", id="theme", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
-        Binding("ctrl+q", "quit_app", "Quit", id="quit_ctrl", show=False, priority=True),
+        Binding("ctrl+q", "quit_ctrl", "Quit", id="quit_ctrl", show=False, priority=True),
     ]
 
     def __init__(
@@ -85,6 +87,8 @@ class TokenmaxxApp(App[None]):
         self._theme_problems = self._register_themes()
         self.resume_after: str | None = None
         self._untap: Callable[[], None] | None = None
+        self.attach_after: str | None = None
+        self.stop_asked = False
 
     def _watch(self, fleet: FleetView, screen: Screen[None] | None = None) -> Watched:
         return Watched(fleet, Control(fleet, lambda message, severity: self.notify(message, severity=severity)), screen)  # type: ignore[arg-type]
@@ -284,14 +288,44 @@ class TokenmaxxApp(App[None]):
         else:
             self.action_quit_app()
 
+    def action_quit_ctrl(self) -> None:
+        """ctrl+q: detach from a fleet process without asking; quit as q does otherwise."""
+        if self._remote() is not None:
+            self.exit()
+        else:
+            self.action_quit_app()
+
     def action_quit_app(self) -> None:
-        """Quit; while agents of a live fleet still run (even under a replay), ask first."""
+        """Quit; from a fleet process, ask whether to detach or stop it; while agents of an in-process fleet run, ask first."""
+        remote = self._remote()
+        if remote is not None:
+            question = f"Detach from fleet {remote.session_id}? It runs on, and tokenmaxx attach comes back to it."
+            self.push_screen(LeaveModal(question), self._left)
+            return
         live = next((w.fleet for w in self._watched if w.fleet.live), None)
         question = quit_question(live.state.agents.values()) if live is not None else None
         if question is None:
             self.exit()
             return
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
+
+
+    def _remote(self) -> RemoteFleet | None:
+        return next((w.fleet for w in self._watched if isinstance(w.fleet, RemoteFleet)), None)
+
+    def _left(self, choice: Leave | None) -> None:
+        remote = self._remote()
+        if choice is None or remote is None:
+            return
+        if choice == "stop":
+            self.stop_asked = True
+            remote.stop_fleet()
+        self.exit()
+
+    def attach_on_exit(self, session_id: str) -> None:
+        """Close the app so that its runner attaches to the fleet of `session_id` (see `runner.browse_tui`)."""
+        self.attach_after = session_id
+        self.exit()
 
 
 async def _closed(fleet: FleetView, popped: list[Awaitable[object]]) -> None:

@@ -163,7 +163,9 @@ def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: i
         plan = demo_plan(Path.cwd(), out_root, speed=speed, seed=seed)
     except DemoError as error:
         fail(str(error))
-    _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None, harness=harness)
+    if headless:
+        _run_plan(plan, db_path, headless=headless, yes=True, prepare=_demo_inputs, db_given=db is not None, harness=harness)
+    _start_and_attach(kind="demo", db=db_path, out=out_root, speed=speed, seed=seed, harness=harness)
 
 
 @main.command()
@@ -185,7 +187,9 @@ def run(plan_path: Path, headless: bool, db: str | None, out: Path | None, yes: 
         plan = plan.model_copy(update={"out": out.resolve()})
     make_out_folder(plan.out, "--out" if out is not None else f"{display_path(plan.path)}: out")
     _accept_unpriced_budget(plan, headless=headless, yes=yes)
-    _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
+    if headless:
+        _run_plan(plan, resolve_db(db), headless=headless, yes=yes, db_given=db is not None)
+    _start_and_attach(kind="run", db=resolve_db(db), out=plan.out, plan=plan.path)
 
 
 def make_out_folder(folder: Path, given_by: str) -> None:
@@ -245,6 +249,103 @@ async def _with_model(plan: Any, harness: str | None, run: Callable[[Any], Await
     from agents.demo.harness import run_with_model
 
     return await run_with_model(plan, run)
+
+
+def _start_and_attach(**launch: Any) -> NoReturn:
+    """Start the fleet in a process of its own, then attach the TUI to it (see tui/fleet_cli.py)."""
+    from agents.fleet_process import LaunchSpec
+    from sessions.store import new_session_id
+    from tui.fleet_cli import FleetCommandError, attach_tui, start_fleet
+
+    require_terminal("use --headless")
+    spec = LaunchSpec(session_id=new_session_id(), cwd=Path.cwd(), notify=_config().settings.notify, **launch)
+    try:
+        path = start_fleet(spec)
+    except FleetCommandError as error:
+        fail(str(error))
+    sys.exit(run_fleet_command(lambda: attach_tui(path, echo)))
+
+
+def _config() -> Any:
+    """The user's config; a broken one exits 2 naming the file."""
+    from tui.config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as error:
+        fail(str(error))
+
+
+def run_fleet_command(make: Callable[[], Awaitable[T]]) -> T:
+    """`run_async` for the fleet commands, whose own errors (no such fleet, a refusal) also exit 2 with one line."""
+    from agents.wire import WireError
+    from tui.fleet_cli import FleetCommandError
+
+    try:
+        return run_async(make)
+    except (FleetCommandError, WireError) as error:
+        fail(str(error))
+
+
+@main.command("fleet-serve", hidden=True)
+@click.argument("spec_json")
+def fleet_serve(spec_json: str) -> None:
+    """Run a fleet process (started by run and demo, never by hand): SPEC_JSON is its LaunchSpec."""
+    from agents.fleet_process import LaunchSpec, serve_fleet
+    from agents.keeper import launch
+    from agents.serve import socket_alive
+    from agents.wire import socket_path
+
+    spec = LaunchSpec.model_validate_json(spec_json)
+    path = socket_path(spec.session_id)
+    sys.exit(launch(lambda: run_async(lambda: serve_fleet(spec)), lambda: socket_alive(path), timeout_s=60.0))
+
+
+@main.command()
+@click.argument("session", required=False)
+def attach(session: str | None) -> None:
+    """Attach the TUI to a running fleet (SESSION: its id or a unique prefix; none: the only one running)."""
+    from tui.fleet_cli import attach_tui, pick_fleet
+
+    require_terminal("use tokenmaxx ps to see the fleets, tokenmaxx ctl to act on one")
+    found = run_fleet_command(lambda: pick_fleet(session))
+    sys.exit(run_fleet_command(lambda: attach_tui(found.path, echo)))
+
+
+@main.command()
+def ps() -> None:
+    """List the running fleets: id, plan, pid, uptime, agents by status, tokens, USD, who is attached."""
+    from tui.fleet_cli import print_ps
+
+    sys.exit(run_fleet_command(lambda: print_ps(echo)))
+
+
+@main.command()
+@click.argument("session")
+def stop(session: str) -> None:
+    """Stop a running fleet (SESSION: its id or a unique prefix): every agent stops and the session is recorded as stopped."""
+    from tui.fleet_cli import stop_fleet
+
+    sys.exit(run_fleet_command(lambda: stop_fleet(session, echo)))
+
+
+@main.command()
+@click.argument("session")
+@click.argument("action", type=click.Choice(["kill", "pause", "resume", "restart", "reprompt", "approve", "deny", "accept", "reject"]))
+@click.argument("agent")
+@click.argument("rest", nargs=-1)
+def ctl(session: str, action: str, agent: str, rest: tuple[str, ...]) -> None:
+    """Send one command to a running fleet, as its key in the TUI would.
+
+    \b
+    tokenmaxx ctl ID kill|pause|resume|restart AGENT
+    tokenmaxx ctl ID reprompt AGENT 'the message'
+    tokenmaxx ctl ID approve|deny AGENT [CALL_ID]     (none: its only approval in waiting)
+    tokenmaxx ctl ID accept|reject AGENT [PATH]       (none: its only deliverable)
+    """
+    from tui.fleet_cli import run_ctl
+
+    sys.exit(run_fleet_command(lambda: run_ctl(session, action, agent, rest, echo)))
 
 
 @main.command()

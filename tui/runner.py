@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.lifetime import end_fleet as _end
+from agents.lifetime import ready_to_record as _ready_to_record
+from agents.lifetime import until_done_or_fault as _until_done_or_fault
 from agents.notify import fleet_notifications
 from agents.plan import Plan
 from agents.resume import Warn
 from agents.supervisor import Supervisor
 from agents.tasks import cancel_and_drain
-from sessions.store import AmbiguousSession, StoreError
+from sessions.store import AmbiguousSession
 from sessions.store_api import SessionStore, StoreTarget, describe, open_store
 from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
 from tui.heap import HEAP_SETTLED_S, freeze_heap
@@ -26,7 +29,6 @@ if TYPE_CHECKING:
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
 Accept = Callable[[Plan], None]  # passes a plan before it runs, or exits with why not
-ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]
 SHORT_ID = 4
 """The shortest session id prefix the closing line offers for `tokenmaxx replay`, as git's short hashes."""
 
@@ -96,50 +98,6 @@ async def notifying(supervisor: Supervisor, config: Config) -> AsyncIterator[Non
     finally:
         unsubscribe()
         await notifications.aclose()
-
-
-async def _ready_to_record(store: SessionStore) -> None:
-    """Refuse to start a fleet the store could not record, and keep a fault's echoes from the terminal."""
-    await store.check_writable()
-    asyncio.get_running_loop().set_exception_handler(_quiet_after_fault(store))
-
-
-def _quiet_after_fault(store: SessionStore) -> ExceptionHandler:
-    """A loop exception handler that drops the store's fault raised again in callbacks: it is told once, at the end."""
-
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if not (store.has_failed and isinstance(context.get("exception"), StoreError)):
-            loop.default_exception_handler(context)
-
-    return handle
-
-
-async def _until_done_or_fault(supervisor: Supervisor, store: SessionStore) -> None:
-    """Wait until every agent has finished or the store failed, whichever comes first."""
-    done = asyncio.create_task(supervisor.wait(), name="fleet-done")
-    fault = asyncio.create_task(store.failed(), name="store-fault")
-    try:
-        await asyncio.wait({done, fault}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await cancel_and_drain(done, fault)
-
-
-async def _end(supervisor: Supervisor, store: SessionStore, db_path: StoreTarget, status: str | None = None) -> None:
-    """Record how the session ended; after a storage fault, stop the fleet without recording and raise the fault."""
-    if store.has_failed:
-        fault = await store.failed()
-        await supervisor.halt()
-        raise StoreError(f"{fault}\n{_kept(supervisor, db_path)}") from fault
-    await supervisor.finish(status)
-    await store.flush()
-
-
-def _kept(supervisor: Supervisor, db_path: StoreTarget) -> str:
-    session_id = supervisor.session_id
-    return (
-        f"The fleet was stopped. Session {session_id} keeps everything recorded before; once this is fixed, "
-        f"`tokenmaxx resume {session_id} --db {describe(db_path)}` takes it up again."
-    )
 
 
 async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prepare | None = None, replay_db: StoreTarget | None = None) -> int:

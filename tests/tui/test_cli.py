@@ -121,15 +121,14 @@ def test_a_broken_config_file_exits_2_naming_it(tmp_path: Path) -> None:
     assert "config.toml" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_closing_the_tui_leaves_the_session_its_outputs_and_how_to_replay_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closing_the_tui_detaches_and_the_fleet_runs_on_until_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from tui.app import TokenmaxxApp
     from tui.cli import main
 
     async def closed_at_once(app: TokenmaxxApp) -> None:
-        assert app.on_start is not None
-        await app.on_start()  # the fleet starts, and the user quits at once
+        assert app.on_start is None  # the fleet runs in its own process, started before the app
 
     monkeypatch.setattr(TokenmaxxApp, "run_async", closed_at_once)
     monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
@@ -140,8 +139,10 @@ def test_closing_the_tui_leaves_the_session_its_outputs_and_how_to_replay_it(tmp
     (tmp_path / "fleet.toml").write_text(plan)
     db = tmp_path / "s.db"
     result = CliRunner().invoke(main, ["run", "fleet.toml", "--db", str(db)], catch_exceptions=False)
-    session = result.stdout.split()[1]
-    line = f"session {session}  ·  outputs in ./out/{session}  ·  replay: tokenmaxx replay {session[:4]} --db {db}\n"
-    assert result.exit_code == 0 and len(session) == 12 and result.stdout == line
+    assert result.exit_code == 0 and result.stdout.startswith("detached: the fleet runs on (pid "), result.stdout
+    session = result.stdout.split("tokenmaxx stop ")[1].strip()
+    assert len(session) == 12 and (tmp_path / "out" / session / "fleet.log").exists()
+    stopped = CliRunner().invoke(main, ["stop", session[:6]])
+    assert stopped.exit_code == 0 and stopped.stdout == f"stopped the fleet of session {session}\n"
     replayed = CliRunner().invoke(main, ["replay", session[:4], "--headless", "--db", str(db)])
     assert replayed.exit_code == 0 and session in replayed.stdout

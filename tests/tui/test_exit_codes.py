@@ -11,6 +11,7 @@ from agents import commands as cmd
 from tests.agents.scripted import until
 from tui.app import TokenmaxxApp
 from tui.cli import main
+from tui.remote_fleet import RemoteFleet
 
 AGENT = """
 [[agents]]
@@ -24,15 +25,17 @@ PLAN = 'name = "t"\nworkdir = "project"\nout = "out"\n' + AGENT.format(name="a")
 
 
 def closed_after(kill: bool):  # type: ignore[no-untyped-def]
-    """A stand-in for the TUI's run: the fleet starts, the user kills `a` (or not), then quits with `b` still running."""
+    """A stand-in for the TUI's run: attached to the fleet, the user kills `a` (or not), then stops the fleet with `b` still running."""
 
     async def run_async(app: TokenmaxxApp) -> None:
-        assert app.on_start is not None and app.fleet is not None
-        await app.on_start()
-        await until(lambda: all(a.status == "streaming" for a in app.fleet.state.agents.values()))
+        fleet = app.fleet
+        assert isinstance(fleet, RemoteFleet)
+        await until(lambda: all(a.status == "streaming" for a in fleet.state.agents.values()), timeout=20)
         if kill:
-            app.fleet.handle(cmd.Kill(agent="a"))
-            await until(lambda: app.fleet.state.agents["a"].finished)
+            fleet.handle(cmd.Kill(agent="a"))
+            await until(lambda: fleet.state.agents["a"].finished)
+        app.stop_asked = True
+        fleet.stop_fleet()
 
     return run_async
 
