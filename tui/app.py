@@ -309,7 +309,6 @@ class TokenmaxxApp(App[None]):
             return
         self.push_screen(ConfirmModal(question, yes="Quit"), lambda yes: self.exit() if yes else None)
 
-
     def _remote(self) -> RemoteFleet | None:
         return next((w.fleet for w in self._watched if isinstance(w.fleet, RemoteFleet)), None)
 

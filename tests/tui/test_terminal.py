@@ -91,9 +91,8 @@ def test_the_demo_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None
     assert outcome(db, "charts") == "killed"
 
     terminal.keys("q")
-    asked = terminal.wait_for(lambda s: "Quit and stop" in s or "e2e" not in terminal.tmux("list-sessions"), timeout=10)
-    if "Quit and stop" in asked:
-        terminal.keys("y")
+    terminal.wait_for(lambda s: "Detach from fleet" in s and "Stop the fleet (s)" in s, timeout=10)
+    terminal.keys("s")
     deadline = time.monotonic() + 15
     while "e2e" in terminal.tmux("list-sessions") and time.monotonic() < deadline:
         time.sleep(0.2)
