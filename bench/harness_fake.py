@@ -47,8 +47,8 @@ class Pacing:
         return ServerUsage(uncached_input=1500, output=self.tokens)
 
 
-class ClaudeBenchServer(anthropic_server.AnthropicFakeServer):
-    """Answers the Claude Code CLI: a Bash call, then a paced text once the call's result comes back."""
+class _Paced(FakeServer):
+    """Answers each request from the request alone, whatever the order the agents send them in."""
 
     def __init__(self, pacing: Pacing) -> None:
         super().__init__()
@@ -57,6 +57,16 @@ class ClaudeBenchServer(anthropic_server.AnthropicFakeServer):
     def _next(self, recorded: Recorded) -> Reply:
         with self._lock:
             self.requests.append(recorded)
+        return self.answer(recorded)
+
+    def answer(self, recorded: Recorded) -> Reply:
+        raise NotImplementedError
+
+
+class ClaudeBenchServer(_Paced, anthropic_server.AnthropicFakeServer):
+    """Answers the Claude Code CLI: a Bash call, then a paced text once the call's result comes back."""
+
+    def answer(self, recorded: Recorded) -> Reply:
         if _has_tool_result(recorded.body.get("messages", [])):
             reply = anthropic_server.text_reply(self.pacing.text(), chunks=self.pacing.pieces, usage=self.pacing.usage())
             return dataclasses.replace(reply, gap_s=self.pacing.gap_s)
@@ -64,16 +74,10 @@ class ClaudeBenchServer(anthropic_server.AnthropicFakeServer):
         return anthropic_server.tool_reply(call, text="Writing the file first.", usage=ServerUsage(1200, 40))
 
 
-class CodexBenchServer(responses_server.ResponsesFakeServer):
+class CodexBenchServer(_Paced, responses_server.ResponsesFakeServer):
     """Answers the Codex CLI: an exec_command call, then a paced text once the call's output comes back."""
 
-    def __init__(self, pacing: Pacing) -> None:
-        super().__init__()
-        self.pacing = pacing
-
-    def _next(self, recorded: Recorded) -> Reply:
-        with self._lock:
-            self.requests.append(recorded)
+    def answer(self, recorded: Recorded) -> Reply:
         if responses_server.last_input(recorded).get("type") == "function_call_output":
             return responses_server.text_reply(self.pacing.text(), chunks=self.pacing.pieces, usage=self.pacing.usage(), gap_s=self.pacing.gap_s)
         return responses_server.command_reply(COMMAND, text="Writing the file first.", usage=ServerUsage(1200, 40))

@@ -2,7 +2,7 @@
 
 Both harnesses run their real CLIs against the local fakes. The Claude Code agent writes its
 review with a command and ends at once; the Codex agent is handed that review and copies it.
-Both commands ask: headless `--yes` approves them, in the TUI the approvals queue does.
+Both commands ask (the default policy): headless `--yes` approves them, in the TUI the approvals queue does.
 Headless through the real CLI, then replayed; and in the TUI on the in-process fleet.
 """
 
@@ -29,6 +29,7 @@ from tests.agents.scripted import until  # noqa: E402
 from tests.fakes import Call, ServerUsage, anthropic_server, responses_server  # noqa: E402
 from tests.fakes.anthropic_server import AnthropicFakeServer  # noqa: E402
 from tests.fakes.responses_server import ResponsesFakeServer  # noqa: E402
+from tests.harness.test_claude_mixed import PLAN as CLAUDE_AFTER_SIM  # noqa: E402
 from tests.tui.helpers import SIZE, pane, settle, shown  # noqa: E402
 from tui.app import TokenmaxxApp  # noqa: E402
 from tui.config import Config  # noqa: E402
@@ -45,41 +46,13 @@ AGENTS = ("notes", "cc", "cx")
 REVIEW = "# Review\\nThe notes hold.\\n"
 CC_USAGE = (ServerUsage(uncached_input=900, output=30), ServerUsage(uncached_input=1000, output=12))
 CX_USAGE = (ServerUsage(uncached_input=700, output=20), ServerUsage(uncached_input=800, output=9))
-PLAN = """name = "three"
-workdir = "project"
-out = "out"
-
-[providers.sim]
-kind = "sim"
-speed = 50
-
-[providers.claude]
-kind = "anthropic"
-base_url = "{claude_url}"
-api_key_env = "TEST_MODEL_KEY"
-
+PLAN = (
+    CLAUDE_AFTER_SIM
+    + """
 [providers.openai]
 kind = "openai"
 base_url = "{codex_url}"
 api_key_env = "CODEX_TEST_KEY"
-
-[roles.notetaker]
-prompt = "You read files and take notes."
-
-[[agents]]
-name = "notes"
-role = "notetaker"
-task = "Read the project's files and write notes.md about them."
-
-[[agents]]
-name = "cc"
-role = "critic"
-provider = "claude"
-model = "claude-sonnet-4-6"
-harness = "claude-code"
-task = "Review the notes."
-after = ["notes"]
-policy = {{ run_command = "ask" }}
 
 [[agents]]
 name = "cx"
@@ -89,8 +62,8 @@ model = "gpt-4o"
 harness = "codex"
 task = "Summarise the review."
 after = ["cc"]
-policy = {{ run_command = "ask" }}
 """
+)
 
 
 @pytest.fixture
@@ -119,7 +92,7 @@ def scripted(tmp_path: Path, claude: AnthropicFakeServer, codex: ResponsesFakeSe
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "module.py").write_text('"""A module."""\n')
     plan = tmp_path / "fleet.toml"
-    plan.write_text(PLAN.format(claude_url=claude.base_url, codex_url=codex.base_url))
+    plan.write_text(PLAN.format(base_url=claude.base_url, codex_url=codex.base_url))
     claude.enqueue(
         anthropic_server.tool_reply(Call("toolu_review", "Bash", {"command": f"printf '{REVIEW}' > review.md"}), usage=CC_USAGE[0]),
         anthropic_server.text_reply("Wrote review.md.", usage=CC_USAGE[1]),
