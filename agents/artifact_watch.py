@@ -5,9 +5,11 @@ The agent loop already reports what write_file and run_command wrote; this watch
 is reported once it has settled (the same size, time and inode for `SETTLE_S`), under the
 agent whose folder holds it, with its path relative to the out root. The supervisor drops a
 report whose agent, path and sha256 are already recorded (`already_reported`), so a file is
-never reported twice with the same content. Ignored: the out root's `inputs/` folder, files
-directly in the out root or in folders of no agent, hidden files and folders (`.name`),
-temporary files (`*.tmp`, `*~`), symlinks and the folders themselves.
+never reported twice with the same content. Before an agent's `agent_finished` the supervisor
+sweeps its folder (`sweep`), so a file written just before the end is recorded and handed along
+too. Ignored: the out root's `inputs/` folder, files directly in the out root or in folders of
+no agent, hidden files and folders (`.name`), temporary files (`*.tmp`, `*~`), symlinks and the
+folders themselves.
 """
 
 from __future__ import annotations
@@ -81,10 +83,18 @@ class ArtifactWatch:
 
     def _scan(self, folder: Path) -> None:
         """Pick up files made in a new folder before its own watch was in place."""
-        for top, dirs, files in os.walk(folder):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in files:
-                self._changed(Path(top) / name)
+        for path in _files(folder):
+            self._changed(path)
+
+    async def sweep(self, agent: str) -> None:
+        """Report every file now in the agent's folder, settled or not; `report` drops what is already recorded."""
+        for path in await asyncio.to_thread(_files, self.out_root / agent):
+            if self.owner(path) == agent:
+                try:
+                    size, sha256 = await digest(path)
+                except OSError:
+                    continue
+                self._report(path, size, sha256)
 
     def owner(self, path: Path) -> str | None:
         """The agent a file under the out root belongs to, or None when the file is ignored."""
@@ -134,6 +144,15 @@ class ArtifactWatch:
         if agent is not None:
             relative = path.relative_to(self.out_root).as_posix()
             self.report(ev.Artifact(agent=agent, path=relative, bytes=size, sha256=sha256))
+
+
+def _files(folder: Path) -> list[Path]:
+    """The files below `folder`, hidden folders skipped, symlinked folders not followed."""
+    found = []
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(top) / name for name in files)
+    return found
 
 
 def _signature(path: Path) -> Signature | None:

@@ -286,6 +286,8 @@ class Supervisor(CommandHandling):
                 return
             result = await self._drive(run, runner)
             if result.outcome != "done" or not self._loops_again(run):
+                if self.artifact_watch is not None:
+                    await self.artifact_watch.sweep(run.name)
                 self._finish(run, result.outcome or "done", result.summary)
                 return
             run.iteration += 1

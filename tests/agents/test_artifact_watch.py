@@ -171,6 +171,30 @@ async def test_the_watch_is_a_named_task_drained_by_finish(tmp_path: Path) -> No
     assert watch.task.done() and all(t.done() for t in asyncio.all_tasks() if t.get_name().startswith("artifact"))
 
 
+async def test_a_file_written_just_before_the_end_is_recorded_before_the_finish_and_handed_along(tmp_path: Path) -> None:
+    agents = ONE_AGENT + '\n[[agents]]\nname = "b"\nrole = "critic"\ntask = "Review."\nafter = ["a"]\n'
+    sink = MemorySink()
+    plan = make_plan(tmp_path, agents)
+    late = plan.out / "s1" / "a" / "late.md"
+
+    def script(request: ModelRequest) -> list[Step]:
+        if not late.exists():
+            late.parent.mkdir(parents=True, exist_ok=True)
+            late.write_text("# written by the agent itself\n")
+        return reply("Done.")
+
+    sup = Supervisor(plan, store=None, log=EventLog(sink, "s1"), providers={"sim": ScriptedProvider(script)}, out_root=plan.out / "s1")
+    await sup.start()
+    async with asyncio.timeout(WAIT_S):
+        await sup.wait()
+    await sup.finish()
+    kinds = [(e.kind, e.agent) for e in sink.events if e.kind in ("artifact", "agent_finished")]
+    assert kinds == [("artifact", "a"), ("agent_finished", "a"), ("agent_finished", "b")]
+    assert artifacts(sink)[0].sha256 == sha(b"# written by the agent itself\n")
+    started_b = [e for e in sink.of("b", "agent_status") if e.status == "starting"]
+    assert started_b[0].inputs == ["a/late.md"]
+
+
 def test_already_reported_needs_the_same_agent_path_and_content() -> None:
     state: FleetState = reduce_all([ev.Artifact(agent="a", path="a/x.md", bytes=1, sha256="s1")])
     assert already_reported(state, ev.Artifact(agent="a", path="a/x.md", bytes=1, sha256="s1"))
