@@ -10,6 +10,7 @@ import pytest
 from agents import commands as cmd
 from agents.providers.base import ModelRequest
 from agents.supervisor import CommandError, Supervisor
+from agents.tools.sandbox import bwrap_problem
 from agents.worktree_runs import REWORK_PREFIX
 from sessions.log import EventLog
 from tests.agents.gitrepo import branches, commit_files, git, make_repo
@@ -207,4 +208,25 @@ async def test_a_downstream_agent_starts_from_its_upstream_s_branch(tmp_path: Pa
     assert tree is not None and tree.target == "tokenmaxx/s1/a"
     assert (tree.path / "src" / "a.txt").exists() and (tree.path / "src" / "b.txt").exists()
     assert [f.path for f in diff_of(sup, "b").diff.files] == ["README.md", "src/b.txt"]
+    await sup.finish()
+
+
+def command_script(request: ModelRequest) -> list[Step]:
+    """One command that edits the worktree, reads its history and tries to escape into the user's checkout."""
+    if turns(request) == 0:
+        command = 'printf "more\\n" >> README.md && git log --format=%s && touch "$TOKENMAXX_OUT/../../project/escaped"'
+        return reply("Running.", ("run_command", {"command": command}))
+    return reply("Done.")
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap cannot run here")
+async def test_commands_in_the_sandbox_write_the_worktree_and_nothing_else(tmp_path: Path) -> None:
+    head = 'workspace = "worktree"\nsandbox = "bwrap"\n'
+    agents = agents_toml("a", extra='policy = { run_command = "auto" }')
+    sup, sink, provider, repo = setup(tmp_path, agents, head, script=command_script)
+    await run_agents(sup)
+    output = provider.requests[1].messages[-1].parts[0].output  # type: ignore[union-attr]
+    assert output.startswith("initial\n")
+    assert not (repo / "escaped").exists() and (repo / "README.md").read_text() == README
+    assert [(f.path, f.added) for f in diff_of(sup, "a").diff.files] == [("README.md", 1)]
     await sup.finish()
