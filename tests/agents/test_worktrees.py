@@ -230,3 +230,18 @@ async def test_commands_in_the_sandbox_write_the_worktree_and_nothing_else(tmp_p
     assert not (repo / "escaped").exists() and (repo / "README.md").read_text() == README
     assert [(f.path, f.added) for f in diff_of(sup, "a").diff.files] == [("README.md", 1)]
     await sup.finish()
+
+
+async def test_the_meter_counts_rework_and_lines_per_dollar(tmp_path: Path) -> None:
+    from tui.widgets.token_meter import _code_outcomes
+
+    sup, sink, provider, repo = setup(tmp_path, agents_toml("a", "b"))
+    await run_agents(sup)
+    sup.handle(cmd.Accept(agent="a", path="a/changes.diff"))
+    await until(lambda: diff_of(sup, "a").verdict == "accepted")
+    sup.handle(cmd.Reject(agent="b", path="b/changes.diff", note="Smaller, please."))
+    state = sup.state
+    assert (state.accepted, state.rejected, state.rework, state.lines_accepted) == (1, 1, 1, 5)
+    assert _code_outcomes(state) == f"  rework 1  {5 / state.cost_usd:,.0f} lines/$"
+    await until(lambda: sup.state.agents["b"].finished and diff_of(sup, "b").verdict is None)
+    await sup.finish()
