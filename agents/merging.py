@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.plan_models import MergeMode
-from agents.worktrees import GitError, Worktree, git_out, list_worktrees, run_git
+from agents.worktrees import GitError, Worktree, git_out, identity, list_worktrees, run_git
 from sessions.events import DiffFile, DiffSummary
 
 REWORK_HINT = "reject it with a note asking the agent to rebase onto {target}, or merge {branch} by hand"
@@ -102,8 +102,7 @@ async def _committer(repo: Path) -> dict[str, str]:
     """The user's own identity when git knows it, else tokenmaxx's, for the merge commit."""
     if (await run_git(repo, "var", "GIT_COMMITTER_IDENT")).returncode == 0:
         return {}
-    name, email = "tokenmaxx", "tokenmaxx@localhost"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    return identity("tokenmaxx")
 
 
 async def move_branch(repo: Path, target: str, old: str, new: str) -> None:

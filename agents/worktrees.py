@@ -192,13 +192,12 @@ async def commit_all(tree: Worktree, agent: str, session: str) -> bool:
     if (await run_git(tree.path, "diff", "--cached", "--quiet")).returncode == 0:
         return False
     message = f"{agent}: work of tokenmaxx agent {agent} in session {session}"
-    await git_out(tree.path, "commit", "--quiet", "--no-verify", "-m", message, env=agent_identity(agent))
+    await git_out(tree.path, "commit", "--quiet", "--no-verify", "-m", message, env=identity(f"tokenmaxx agent {agent}"))
     return True
 
 
-def agent_identity(agent: str) -> dict[str, str]:
-    """The author and committer of what tokenmaxx commits for an agent."""
-    name, email = f"tokenmaxx agent {agent}", "tokenmaxx@localhost"
+def identity(name: str, email: str = "tokenmaxx@localhost") -> dict[str, str]:
+    """The author and committer of a commit tokenmaxx makes."""
     return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
 
 
