@@ -12,10 +12,13 @@ from agents import commands as cmd
 from agents.commands import CommandError
 from agents.conversation import reprompt_text
 from agents.runs import AgentRun
+from agents.worktree_runs import rework_text
 from sessions import events as ev
 
 if TYPE_CHECKING:
     from agents.plan import Plan
+    from agents.worktree_runs import AgentWorktrees
+    from sessions.state import ArtifactInfo
     from sessions.state import FleetState
 
 STOPPED_NOTE = "The supervisor stopped you mid-turn and has now resumed you. Carry on from where you stopped."
@@ -25,6 +28,7 @@ class CommandHandling:
 
     plan: Plan
     runs: dict[str, AgentRun]
+    worktrees: AgentWorktrees
 
     @property
     def state(self) -> FleetState:
@@ -163,8 +167,26 @@ class CommandHandling:
 
     def _review(self, run: AgentRun, command: cmd.Accept | cmd.Reject) -> None:
         agent = self.state.agents[run.name]
-        if all(a.path != command.path for a in agent.artifacts):
+        artifact = next((a for a in agent.artifacts if a.path == command.path), None)
+        if artifact is None:
             raise CommandError(f"{run.name} has no deliverable {command.path}")
+        if artifact.diff is not None:
+            self._review_diff(run, command, artifact)
+            return
         self._record(command, text=command.note)
         verdict = "accepted" if isinstance(command, cmd.Accept) else "rejected"
         self.emit(ev.ArtifactReview(agent=run.name, path=command.path, verdict=verdict, note=command.note))
+
+    def _review_diff(self, run: AgentRun, command: cmd.Accept | cmd.Reject, artifact: ArtifactInfo) -> None:
+        """Accept a finished agent's diff by merging it (in a task); reject it, a note going back to the agent as rework."""
+        if not self.state.agents[run.name].finished:
+            raise CommandError(f"{run.name} is still working on its diff: review it once it has finished")
+        if artifact.verdict is not None:
+            raise CommandError(f"{run.name}'s diff was already {artifact.verdict}")
+        self._record(command, text=command.note)
+        if isinstance(command, cmd.Accept):
+            self.worktrees.accept(run.name, artifact)
+            return
+        self.emit(ev.ArtifactReview(agent=run.name, path=command.path, verdict="rejected", note=command.note))
+        if command.note.strip():
+            self._reprompt(run, cmd.Reprompt(agent=run.name, text=rework_text(command.note.strip()), by=command.by))

@@ -13,6 +13,7 @@ from agents.plan_models import AgentSpec, Policy
 from agents.tools import Workspace
 from agents.tools.workspace import HistoryCopy
 from agents.tools.sandbox import Sandbox, choose_sandbox
+from agents.worktrees import Worktree
 
 COMMAND_TOOL = "run_command"
 
@@ -22,10 +23,14 @@ def agent_sandbox(plan: Plan, spec: AgentSpec) -> Sandbox:
     return choose_sandbox(plan.sandbox_for(spec), spec.network)
 
 
-def agent_workspace(plan: Plan, spec: AgentSpec, out_root: Path, history: HistoryCopy | None = None) -> Workspace:
-    """The agent's view of the disk, how its commands run, and the history snapshot they see."""
+def agent_workspace(
+    plan: Plan, spec: AgentSpec, out_root: Path, history: HistoryCopy | None = None, worktree: Worktree | None = None
+) -> Workspace:
+    """The agent's view of the disk (its own worktree to edit, when it has one), how its commands run, and the history snapshot they see."""
     return Workspace(
-        project=plan.workdir,
+        project=plan.workdir if worktree is None else worktree.path,
+        writable_project=worktree is not None,
+        git_dir=None if worktree is None else worktree.git_dir,
         out_root=out_root,
         agent=spec.name,
         sandbox=agent_sandbox(plan, spec),

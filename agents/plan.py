@@ -29,6 +29,7 @@ from agents.plan_models import (
     LoopSpec,
     PlanFile,
     Policy,
+    WorkspaceKind,
     Price,
     ProviderConfig,
     ProviderKind,
@@ -112,6 +113,10 @@ class Plan(PlanFile):
         """Return the agent's `sandbox` setting, else the fleet's."""
         return self._spec(agent).sandbox or self.sandbox
 
+    def workspace_for(self, agent: AgentSpec | str) -> WorkspaceKind:
+        """Return the agent's `workspace` setting, else the fleet's."""
+        return self._spec(agent).workspace or self.workspace
+
     def env_pass_for(self, agent: AgentSpec | str) -> tuple[str, ...]:
         """Return the variables passed to the agent's commands: the fleet's, then its own."""
         return tuple(dict.fromkeys([*self.env_pass, *self._spec(agent).env_pass]))
@@ -160,17 +165,28 @@ class Plan(PlanFile):
     def _spec(self, agent: AgentSpec | str) -> AgentSpec:
         return self.agent(agent) if isinstance(agent, str) else agent
 
+    def _project_lines(self, agent: AgentSpec) -> list[str]:
+        """How the agent reaches the project: read-only with its own out folder, or its own git worktree to edit."""
+        if self.workspace_for(agent) == "worktree":
+            return [
+                "You work in your own git worktree of the project, on a branch of your own: the project root is yours",
+                "to edit (`write_file` paths are relative to it; `out:` paths still name the session's out folder).",
+                "Your changes against the base are your deliverable; tokenmaxx commits them when you finish.",
+            ]
+        return [
+            f"The project root is {self.workdir} (read-only for you).",
+            "Read and list paths relative to the project root; paths starting with `out:` read the",
+            "session's out folder, where every agent's outputs are (`out:<agent>/<file>`).",
+            f"`write_file` paths are relative to your own out folder (`out:{agent.name}/` to the others):",
+            f"write `notes.md`, not `out:{agent.name}/notes.md`.",
+        ]
+
     def _fleet_section(self, agent: AgentSpec) -> str:
         tools = self.tools_for(agent)
         lines = [
             "## This fleet",
             f'You are the agent "{agent.name}" in the fleet "{self.name}".',
-            f"The project root is {self.workdir} (read-only for you).",
-            f"Your tools: {', '.join(tools) if tools else 'none'}.",
-            "Read and list paths relative to the project root; paths starting with `out:` read the",
-            "session's out folder, where every agent's outputs are (`out:<agent>/<file>`).",
-            f"`write_file` paths are relative to your own out folder (`out:{agent.name}/` to the others):",
-            f"write `notes.md`, not `out:{agent.name}/notes.md`.",
+            *self._project_lines(agent),
             f"If you cannot do your task, say why and end your final reply with the words `{TASK_FAILED}`",
         ]
         asked = [tool for tool in tools if self.policy_for(agent, tool) == "ask"]

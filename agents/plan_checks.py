@@ -10,6 +10,7 @@ from pathlib import Path
 from agents.plan_errors import bad_name, did_you_mean
 from agents.plan_lines import KeyPath
 from agents.plan_models import (
+    AGENT_BASE,
     ENV_NAME_PATTERN,
     KNOWN_TOOLS,
     NAME_PATTERN,
@@ -168,6 +169,7 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
             if tool not in KNOWN_TOOLS:
                 yield Problem((*where, "policy", tool), f'unknown tool "{tool}"' + did_you_mean(tool, KNOWN_TOOLS))
         yield from _after_problems(where, agent, names)
+        yield from _base_problems(where, agent)
         if _kind(plan, agent.provider) == "sim":
             yield from _sim_problems(where, agent)
         if agent.harness is not None:
@@ -229,6 +231,15 @@ def _after_problems(where: KeyPath, agent: AgentSpec, names: Sequence[str]) -> I
             yield Problem(field, f'unknown agent "{dependency}"' + did_you_mean(dependency, names), at=at)
         elif dependency in agent.after[:position]:
             yield Problem(field, f'agent "{dependency}" is listed twice', at=at)
+
+
+def _base_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:
+    """`base = "agent:<name>"` must name an agent this one comes after, whose branch is then committed."""
+    if agent.base is None or not agent.base.startswith(AGENT_BASE):
+        return
+    upstream = agent.base[len(AGENT_BASE) :]
+    if upstream not in agent.after:
+        yield Problem((*where, "base"), f'"{agent.base}" names an agent not in after: add "{upstream}" to after')
 
 
 def _cycle_problems(agents: Sequence[AgentSpec]) -> Iterator[Problem]:

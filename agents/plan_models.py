@@ -15,6 +15,9 @@ Policy = Literal["auto", "ask", "deny"]
 ProviderKind = Literal["anthropic", "openai", "sim"]
 SandboxMode = Literal["auto", "bwrap", "none"]
 HarnessKind = Literal["claude-code", "codex"]
+AGENT_BASE = "agent:"  # `base = "agent:<name>"`: start from that upstream agent's branch
+WorkspaceKind = Literal["readonly", "worktree"]
+MergeMode = Literal["ff", "merge", "squash"]
 
 KNOWN_TOOLS = ("read_file", "list_files", "write_file", "run_command")
 PROVIDER_KINDS = ("anthropic", "openai", "sim")
@@ -156,6 +159,8 @@ class AgentSpec(_PlanModel):
     price_as: str | None = Field(default=None, min_length=1)
     harness: HarnessKind | None = None  # None: tokenmaxx's own loop
     harness_options: dict[str, Any] = {}  # checked against the harness's options model (plan_checks)
+    workspace: WorkspaceKind | None = None  # None: the fleet's; "worktree" gives it a git worktree of the workdir to edit
+    base: str | None = Field(default=None, min_length=1)  # the worktree's starting point: a ref, or "agent:<name>" (the default: HEAD)
 
     def claude_code_options(self) -> ClaudeCodeOptions:
         return ClaudeCodeOptions.model_validate(self.harness_options)
@@ -178,6 +183,9 @@ class PlanFile(_PlanModel):
     sandbox: SandboxMode = "auto"
     env_pass: list[str] = []
     notify: NotifySpec = Field(default_factory=NotifySpec)
+    workspace: WorkspaceKind = "readonly"
+    merge: MergeMode = "merge"  # how an accepted worktree diff joins its base branch
+    keep_worktrees: bool = False  # keep reviewed agents' worktrees and branches when the session ends
     providers: dict[str, ProviderConfig] = {}
     prices: dict[str, Price] = {}
     roles: dict[str, RoleSpec] = {}

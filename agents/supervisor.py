@@ -32,6 +32,8 @@ from agents.runners.factory import make_runner
 from agents.runs import AgentRun
 from agents.tasks import cancel_and_drain
 from agents.watchdog import Watchdog
+from agents.worktree_runs import AgentWorktrees
+from agents.worktrees import GitError
 from sessions import events as ev
 from sessions.log import EventLog
 from sessions.store import StoreError, new_session_id
@@ -91,6 +93,7 @@ class Supervisor(CommandHandling):
         )
         log.subscribe(self.watchdog.observe)
         self.plan_watch = PlanWatch(self) if watch_plan else None
+        self.worktrees = AgentWorktrees(plan, self.session_id, self.out_root, log.emit, lambda: self.state)
         self.artifact_watch = ArtifactWatch(self.out_root, self.runs.__contains__, self.emit) if watch_out else None
 
     @classmethod
@@ -179,6 +182,8 @@ class Supervisor(CommandHandling):
     async def finish(self, status: str | None = None) -> None:
         """End the session: stop what still runs, record how it ended, release providers."""
         stopped = await self.halt()
+        for note in await self.worktrees.close():
+            logger.info("%s", note)
         self.emit(ev.SessionEnded(status=status or self._session_status(stopped)))  # type: ignore[arg-type]
 
     async def halt(self) -> bool:
@@ -279,6 +284,11 @@ class Supervisor(CommandHandling):
             unsubscribe()
 
     async def _iterations(self, run: AgentRun, *, fresh: bool) -> None:
+        try:
+            await self.worktrees.prepare(run.spec)
+        except GitError as error:
+            self._finish(run, "failed", str(error))
+            return
         while True:
             await self.history.take(run.spec)
             runner = await self._runner(run, fresh=fresh)
@@ -286,6 +296,7 @@ class Supervisor(CommandHandling):
                 return
             result = await self._drive(run, runner)
             if result.outcome != "done" or not self._loops_again(run):
+                await self._deliver(run)
                 if self.artifact_watch is not None:
                     await self.artifact_watch.sweep(run.name)
                 self._finish(run, result.outcome or "done", result.summary)
@@ -293,6 +304,13 @@ class Supervisor(CommandHandling):
             run.iteration += 1
             take_pending_spec(self, run)
             fresh = True
+
+    async def _deliver(self, run: AgentRun) -> None:
+        """Commit a coding agent's worktree and report its diff; a git failure is logged, the agent's outcome stands."""
+        try:
+            await self.worktrees.deliver(run.name)
+        except GitError as error:
+            logger.warning("cannot deliver the diff of %s: %s", run.name, error)
 
     def _loops_again(self, run: AgentRun) -> bool:
         """Another iteration, unless the agent left the plan, ran its times, or the next could pass `until_usd`."""
@@ -340,7 +358,9 @@ class Supervisor(CommandHandling):
             system=self.plan.system_prompt(spec),
             tools=tuple(self.plan.tools_for(spec)),
             provider=self.plan.provider_config(spec.provider),
-            workspace=agent_workspace(self.plan, spec, self.out_root, self.history.copy_for(run.name)),
+            workspace=agent_workspace(
+                self.plan, spec, self.out_root, self.history.copy_for(run.name), self.worktrees.get(spec.name)
+            ),
             session_out=self.out_root,
             host=self,
             stall_after_s=self.plan.stall_after,

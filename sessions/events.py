@@ -224,12 +224,38 @@ class SupervisorAction(_Event):
     by: str = "user"  # "user" or "watchdog"
 
 
+class DiffFile(BaseModel):
+    """One file of a diff deliverable and its lines added and removed (0 and 0 for a binary file)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    added: int
+    removed: int
+
+
+class DiffSummary(BaseModel):
+    """A coding agent's changes on its branch against the commit it started from, and whether they merge cleanly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    branch: str
+    base_sha: str
+    target: str | None  # the branch an accepted diff merges into; None when the base is no branch
+    files: list[DiffFile]
+    added: int
+    removed: int
+    applies: bool  # whether it merges into the target's current head without a conflict
+    refused: str = Field(default="", exclude_if=lambda refused: not refused)  # why the last accept could not merge
+
+
 class Artifact(_Event):
     kind: Literal["artifact"] = "artifact"
     agent: str
     path: str
     bytes: int
     sha256: str
+    diff: DiffSummary | None = Field(default=None, exclude_if=lambda diff: diff is None)  # set for a worktree's diff
 
 
 class ArtifactReview(_Event):

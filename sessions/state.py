@@ -78,6 +78,7 @@ class ArtifactInfo(_Frozen):
     ts: float
     verdict: Verdict | None = None
     note: str = ""
+    diff: ev.DiffSummary | None = None  # set for a coding agent's worktree diff
 
 
 class PendingApproval(_Frozen):
@@ -120,6 +121,7 @@ class AgentState(_Frozen):
     iteration_costs: tuple[float, ...] = ()
     artifacts: tuple[ArtifactInfo, ...] = ()
     interventions: int = 0
+    rework: int = 0  # diffs rejected with a note that went back to the agent
     last_error: str = ""
     retry_at: float | None = None
     outcome: Outcome | None = None
@@ -185,6 +187,8 @@ class FleetState(_Frozen):
     burn: tuple[tuple[int, int, float], ...] = ()  # (second, tokens, usd) buckets
     accepted: int = 0
     rejected: int = 0
+    rework: int = 0
+    lines_accepted: int = 0  # lines added and removed by the accepted diffs
     interventions: int = 0
     plan_error: str | None = None
     stopped: tuple[str, ...] = ()  # agents paused by stop_all, for resume_all
@@ -401,7 +405,7 @@ def _end_line(agent: AgentState) -> Changes:
 
 
 def _artifact(agent: AgentState, event: ev.Artifact) -> Changes:
-    info = ArtifactInfo(path=event.path, bytes=event.bytes, sha256=event.sha256, ts=event.ts)
+    info = ArtifactInfo(path=event.path, bytes=event.bytes, sha256=event.sha256, ts=event.ts, diff=event.diff)
     kept = tuple(a for a in agent.artifacts if a.path != event.path)
     return {"artifacts": (*kept, info)}
 
@@ -413,7 +417,8 @@ def _review(agent: AgentState, event: ev.ArtifactReview) -> Changes:
     )
     if all(a.path != event.path for a in agent.artifacts):
         artifacts += (ArtifactInfo(path=event.path, bytes=0, sha256="", ts=event.ts, verdict=event.verdict, note=event.note),)
-    return {"artifacts": artifacts}
+    reworked = event.verdict == "rejected" and bool(event.note) and any(a.path == event.path and a.diff for a in artifacts)
+    return {"artifacts": artifacts, "rework": agent.rework + reworked}
 
 
 def _finished(agent: AgentState, event: ev.AgentFinished) -> Changes:
@@ -480,7 +485,15 @@ def _burned(burn: tuple[tuple[int, int, float], ...], ts: float, tokens: int, us
 def _count_reviews(changes: Changes) -> Changes:
     agents: dict[str, AgentState] = changes["agents"]  # type: ignore[assignment]
     verdicts = [a.verdict for agent in agents.values() for a in agent.artifacts]
-    return {**changes, "accepted": verdicts.count("accepted"), "rejected": verdicts.count("rejected")}
+    lines = sum(a.diff.added + a.diff.removed for agent in agents.values() for a in agent.artifacts if a.diff and a.verdict == "accepted")
+    rework = sum(agent.rework for agent in agents.values())
+    return {
+        **changes,
+        "accepted": verdicts.count("accepted"),
+        "rejected": verdicts.count("rejected"),
+        "rework": rework,
+        "lines_accepted": lines,
+    }
 
 
 def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> Changes:

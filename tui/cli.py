@@ -498,6 +498,17 @@ def import_(file: Path, db: str | None) -> None:
 
 
 @main.command()
+@click.argument("repo", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Remove the leftovers (without it, only list them).")
+@click.option("--force", is_flag=True, help="Also remove worktrees that hold uncommitted changes.")
+def gc(repo: Path, yes: bool, force: bool) -> None:
+    """List (and with --yes remove) the worktrees and branches that ended sessions left in REPO (default: here)."""
+    from tui.gc_cli import collect_garbage
+
+    sys.exit(collect_garbage(repo, yes=yes, force=force, echo=echo))
+
+
+@main.command()
 @click.option("--since", metavar="DATE", help="Only what happened since DATE (YYYY-MM-DD, or 7d, 12h, 2w ago).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--by", "by", type=click.Choice(["user", "role", "model", "plan", "harness", "day"]), multiple=True, help="Group by this (repeatable; default: role, model, plan and day).")

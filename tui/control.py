@@ -77,11 +77,11 @@ class Control:
     def drop_reprompt(self, name: str) -> bool:
         return self.reprompts.drop(name)
 
-    def review(self, agent: str, path: str, *, accept: bool) -> bool:
+    def review(self, agent: str, path: str, *, accept: bool, note: str = "") -> bool:
         """Accept or reject a deliverable; overturning an earlier verdict says so, since a slipped key would go unseen."""
         shown = self.fleet.state.agents.get(agent)
         before = next((a.verdict for a in shown.artifacts if a.path == path), None) if shown else None
-        command = cmd.Accept(agent=agent, path=path) if accept else cmd.Reject(agent=agent, path=path)
+        command = cmd.Accept(agent=agent, path=path) if accept else cmd.Reject(agent=agent, path=path, note=note)
         sent = self.send(command)
         after = "accepted" if accept else "rejected"
         if sent and before is not None and before != after:

@@ -146,7 +146,7 @@ class ClaudeCodeRunner:
 
     def _client_options(self) -> ClaudeAgentOptions:
         workspace = self.setup.workspace
-        own = workspace.own_out
+        own = workspace.command_dir
         own.mkdir(parents=True, exist_ok=True)
         home = self.setup.harness_home
         preset: dict[str, Any] = {"type": "preset", "preset": "claude_code", "append": self.setup.system}
@@ -254,7 +254,7 @@ class ClaudeCodeRunner:
     async def _decide(self, name: str, args: dict[str, Any], call_id: str) -> PermissionResultAllow | PermissionResultDeny:
         tool = harness_tool(name)
         if name in WRITE_TOOLS and not self._inside_own_out(args.get("file_path") or args.get("notebook_path")):
-            return PermissionResultDeny(message=f"{name} may only write inside {self.setup.workspace.own_out}")
+            return PermissionResultDeny(message=f"{name} may only write inside {self.setup.workspace.command_dir}")
         policy = self.host.policy(self.agent, tool)
         if policy == "deny":
             return PermissionResultDeny(message=f"{name} is not allowed for this agent (policy: deny)")
@@ -268,7 +268,7 @@ class ClaudeCodeRunner:
     def _inside_own_out(self, path: object) -> bool:
         if not isinstance(path, str) or not path:
             return False
-        own = self.setup.workspace.own_out.resolve()
+        own = self.setup.workspace.command_dir.resolve()
         target = Path(os.path.realpath(own / path))
         return target == own or own in target.parents
 

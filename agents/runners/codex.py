@@ -73,7 +73,7 @@ def codex_agent(setup: RunnerSetup) -> CodexAgent:
         provider=spec.provider,
         codex=find_codex(options.codex_path),
         folder=setup.harness_home / "codex",
-        workdir=setup.workspace.out_root / spec.name,
+        workdir=setup.workspace.command_dir,
         setup=CodexSetup(
             model=setup.model,
             base_url=setup.provider.base_url or DEFAULT_BASE_URL,

@@ -64,7 +64,7 @@ class RunCommand(BaseTool):
             raise ToolError(str(refusal)) from None
         before = await asyncio.to_thread(snapshot, own_out)
         async with private_home(ws.sandbox) as home:
-            result = await run_in_group(argv, own_out, command_env(ws, home), ws.command_timeout_s, ws.output_cap)
+            result = await run_in_group(argv, ws.command_dir, command_env(ws, home), ws.command_timeout_s, ws.output_cap)
         after = await asyncio.to_thread(snapshot, own_out)
         written = [own_out / name for name in changed_files(before, after)]
         ok = result.returncode == 0 and not result.timed_out

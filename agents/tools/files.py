@@ -115,7 +115,7 @@ class WriteFile(BaseTool):
         return ToolOutcome(
             ok=True,
             output=f"wrote {len(data)} bytes to {as_model_path(ws, real)}",
-            written=[own_out_path(ws, real)],
+            written=own_out_path(ws, real),
         )
 
 

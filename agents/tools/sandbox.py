@@ -88,14 +88,14 @@ class Bubblewrap:
 
     def argv(self, command: str, ws: Workspace) -> list[str]:
         """bwrap's options, then /bin/sh -c `command` in the agent's own out folder."""
-        own_out = str(ws.own_out.resolve())
         return [
             self.path,
             *namespace_args(network=ws.network),
             *system_args(),
-            *folder_args(ws.project.resolve(), ws.out_root.resolve(), Path(own_out)),
+            *git_dir_args(ws),
+            *folder_args(ws.project.resolve(), ws.out_root.resolve(), ws.own_out.resolve(), ws.writable_project),
             *history_args(ws),
-            "--chdir", own_out,
+            "--chdir", str(ws.command_dir.resolve()),
             "--", "/bin/sh", "-c", command,
         ]  # fmt: skip
 
@@ -127,15 +127,22 @@ def system_args() -> list[str]:
     return [*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
 
 
-def folder_args(project: Path, out_root: Path, own_out: Path) -> list[str]:
-    """The project and the out folder read-only, the agent's own out folder read-write.
+def folder_args(project: Path, out_root: Path, own_out: Path, writable_project: bool = False) -> list[str]:
+    """The project (read-write when it is the agent's worktree) and the out folder read-only, the agent's own out folder read-write.
 
     They come after the private /tmp, which would otherwise hide any of them that lies under /tmp."""
     return [
-        "--ro-bind", str(project), str(project),
+        "--bind" if writable_project else "--ro-bind", str(project), str(project),
         "--ro-bind", str(out_root), str(out_root),
         "--bind", str(own_out), str(own_out),
     ]  # fmt: skip
+
+
+def git_dir_args(ws: Workspace) -> list[str]:
+    """The repository's git folder read-only, so git can read a worktree's history; before the worktree, which may lie inside it."""
+    if ws.git_dir is None:
+        return []
+    return ["--ro-bind", str(ws.git_dir.resolve()), str(ws.git_dir.resolve())]
 
 
 def history_args(ws: Workspace) -> list[str]:

@@ -66,6 +66,8 @@ class Workspace:
     network: bool = False
     env_pass: tuple[str, ...] = ()
     history: HistoryCopy | None = None  # None: the plan does not give this agent the history
+    writable_project: bool = False  # a coding agent's own git worktree: it edits the project, commands run there
+    git_dir: Path | None = None  # the repository's git folder, readable by a worktree's commands (git log, git diff)
 
     def __post_init__(self) -> None:
         if self.agent in ("", ".", "..") or "/" in self.agent or "\0" in self.agent:
@@ -77,8 +79,13 @@ class Workspace:
 
     @property
     def own_out(self) -> Path:
-        """The one folder this agent may write in."""
+        """The agent's own out folder, writable by its tools."""
         return self.out_root / self.agent
+
+    @property
+    def command_dir(self) -> Path:
+        """Where its commands run: its worktree when it has one, else its own out folder."""
+        return self.project if self.writable_project else self.own_out
 
 
 def resolve_readable(ws: Workspace, raw: str) -> Path:
@@ -90,6 +97,8 @@ def resolve_readable(ws: Workspace, raw: str) -> Path:
 
 def resolve_writable(ws: Workspace, raw: str) -> Path:
     """Map a write path to a real path inside the agent's own out folder, refusing anything else."""
+    if ws.writable_project and not raw.startswith(OUT_PREFIX):
+        return _resolve_in_worktree(ws, raw)
     where = f"your out folder ({OUT_PREFIX}{ws.agent}/)"
     relative = raw
     if raw.startswith(OUT_PREFIX):
@@ -104,6 +113,16 @@ def resolve_writable(ws: Workspace, raw: str) -> Path:
     return real
 
 
+def _resolve_in_worktree(ws: Workspace, raw: str) -> Path:
+    """A write path inside the agent's worktree, never into its `.git` (which git alone maintains)."""
+    parts = _lexical_parts(raw, raw, "your worktree (the project root)")
+    if not parts:
+        raise ToolError(f"path {raw!r} names the project root itself; give a file name such as 'README.md'")
+    if parts[0] == ".git":
+        raise ToolError(f"refused: path {raw!r} is inside .git; tokenmaxx commits your changes when you finish")
+    return _confine(ws.project, raw, raw, "your worktree (the project root)")
+
+
 def as_model_path(ws: Workspace, real: Path) -> str:
     """Show a real path the way the model names it: project-relative or `out:`-prefixed."""
     out_real = real_root(ws.out_root)
@@ -112,9 +131,11 @@ def as_model_path(ws: Workspace, real: Path) -> str:
     return real.relative_to(real_root(ws.project)).as_posix() or "."
 
 
-def own_out_path(ws: Workspace, real: Path) -> Path:
-    """Express a real path inside the agent's out folder under `ws.own_out` as the caller spelled it."""
-    return ws.own_out / real.relative_to(real_root(ws.own_out))
+def own_out_path(ws: Workspace, real: Path) -> list[Path]:
+    """A real path inside the agent's out folder under `ws.own_out` as the caller spelled it; none for a worktree file."""
+    if not real.is_relative_to(real_root(ws.own_out)):
+        return []
+    return [ws.own_out / real.relative_to(real_root(ws.own_out))]
 
 
 def real_root(root: Path) -> Path:

@@ -61,7 +61,7 @@ class AgentScreen(SupervisedScreen):
         self._live: list[ev.Event] = []
         self._last_seq = 0
         self._unsubscribe = lambda: None
-        self._previewed: tuple[str, str] | None = None
+        self._previewed: tuple[str, str, ev.DiffSummary | None] | None = None
 
     def compose(self) -> ComposeResult:
         fleet = self.cockpit.fleet
@@ -155,9 +155,9 @@ class AgentScreen(SupervisedScreen):
 
     def _preview_selected(self) -> None:
         artifact = self.query_one(ArtifactList).selected
-        if artifact is None or self._previewed == (artifact.path, artifact.sha256):
+        if artifact is None or self._previewed == (artifact.path, artifact.sha256, artifact.diff):
             return
-        self._previewed = (artifact.path, artifact.sha256)
+        self._previewed = (artifact.path, artifact.sha256, artifact.diff)
         root = self.cockpit.fleet.out_root
         if root is None:
             self.query_one(ArtifactPreview).show_message(artifact.path, "the session's output folder is not on this machine")
@@ -179,10 +179,17 @@ class AgentScreen(SupervisedScreen):
 
     def on_agent_screen_preview_loaded(self, message: PreviewLoaded) -> None:
         preview = self.query_one(ArtifactPreview)
-        if message.text is not None:
+        diff = self._diff_of(message.path)
+        if message.text is not None and diff is not None:
+            preview.show_diff(message.path, diff, message.text)
+        elif message.text is not None:
             preview.show_text(message.path, message.text)
         else:
             preview.show_message(message.path, message.problem or "")
+
+    def _diff_of(self, path: str) -> ev.DiffSummary | None:
+        agent = self.state.agents.get(self.agent)
+        return next((a.diff for a in agent.artifacts if a.path == path), None) if agent else None
 
     def action_back(self) -> None:
         self.dismiss()

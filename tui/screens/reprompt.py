@@ -33,15 +33,16 @@ class RepromptModal(ModalScreen[RepromptAnswer | None]):
         Binding("escape", "cancel", "Cancel", id="reprompt.cancel"),
     ]
 
-    def __init__(self, targets: list[str], *, busy: list[str], queued: str | None = None) -> None:
+    def __init__(self, targets: list[str], *, busy: list[str], queued: str | None = None, title: str | None = None) -> None:
         super().__init__()
+        self.title_text = title
         self.targets = targets
         self.busy = busy
         self.queued = queued
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reprompt"):
-            yield Label(terminal_safe_line(_title(self.targets)), id="title")
+            yield Label(terminal_safe_line(self.title_text or _title(self.targets)), id="title")
             yield Label(terminal_safe_line(_hint(self.busy, self.queued)), id="hint")
             yield TextArea(self.queued or "", id="message", soft_wrap=True, show_line_numbers=False)
             with Horizontal(id="buttons"):

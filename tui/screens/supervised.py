@@ -151,8 +151,17 @@ class SupervisedScreen(Screen[None]):
 
     def action_review(self, accept: bool) -> None:
         deliverable = self.deliverable()
-        if deliverable is not None:
-            self.cockpit.control.review(*deliverable, accept=accept)
+        if deliverable is None:
+            return
+        if not accept and _is_diff(self.state, *deliverable):
+            modal = RepromptModal([deliverable[0]], busy=[], title=f"Reject {deliverable[0]}'s diff; a note goes back to it as rework")
+            self.app.push_screen(modal, lambda answer: self._rejected(deliverable, answer))
+            return
+        self.cockpit.control.review(*deliverable, accept=accept)
+
+    def _rejected(self, deliverable: tuple[str, str], answer: RepromptAnswer | None) -> None:
+        if answer is not None and not answer.drop:
+            self.cockpit.control.review(*deliverable, accept=False, note=answer.text.strip())
 
     def action_approvals(self) -> None:
         """Open the queue, or say that it is empty: a key that does nothing looks broken."""
@@ -174,6 +183,12 @@ class SupervisedScreen(Screen[None]):
     def _stopped_all(self, yes: bool | None) -> None:
         if yes:
             self.cockpit.control.stop_all()
+
+
+def _is_diff(state: FleetState, agent: str, path: str) -> bool:
+    """Whether the deliverable is a coding agent's diff, whose rejection may carry a note back to it."""
+    shown = state.agents.get(agent)
+    return shown is not None and any(a.path == path and a.diff is not None for a in shown.artifacts)
 
 
 def _named(names: list[str]) -> str:

@@ -185,7 +185,14 @@ def _trend(state: FleetState, now: float) -> list[Figure]:
             "/accepted",
             f"  interventions {state.interventions}",
         ),
+        *([_until(1, _code_outcomes(state))] if state.rework or state.lines_accepted else []),
     ]
+
+
+def _code_outcomes(state: FleetState) -> str:
+    """Rework rounds and lines of accepted diffs per dollar, once coding agents have any."""
+    per_usd = f"  {state.lines_accepted / state.cost_usd:,.0f} lines/$" if state.cost_usd > 0 and state.lines_accepted else ""
+    return f"  rework {state.rework}{per_usd}"
 
 
 def _merged(buckets: list[int], by: int) -> list[int]:
