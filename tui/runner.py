@@ -206,17 +206,31 @@ async def replay_tui(session: str, db_path: StoreTarget, *, speed: int, at: int 
 
 
 async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
-    """Open the sessions browser on the store at `db_path`; enter replays a session, r resumes one once the browser closes."""
+    """Open the sessions browser on the store at `db_path`; enter replays a session or attaches to a running fleet, r resumes one, once the browser closes."""
     from agents.resume import CannotResume
     from tui.app import TokenmaxxApp
     from tui.config import load_config
 
     app = TokenmaxxApp(None, config=load_config(), store_path=db_path)
     await app.run_async()
+    if app.attach_after is not None:
+        return await _attach_chosen(app.attach_after, echo)
     if app.resume_after is None:
         return 0
     try:
         return await resume_tui(app.resume_after, db_path, echo=echo)
     except CannotResume as error:
         echo(f"tokenmaxx: {error}")
+        return 2
+
+
+async def _attach_chosen(session_id: str, echo: Echo) -> int:
+    """Attach to the fleet chosen in the browser; 2 with why when it ended meanwhile."""
+    from agents.wire import WireError, socket_path
+    from tui.fleet_cli import attach_tui
+
+    try:
+        return await attach_tui(socket_path(session_id), echo)
+    except (WireError, OSError) as error:
+        echo(f"tokenmaxx: cannot attach to session {session_id}: {error}")
         return 2
