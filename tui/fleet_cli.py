@@ -1,4 +1,4 @@
-"""The commands around fleet processes: start one and attach, `attach`, `ps`, `stop` and `ctl`.
+"""The commands around fleet processes: start one (a plan, the demo or a resumed session) and attach, `attach`, `ps`, `stop` and `ctl`.
 
 Each is a client of a fleet's socket (`agents.fleet_client`); the TUI attached is `RemoteFleet`
 on the same app that runs an in-process fleet, so the screen is the same either way.
@@ -18,7 +18,11 @@ from agents import commands as cmd
 from agents import wire
 from agents.fleet_client import FleetConnection, FoundFleet, command, find_fleets, stop
 from agents.fleet_process import LOG_NAME, LaunchSpec
+from agents.notify import NotifySettings
+from agents.plan import Plan
+from agents.resume import Warn
 from agents.tasks import cancel_and_drain
+from sessions.store_api import StoreTarget, open_store
 from tui.format import count, duration, plural
 from tui.headless import exit_code
 
@@ -43,6 +47,24 @@ def start_fleet(spec: LaunchSpec) -> Path:
     if done.returncode != 0:
         raise FleetCommandError(f"the fleet did not start:\n{_tail(log_path)}\n(its log: {log_path})")
     return wire.socket_path(spec.session_id)
+
+
+async def resume_spec(
+    session: str, db_path: StoreTarget, *, force: Warn | None, accept: Callable[[Plan], None], notify: NotifySettings
+) -> LaunchSpec:
+    """The spec of a fleet process resuming `session`, once checked here: resumable, its lock free, its plan read and `accept`ed.
+
+    Raises CannotResume with why not; the lock taken for the check is let go when the store closes,
+    and the fleet process takes it again for as long as it runs the session.
+    """
+    from agents.resume import resumed_supervisor
+
+    async with await open_store(db_path) as store:
+        session_id = await store.resolve(session)
+        supervisor, _ = await resumed_supervisor(store, session_id, force=force)
+        accept(supervisor.plan)
+    out = supervisor.out_root.parent
+    return LaunchSpec(kind="resume", session_id=session_id, db=db_path, out=out, cwd=Path.cwd(), force=force is not None, notify=notify)
 
 
 def _tail(path: Path) -> str:

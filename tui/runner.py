@@ -124,30 +124,6 @@ async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prep
     return exit_code(supervisor.state)
 
 
-async def resume_tui(
-    session: str, db_path: StoreTarget, *, echo: Echo, replay_db: StoreTarget | None = None, force: Warn | None = None, accept: Accept | None = None
-) -> int:
-    """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
-    from agents.resume import resume, resumed_supervisor
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
-    from tui.fleet_view import LiveFleet
-
-    async with await open_store(db_path) as store:
-        supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
-        if accept is not None:
-            accept(supervisor.plan)
-        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
-        await _ready_to_record(store)
-        async with notifying(supervisor, app.config):
-            try:
-                await _run_app(app, store)
-            finally:
-                await _end(supervisor, store, db_path)
-        echo(await _closing_line(store, supervisor, replay_db))
-    return exit_code(supervisor.state)
-
-
 async def _run_app(app: App[Any], store: SessionStore) -> None:
     """Run the app until it is closed, or until the store fails, which closes it."""
 
@@ -217,11 +193,15 @@ async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
         return await _attach_chosen(app.attach_after, echo)
     if app.resume_after is None:
         return 0
+    from tui.fleet_cli import FleetCommandError, resume_spec, start_fleet
+
     try:
-        return await resume_tui(app.resume_after, db_path, echo=echo)
-    except CannotResume as error:
+        spec = await resume_spec(app.resume_after, db_path, force=None, accept=lambda plan: None, notify=app.config.settings.notify)
+        path = await asyncio.to_thread(start_fleet, spec)
+    except (CannotResume, FleetCommandError) as error:
         echo(f"tokenmaxx: {error}")
         return 2
+    return await _attach_chosen(spec.session_id, echo)
 
 
 async def _attach_chosen(session_id: str, echo: Echo) -> int:
