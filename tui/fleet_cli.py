@@ -110,7 +110,7 @@ async def attach_tui(path: Path, echo: Echo) -> int:
                     await fleet.gone.wait()
         finally:
             await fleet.close()
-    return _closing(fleet, echo)
+    return await _closing(fleet, echo)
 
 
 async def _exit_when_gone(fleet: object, app: object) -> None:
@@ -118,7 +118,7 @@ async def _exit_when_gone(fleet: object, app: object) -> None:
     app.exit()  # type: ignore[attr-defined]
 
 
-def _closing(fleet: object, echo: Echo) -> int:
+async def _closing(fleet: object, echo: Echo) -> int:
     """What the terminal keeps: how the fleet ended, or that it runs on and how to come back."""
     from tui.remote_fleet import RemoteFleet
 
@@ -129,13 +129,24 @@ def _closing(fleet: object, echo: Echo) -> int:
         echo(f"tokenmaxx: {ended.reason}", err=True)
         return 2
     if ended is not None:
-        echo(f"{ended.reason}  ·  session {short}  ·  outputs in {hello.out_root}  ·  replay: tokenmaxx replay {short}")
+        echo(await _ended_line(hello))
         return exit_code(fleet.state)
     if fleet.gone.is_set() and not fleet.detached:
         echo(f"tokenmaxx: the fleet process (pid {hello.pid}) is gone without a word; `tokenmaxx resume {short}` takes the session up again", err=True)
         return 1
     echo(f"detached: the fleet runs on (pid {hello.pid})  ·  tokenmaxx attach {short}  ·  tokenmaxx stop {short}")
     return 0
+
+
+async def _ended_line(hello: wire.FleetHello) -> str:
+    """The line an in-process run leaves (`runner.closing_line`), naming the database unless it is the default one."""
+    from sessions.store import default_db_path
+    from tui.runner import closing_line
+
+    db: StoreTarget = hello.db if "://" in hello.db else Path(hello.db)
+    replay_db = None if db == default_db_path() else db
+    async with await open_store(db) as store:
+        return await closing_line(store, hello.session_id, Path(hello.out_root), replay_db)
 
 
 # -- ps, stop, ctl ----------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prep
                 await _run_app(app, store)
             finally:
                 await _end(supervisor, store, db_path)
-        echo(await _closing_line(store, supervisor, replay_db))
+        echo(await closing_line(store, supervisor.session_id, supervisor.out_root, replay_db))
     return exit_code(supervisor.state)
 
 
@@ -138,12 +138,12 @@ async def _run_app(app: App[Any], store: SessionStore) -> None:
         await cancel_and_drain(watching)
 
 
-async def _closing_line(store: SessionStore, supervisor: Supervisor, replay_db: StoreTarget | None) -> str:
+async def closing_line(store: SessionStore, session_id: str, out_root: Path, replay_db: StoreTarget | None) -> str:
     """What the terminal keeps once the TUI is gone: the session, its outputs and the command that replays it."""
-    replay = f"tokenmaxx replay {await _short_id(store, supervisor.session_id)}"
+    replay = f"tokenmaxx replay {await _short_id(store, session_id)}"
     if replay_db is not None:
         replay += f" --db {replay_db}"
-    return f"session {supervisor.session_id}  ·  outputs in {_from_here(supervisor.out_root)}  ·  replay: {replay}"
+    return f"session {session_id}  ·  outputs in {_from_here(out_root)}  ·  replay: {replay}"
 
 
 async def _short_id(store: SessionStore, session_id: str) -> str:

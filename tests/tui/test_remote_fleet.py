@@ -20,7 +20,10 @@ from agents.supervisor import Supervisor
 from sessions.log import EventLog
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, make_plan, reply, until
 from tests.agents.test_supervisor import ONE_AGENT, supervisor
+from sessions.store import Store
+from tui.fleet_cli import _closing
 from tui.remote_fleet import RemoteFleet
+from tui.runner import closing_line
 
 
 def stalling(request):  # type: ignore[no-untyped-def]
@@ -221,3 +224,25 @@ async def test_a_queued_reprompt_outlives_the_client_that_queued_it_and_every_cl
     await two.close()
     await sup.finish()
     await server.close("ended")
+
+
+async def test_the_closing_line_of_an_attached_fleet_that_ended_is_the_in_process_one(tmp_path: Path, fleet_runtime_dir: Path) -> None:
+    db = tmp_path / "s.db"
+    async with await Store.open(db) as store:
+        provider = ScriptedProvider(lambda request: reply("Done."))
+        sup = Supervisor(make_plan(tmp_path, ONE_AGENT), store, EventLog(store, "s1"), providers={"sim": provider})
+        server = FleetServer(sup, store, wire.socket_path("s1"), db_path=db)
+        await server.start()
+        await sup.start()
+        client = await RemoteFleet.attach(server.path, "tui:1")
+        await sup.wait()
+        await sup.finish()
+        await store.flush()
+        await server.close("the fleet ended: done")
+        await until(client.gone.is_set)
+        lines: list[str] = []
+        code = await _closing(client, lambda text, err=False: lines.append(text))
+        await client.close()
+        expected = await closing_line(store, "s1", sup.out_root, db)
+    assert code == 0 and lines == [expected]
+    assert expected.startswith("session s1  ·  outputs in ") and expected.endswith(f"replay: tokenmaxx replay s1 --db {db}")
