@@ -228,9 +228,7 @@ class SessionsScreen(Screen[None]):
         elif not self.closable:
             self.cockpit.attach_on_exit(session.id)
         else:
-            command = f"tokenmaxx attach {session.id}"
-            self.app.copy_to_clipboard(command)
-            self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
+            self._offer(f"tokenmaxx attach {session.id}")
 
     def action_resume(self) -> None:
         """An interrupted session: from the browser the app started on, closes it and resumes there; else names the command."""
@@ -244,9 +242,12 @@ class SessionsScreen(Screen[None]):
         elif not self.closable:
             self.cockpit.resume_on_exit(session.id)
         else:
-            command = f"tokenmaxx resume {session.id}"
-            self.app.copy_to_clipboard(command)
-            self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
+            self._offer(f"tokenmaxx resume {session.id}")
+
+    def _offer(self, command: str) -> None:
+        """A fleet is on view in this app: copy the command that does it from a shell, and say so."""
+        self.app.copy_to_clipboard(command)
+        self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
 
     def action_export(self) -> None:
         session = self.selected
