@@ -1,16 +1,21 @@
 """How the supervisor carries out commands: each is checked, recorded as a `supervisor_action`, then done.
 
 `handle` never blocks: killing, restarting, reprompting and stopping all cancel tasks; the
-agent's own task records what follows (its `agent_finished`, its next turn, its pause).
+agent's own task records what follows (its `agent_finished`, its next turn, its pause). A
+reprompt queued for a busy agent waits in `reprompts` and is sent once an event shows the agent
+at a safe point.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from agents import commands as cmd
 from agents.commands import CommandError
 from agents.conversation import reprompt_text
+from agents.reprompt_queue import RepromptQueue
 from agents.runs import AgentRun
 from agents.worktree_runs import rework_text
 from sessions import events as ev
@@ -29,6 +34,8 @@ class CommandHandling:
     plan: Plan
     runs: dict[str, AgentRun]
     worktrees: AgentWorktrees
+    reprompts: RepromptQueue
+    _delivery_due = False
 
     @property
     def state(self) -> FleetState:
@@ -51,6 +58,7 @@ class CommandHandling:
         match command:
             case cmd.Kill():
                 self._require_unfinished(run)
+                self.reprompts.drop(run.name)
                 self._record(command)
                 self._stop(run, "kill")
             case cmd.Pause():
@@ -66,7 +74,10 @@ class CommandHandling:
                 run.resume()
             case cmd.Reprompt():
                 self._reprompt(run, command)
+            case cmd.QueueReprompt() | cmd.DropReprompt():
+                self._queue(run, command)
             case cmd.Restart():
+                self.reprompts.drop(run.name)
                 self._record(command)
                 self._restart(run)
             case cmd.Approve() | cmd.Deny():
@@ -125,10 +136,42 @@ class CommandHandling:
         run.note(reprompt_text(STOPPED_NOTE))
         return STOPPED_NOTE
 
+    def _queue(self, run: AgentRun, command: cmd.QueueReprompt | cmd.DropReprompt) -> None:
+        """Queue a message for the agent's next safe point (replacing one waiting), or drop the one waiting."""
+        if isinstance(command, cmd.DropReprompt):
+            if not self.reprompts.drop(run.name):
+                raise CommandError(f"no message waits for {run.name}")
+            self._record(command)
+            return
+        text = command.text.strip()
+        if not text:
+            raise CommandError("a reprompt needs a message")
+        self._record(command, text=text)
+        self.reprompts.put(self.state.agents[run.name], text, command.by)
+        self._deliver_soon()
+
+    def reprompts_heard(self, event: ev.Event, state: FleetState) -> None:
+        """After an event, while messages wait, look (outside the emit) for agents that reached a safe point."""
+        if len(self.reprompts):
+            self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        if not self._delivery_due:
+            self._delivery_due = True
+            asyncio.get_running_loop().call_soon(self._deliver_due)
+
+    def _deliver_due(self) -> None:
+        """Send the queued reprompts whose agents reached a safe point, as their senders asked."""
+        self._delivery_due = False
+        for queued in self.reprompts.due(self.state.agents):
+            with contextlib.suppress(CommandError):  # its agent went from the plan meanwhile
+                self.handle(cmd.Reprompt(agent=queued.agent, text=queued.text, by=queued.by))
+
     def _reprompt(self, run: AgentRun, command: cmd.Reprompt) -> None:
         text = command.text.strip()
         if not text:
             raise CommandError("a reprompt needs a message")
+        self.reprompts.drop(run.name)
         self._record(command, text=text)
         run.interrupted = False
         run.note(reprompt_text(text))

@@ -47,6 +47,19 @@ class Reprompt(_Command):
     text: str
 
 
+class QueueReprompt(_Command):
+    """A reprompt that waits for the agent's next safe point, held by the supervisor until then."""
+
+    action: Literal["queue_reprompt"] = "queue_reprompt"
+    agent: str
+    text: str
+
+
+class DropReprompt(_Command):
+    action: Literal["drop_reprompt"] = "drop_reprompt"
+    agent: str
+
+
 class Restart(_Command):
     action: Literal["restart"] = "restart"
     agent: str
@@ -88,7 +101,7 @@ class ResumeAll(_Command):
 
 
 Command: TypeAlias = Annotated[
-    Union[Kill, Pause, Resume, Reprompt, Restart, Approve, Deny, Accept, Reject, StopAll, ResumeAll],
+    Union[Kill, Pause, Resume, Reprompt, QueueReprompt, DropReprompt, Restart, Approve, Deny, Accept, Reject, StopAll, ResumeAll],
     Field(discriminator="action"),
 ]
 
@@ -116,8 +129,10 @@ def _agent_refusal(command: Command, agent: AgentState) -> str | None:  # noqa: 
             return f"{agent.name} is already paused"
         case Resume() if not _paused(agent):
             return f"{agent.name} is not paused"
-        case Reprompt() if not command.text.strip():
+        case Reprompt() | QueueReprompt() if not command.text.strip():
             return "a reprompt needs a message"
+        case DropReprompt() if not agent.queued_reprompt:
+            return f"no message waits for {agent.name}"
         case Approve() | Deny() if all(p.call_id != command.call_id for p in agent.pending):
             return f"{agent.name} is not waiting for approval of call {command.call_id}"
         case Accept() | Reject() if all(a.path != command.path for a in agent.artifacts):

@@ -1,6 +1,6 @@
 """The fleet process: one session of a plan, run to its end on its own and served on its socket.
 
-`tokenmaxx run` and `tokenmaxx demo` write a `LaunchSpec`, start `tokenmaxx fleet-serve` with it
+`tokenmaxx run`, `tokenmaxx demo` and `tokenmaxx resume` write a `LaunchSpec`, start `tokenmaxx fleet-serve` with it
 in a new session (see `agents.keeper`), and attach a TUI to the socket once it answers. The
 process ends when its fleet ends, when a client asks it to stop, on SIGTERM, or on a storage
 fault, which every attached client is told.
@@ -9,6 +9,8 @@ fault, which every attached client is told.
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +29,11 @@ LOG_NAME = "fleet.log"
 
 
 class LaunchSpec(BaseModel):
-    """What the fleet process runs: a plan file or the demo, for a session id chosen by whoever starts it."""
+    """What the fleet process runs: a plan file or the demo, for a session id chosen by whoever starts it, or a session taken up again."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["run", "demo"]
+    kind: Literal["run", "demo", "resume"]
     session_id: str
     db: StoreTarget
     out: Path
@@ -41,6 +43,7 @@ class LaunchSpec(BaseModel):
     seed: int = 0
     harness: Literal["claude-code"] | None = None  # the demo's agents as harness agents of a local model
     notify: NotifySettings = NotifySettings()  # the launching user's notification settings (the desktop and the hook)
+    force: bool = False  # resume: take up a session no lock can check (`tokenmaxx resume --force`), warning in the log
 
     def session_folder(self) -> Path:
         """The session's output folder, which also holds the fleet's log."""
@@ -61,6 +64,8 @@ def build_plan(spec: LaunchSpec) -> Plan:
 
 async def serve_fleet(spec: LaunchSpec) -> int:
     """Run the spec's fleet to its end, serving it on its socket; 0 when every agent delivered, else 1."""
+    if spec.kind == "resume":
+        return await _serve_resumed(spec)
     plan = build_plan(spec)
     if spec.harness is None:
         return await _serve_plan(spec, plan)
@@ -76,23 +81,47 @@ async def _serve_plan(spec: LaunchSpec, plan: Plan) -> int:
             from agents.demo import copy_inputs
 
             copy_inputs(supervisor.out_root)
-        await ready_to_record(store)
-        server = FleetServer(supervisor, store, socket_path(spec.session_id), db_path=spec.db)
-        await server.start()
-        notifications = fleet_notifications(spec.notify, plan.notify)
-        unsubscribe = supervisor.log.subscribe(notifications)
-        try:
-            await _serve(supervisor, store, server, spec.db)
-        finally:
-            unsubscribe()
-            await notifications.aclose()
+        await _served(spec, supervisor, store, supervisor.start)
+    return _exit_code(supervisor)
+
+
+async def _serve_resumed(spec: LaunchSpec) -> int:
+    """Take the session up again, holding its lock for as long as this process runs it."""
+    from agents.resume import resume, resumed_supervisor
+
+    async with await open_store(spec.db) as store:
+        force = _log_warning if spec.force else None
+        supervisor, events = await resumed_supervisor(store, spec.session_id, force=force, watch_plan=True)
+        await _served(spec, supervisor, store, lambda: resume(supervisor, events))
+    return _exit_code(supervisor)
+
+
+def _log_warning(message: str) -> None:
+    print(f"tokenmaxx: warning: {message}", file=sys.stderr, flush=True)
+
+
+async def _served(spec: LaunchSpec, supervisor: Supervisor, store: SessionStore, start: Callable[[], Awaitable[None]]) -> None:
+    """Serve the supervisor's fleet on its socket, telling its notices, from `start` to its end."""
+    await ready_to_record(store)
+    server = FleetServer(supervisor, store, socket_path(spec.session_id), db_path=spec.db)
+    await server.start()
+    notifications = fleet_notifications(spec.notify, supervisor.plan.notify)
+    unsubscribe = supervisor.log.subscribe(notifications)
+    try:
+        await _serve(supervisor, store, server, spec.db, start)
+    finally:
+        unsubscribe()
+        await notifications.aclose()
+
+
+def _exit_code(supervisor: Supervisor) -> int:
     outcomes = [a.outcome for a in supervisor.state.agents.values() if not a.withdrawn]
     return 0 if all(o == "done" for o in outcomes) else 1
 
 
-async def _serve(supervisor: Supervisor, store: SessionStore, server: FleetServer, db_path: StoreTarget) -> None:
+async def _serve(supervisor: Supervisor, store: SessionStore, server: FleetServer, db_path: StoreTarget, start: Callable[[], Awaitable[None]]) -> None:
     try:
-        await supervisor.start()
+        await start()
         await until_done_or_fault(supervisor, store, server.stopping.wait())
         await end_fleet(supervisor, store, db_path)
     except StoreError as fault:

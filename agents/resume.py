@@ -134,4 +134,7 @@ async def resume(supervisor: Supervisor, events: list[ev.Event]) -> None:
             run.restore(events)
             run.note(reprompt_text(RESUME_NOTE))
         supervisor.launch(run, fresh=not started)
+    for agent in state.agents.values():
+        if agent.queued_reprompt and not agent.finished:  # still waiting when the last process died: sent at its first safe point
+            supervisor.reprompts.put(agent, agent.queued_reprompt)
     supervisor.start_watchdog()

@@ -27,6 +27,7 @@ from agents.plan_models import AgentSpec
 from agents.providers import make_provider
 from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
 from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
+from agents.reprompt_queue import RepromptQueue
 from agents.runners.base import AgentRunner, RunnerSetup, TurnResult, harness_pricing
 from agents.runners.factory import make_runner
 from agents.runs import AgentRun
@@ -92,6 +93,8 @@ class Supervisor(CommandHandling):
             clock=clock,
         )
         log.subscribe(self.watchdog.observe)
+        self.reprompts = RepromptQueue()
+        log.subscribe(self.reprompts_heard)
         self.plan_watch = PlanWatch(self) if watch_plan else None
         self.worktrees = AgentWorktrees(plan, self.session_id, self.out_root, log.emit, lambda: self.state)
         self.artifact_watch = ArtifactWatch(self.out_root, self.runs.__contains__, self.emit) if watch_out else None

@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.plan import Plan, parse_plan  # noqa: E402
+from agents.plan_models import MAX_LOOP_TIMES  # noqa: E402
 from agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
 from agents.supervisor import Supervisor  # noqa: E402
 from bench.fleet_probes import GcClock, Split, Stored, machine_busy, profile_report, stored_bytes, thread_cpu  # noqa: E402
@@ -244,7 +245,7 @@ async def run_config(
 
 
 def plan_for(folder: Path, agents: int, speed: float) -> Plan:
-    """A plan of `agents` sim agents of a custom role, each looping on its task, no budget."""
+    """A plan of `agents` sim agents of a custom role, each looping on its task as often as a plan allows, no budget."""
     project = folder / "project"
     project.mkdir(parents=True, exist_ok=True)
     (project / "README.md").write_text(README)
@@ -273,7 +274,7 @@ def plan_for(folder: Path, agents: int, speed: float) -> Plan:
             'role = "surveyor"',
             'provider = "bench"',
             f'task = "Survey the project and write notes.md about it (agent {index})."',
-            "loop = { times = 1000000 }",
+            f"loop = {{ times = {MAX_LOOP_TIMES} }}",
         ]
     path = folder / "fleet.toml"
     text = "\n".join(lines) + "\n"

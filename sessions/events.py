@@ -46,6 +46,8 @@ Action: TypeAlias = Literal[
     "reject",
     "stop_all",
     "resume_all",
+    "queue_reprompt",
+    "drop_reprompt",
 ]
 
 FINISHED_STATUSES: frozenset[str] = frozenset({"done", "failed", "killed", "over_budget", "skipped"})

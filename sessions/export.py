@@ -50,6 +50,8 @@ _DONE: dict[ev.Action, str] = {
     "reject": "rejected a deliverable of",
     "stop_all": "stopped",
     "resume_all": "resumed",
+    "queue_reprompt": "queued a reprompt for",
+    "drop_reprompt": "dropped the queued reprompt of",
 }
 """Each supervisor action as the verb of a sentence about its target."""
 _ACTORS = {"resume": "tokenmaxx resume"}

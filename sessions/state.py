@@ -129,6 +129,7 @@ class AgentState(_Frozen):
     change_on_restart: bool = False  # its plan entry changed after it started; the change applies at its next fresh start
     removed_from_plan: bool = False
     pausing: bool = False  # asked to pause; it stops at its next safe point (after the reply or tool in progress)
+    queued_reprompt: str = ""  # a message waiting for its next safe point, sent by the supervisor once it gets there
 
     @property
     def costs_by_iteration(self) -> tuple[float, ...]:
@@ -518,6 +519,10 @@ def _supervisor_action(state: FleetState, event: ev.SupervisorAction) -> Changes
         changes["pausing"] = True
     elif event.action in ("resume", "restart", "kill", "reprompt"):  # a reprompt resumes a paused agent
         changes["pausing"] = False
+    if event.action == "queue_reprompt":
+        changes["queued_reprompt"] = event.text
+    elif event.action in ("drop_reprompt", "reprompt", "restart", "kill") and agent.queued_reprompt:
+        changes["queued_reprompt"] = ""
     return {**update, **_put(state, _changed(agent, changes))}
 
 

@@ -215,8 +215,6 @@ class TokenmaxxApp(App[None]):
         if mark == self._painted:
             return
         self._painted = mark
-        for watched in self._watched:
-            watched.control.deliver_due(watched.fleet.state)
         state = self.fleet.state
         for screen in self._visible_screens():
             screen.paint(state, now)  # type: ignore[attr-defined]

@@ -255,10 +255,15 @@ def _start_and_attach(**launch: Any) -> NoReturn:
     """Start the fleet in a process of its own, then attach the TUI to it (see tui/fleet_cli.py)."""
     from agents.fleet_process import LaunchSpec
     from sessions.store import new_session_id
-    from tui.fleet_cli import FleetCommandError, attach_tui, start_fleet
 
     require_terminal("use --headless")
-    spec = LaunchSpec(session_id=new_session_id(), cwd=Path.cwd(), notify=_config().settings.notify, **launch)
+    _start_and_attach_spec(LaunchSpec(session_id=new_session_id(), cwd=Path.cwd(), notify=_config().settings.notify, **launch))
+
+
+def _start_and_attach_spec(spec: Any) -> NoReturn:
+    """Start the fleet process of `spec` and attach the TUI to it; a fleet that does not start exits 2 with its log's tail."""
+    from tui.fleet_cli import FleetCommandError, attach_tui, start_fleet
+
     try:
         path = start_fleet(spec)
     except FleetCommandError as error:
@@ -430,13 +435,13 @@ def resume(session: str, headless: bool, db: str | None, yes: bool, force: bool)
     try:
         if headless:
             sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn, accept=accept)))
-        from tui.runner import resume_tui
+        from tui.fleet_cli import resume_spec
 
         require_terminal("use --headless")
-        replay_db = db_path if db is not None else None
-        sys.exit(run_async(lambda: resume_tui(session, db_path, echo=echo, replay_db=replay_db, force=warn, accept=accept)))
+        spec = run_async(lambda: resume_spec(session, db_path, force=warn, accept=accept, notify=_config().settings.notify))
     except CannotResume as error:
         fail(str(error))
+    _start_and_attach_spec(spec)
 
 
 @main.command()

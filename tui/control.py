@@ -1,7 +1,8 @@
 """Supervision from the keyboard: turns a key's intent into supervisor commands.
 
 A command that does not apply (`CommandError`) becomes a notice, never a crash; a reprompt
-for a busy agent waits in a `RepromptQueue` and goes out at the agent's next safe point.
+for a busy agent is queued in the supervisor (`QueueReprompt`), which sends it at the agent's
+next safe point, so it outlives this TUI and every attached one sees it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from agents import commands as cmd
-from agents.supervisor import CommandError
-from sessions.state import FleetState
+from agents.commands import CommandError
+from agents.reprompt_queue import is_busy
 from tui.fleet_view import FleetView
 from tui.format import plural
-from tui.reprompt_queue import RepromptQueue, is_busy
 
 Notify = Callable[[str, str], None]
 """notify(message, severity) with severity "information", "warning" or "error"."""
@@ -25,8 +25,6 @@ class Control:
     def __init__(self, fleet: FleetView, notify: Notify) -> None:
         self.fleet = fleet
         self.notify = notify
-        self.reprompts = RepromptQueue()
-        self.pausing: set[str] = set()
 
     def send(self, command: cmd.Command) -> bool:
         """Hand `command` to the fleet; False (and a notice) when it does not apply."""
@@ -39,23 +37,19 @@ class Control:
 
     def kill(self, names: Iterable[str]) -> None:
         for name in names:
-            self.reprompts.drop(name)
             self.send(cmd.Kill(agent=name))
 
     def toggle_pause(self, names: Iterable[str]) -> None:
         """Resume the agents paused (or asked to pause) and pause the others at their next safe point."""
         agents = self.fleet.state.agents
         for name in names:
-            if name in self.pausing or (name in agents and agents[name].status == "paused"):
-                self.pausing.discard(name)
+            if name in agents and (agents[name].pausing or agents[name].status == "paused"):
                 self.send(cmd.Resume(agent=name))
             elif self.send(cmd.Pause(agent=name)):
-                self.pausing.add(name)
                 self.notify(f"{name} pauses at its next safe point (p again resumes it)", "information")
 
     def restart(self, names: Iterable[str]) -> None:
         for name in names:
-            self.reprompts.drop(name)
             self.send(cmd.Restart(agent=name))
 
     def reprompt(self, names: Iterable[str], text: str, *, now: bool = False) -> list[str]:
@@ -65,17 +59,23 @@ class Control:
         for name in names:
             agent = agents.get(name)
             if agent is not None and is_busy(agent) and not now:
-                self.reprompts.put(agent, text)
-                queued.append(name)
+                if self.send(cmd.QueueReprompt(agent=name, text=text)):
+                    queued.append(name)
             else:
-                self.reprompts.drop(name)
                 self.send(cmd.Reprompt(agent=name, text=text))
         if queued:
             self.notify(f"{', '.join(queued)} busy: the message waits for a safe point (r to edit or drop it)", "information")
         return queued
 
     def drop_reprompt(self, name: str) -> bool:
-        return self.reprompts.drop(name)
+        """Drop the message waiting for `name`, if one still waits."""
+        agent = self.fleet.state.agents.get(name)
+        return agent is not None and bool(agent.queued_reprompt) and self.send(cmd.DropReprompt(agent=name))
+
+    def queued(self, name: str) -> str | None:
+        """The message waiting for `name`'s next safe point, if any."""
+        agent = self.fleet.state.agents.get(name)
+        return agent.queued_reprompt or None if agent is not None else None
 
     def review(self, agent: str, path: str, *, accept: bool, note: str = "") -> bool:
         """Accept or reject a deliverable; overturning an earlier verdict says so, since a slipped key would go unseen."""
@@ -102,10 +102,3 @@ class Control:
         """Resume the set a previous stop-all stopped."""
         if self.send(cmd.ResumeAll()):
             self.notify("resumed the agents stop-all stopped", "information")
-
-    def deliver_due(self, state: FleetState) -> None:
-        """Send the queued reprompts whose agents reached a safe point; forget pauses that took effect or ended."""
-        agents = state.agents
-        self.pausing = {n for n in self.pausing if n in agents and agents[n].status != "paused" and not agents[n].finished}
-        for queued in self.reprompts.due(state.agents):
-            self.send(cmd.Reprompt(agent=queued.agent, text=queued.text))

@@ -1,4 +1,4 @@
-"""The commands around fleet processes: start one and attach, `attach`, `ps`, `stop` and `ctl`.
+"""The commands around fleet processes: start one (a plan, the demo or a resumed session) and attach, `attach`, `ps`, `stop` and `ctl`.
 
 Each is a client of a fleet's socket (`agents.fleet_client`); the TUI attached is `RemoteFleet`
 on the same app that runs an in-process fleet, so the screen is the same either way.
@@ -18,7 +18,11 @@ from agents import commands as cmd
 from agents import wire
 from agents.fleet_client import FleetConnection, FoundFleet, command, find_fleets, stop
 from agents.fleet_process import LOG_NAME, LaunchSpec
+from agents.notify import NotifySettings
+from agents.plan import Plan
+from agents.resume import Warn
 from agents.tasks import cancel_and_drain
+from sessions.store_api import StoreTarget, open_store
 from tui.format import count, duration, plural
 from tui.headless import exit_code
 
@@ -43,6 +47,24 @@ def start_fleet(spec: LaunchSpec) -> Path:
     if done.returncode != 0:
         raise FleetCommandError(f"the fleet did not start:\n{_tail(log_path)}\n(its log: {log_path})")
     return wire.socket_path(spec.session_id)
+
+
+async def resume_spec(
+    session: str, db_path: StoreTarget, *, force: Warn | None, accept: Callable[[Plan], None], notify: NotifySettings
+) -> LaunchSpec:
+    """The spec of a fleet process resuming `session`, once checked here: resumable, its lock free, its plan read and `accept`ed.
+
+    Raises CannotResume with why not; the lock taken for the check is let go when the store closes,
+    and the fleet process takes it again for as long as it runs the session.
+    """
+    from agents.resume import resumed_supervisor
+
+    async with await open_store(db_path) as store:
+        session_id = await store.resolve(session)
+        supervisor, _ = await resumed_supervisor(store, session_id, force=force)
+        accept(supervisor.plan)
+    out = supervisor.out_root.parent
+    return LaunchSpec(kind="resume", session_id=session_id, db=db_path, out=out, cwd=Path.cwd(), force=force is not None, notify=notify)
 
 
 def _tail(path: Path) -> str:
@@ -88,7 +110,7 @@ async def attach_tui(path: Path, echo: Echo) -> int:
                     await fleet.gone.wait()
         finally:
             await fleet.close()
-    return _closing(fleet, echo)
+    return await _closing(fleet, echo)
 
 
 async def _exit_when_gone(fleet: object, app: object) -> None:
@@ -96,7 +118,7 @@ async def _exit_when_gone(fleet: object, app: object) -> None:
     app.exit()  # type: ignore[attr-defined]
 
 
-def _closing(fleet: object, echo: Echo) -> int:
+async def _closing(fleet: object, echo: Echo) -> int:
     """What the terminal keeps: how the fleet ended, or that it runs on and how to come back."""
     from tui.remote_fleet import RemoteFleet
 
@@ -107,13 +129,24 @@ def _closing(fleet: object, echo: Echo) -> int:
         echo(f"tokenmaxx: {ended.reason}", err=True)
         return 2
     if ended is not None:
-        echo(f"{ended.reason}  ·  session {short}  ·  outputs in {hello.out_root}  ·  replay: tokenmaxx replay {short}")
+        echo(await _ended_line(hello))
         return exit_code(fleet.state)
     if fleet.gone.is_set() and not fleet.detached:
         echo(f"tokenmaxx: the fleet process (pid {hello.pid}) is gone without a word; `tokenmaxx resume {short}` takes the session up again", err=True)
         return 1
     echo(f"detached: the fleet runs on (pid {hello.pid})  ·  tokenmaxx attach {short}  ·  tokenmaxx stop {short}")
     return 0
+
+
+async def _ended_line(hello: wire.FleetHello) -> str:
+    """The line an in-process run leaves (`runner.closing_line`), naming the database unless it is the default one."""
+    from sessions.store import default_db_path
+    from tui.runner import closing_line
+
+    db: StoreTarget = hello.db if "://" in hello.db else Path(hello.db)
+    replay_db = None if db == default_db_path() else db
+    async with await open_store(db) as store:
+        return await closing_line(store, hello.session_id, Path(hello.out_root), replay_db)
 
 
 # -- ps, stop, ctl ----------------------------------------------------------------------------------

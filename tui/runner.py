@@ -120,31 +120,7 @@ async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prep
                 await _run_app(app, store)
             finally:
                 await _end(supervisor, store, db_path)
-        echo(await _closing_line(store, supervisor, replay_db))
-    return exit_code(supervisor.state)
-
-
-async def resume_tui(
-    session: str, db_path: StoreTarget, *, echo: Echo, replay_db: StoreTarget | None = None, force: Warn | None = None, accept: Accept | None = None
-) -> int:
-    """Open the fleet screen on an interrupted session, taken up again; once it closes, echo as `run_tui` does."""
-    from agents.resume import resume, resumed_supervisor
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
-    from tui.fleet_view import LiveFleet
-
-    async with await open_store(db_path) as store:
-        supervisor, events = await resumed_supervisor(store, await store.resolve(session), force=force, watch_plan=True)
-        if accept is not None:
-            accept(supervisor.plan)
-        app = TokenmaxxApp(LiveFleet(supervisor), config=load_config(), on_start=lambda: resume(supervisor, events), store_path=db_path)
-        await _ready_to_record(store)
-        async with notifying(supervisor, app.config):
-            try:
-                await _run_app(app, store)
-            finally:
-                await _end(supervisor, store, db_path)
-        echo(await _closing_line(store, supervisor, replay_db))
+        echo(await closing_line(store, supervisor.session_id, supervisor.out_root, replay_db))
     return exit_code(supervisor.state)
 
 
@@ -162,12 +138,12 @@ async def _run_app(app: App[Any], store: SessionStore) -> None:
         await cancel_and_drain(watching)
 
 
-async def _closing_line(store: SessionStore, supervisor: Supervisor, replay_db: StoreTarget | None) -> str:
+async def closing_line(store: SessionStore, session_id: str, out_root: Path, replay_db: StoreTarget | None) -> str:
     """What the terminal keeps once the TUI is gone: the session, its outputs and the command that replays it."""
-    replay = f"tokenmaxx replay {await _short_id(store, supervisor.session_id)}"
+    replay = f"tokenmaxx replay {await _short_id(store, session_id)}"
     if replay_db is not None:
         replay += f" --db {replay_db}"
-    return f"session {supervisor.session_id}  ·  outputs in {_from_here(supervisor.out_root)}  ·  replay: {replay}"
+    return f"session {session_id}  ·  outputs in {_from_here(out_root)}  ·  replay: {replay}"
 
 
 async def _short_id(store: SessionStore, session_id: str) -> str:
@@ -206,17 +182,35 @@ async def replay_tui(session: str, db_path: StoreTarget, *, speed: int, at: int 
 
 
 async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
-    """Open the sessions browser on the store at `db_path`; enter replays a session, r resumes one once the browser closes."""
+    """Open the sessions browser on the store at `db_path`; enter replays a session or attaches to a running fleet, r resumes one, once the browser closes."""
     from agents.resume import CannotResume
     from tui.app import TokenmaxxApp
     from tui.config import load_config
 
     app = TokenmaxxApp(None, config=load_config(), store_path=db_path)
     await app.run_async()
+    if app.attach_after is not None:
+        return await _attach_chosen(app.attach_after, echo)
     if app.resume_after is None:
         return 0
+    from tui.fleet_cli import FleetCommandError, resume_spec, start_fleet
+
     try:
-        return await resume_tui(app.resume_after, db_path, echo=echo)
-    except CannotResume as error:
+        spec = await resume_spec(app.resume_after, db_path, force=None, accept=lambda plan: None, notify=app.config.settings.notify)
+        path = await asyncio.to_thread(start_fleet, spec)
+    except (CannotResume, FleetCommandError) as error:
         echo(f"tokenmaxx: {error}")
+        return 2
+    return await _attach_chosen(spec.session_id, echo)
+
+
+async def _attach_chosen(session_id: str, echo: Echo) -> int:
+    """Attach to the fleet chosen in the browser; 2 with why when it ended meanwhile."""
+    from agents.wire import WireError, socket_path
+    from tui.fleet_cli import attach_tui
+
+    try:
+        return await attach_tui(socket_path(session_id), echo)
+    except (WireError, OSError) as error:
+        echo(f"tokenmaxx: cannot attach to session {session_id}: {error}")
         return 2

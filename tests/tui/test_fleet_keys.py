@@ -82,20 +82,16 @@ async def test_r_sends_a_reprompt_to_an_idle_agent_at_once(tmp_path: Path) -> No
         assert fleet_of(app).commands == [cmd.Reprompt(agent="deck", text="Finish the outline\nthen stop")]
 
 
-async def test_a_reprompt_for_a_busy_agent_waits_for_its_safe_point(tmp_path: Path) -> None:
+async def test_a_reprompt_for_a_busy_agent_is_queued_in_the_fleet(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "charts")
         await pilot.press("r", *"add a caption", "ctrl+s")
         await settle(pilot)
-        assert fleet_of(app).commands == []
+        assert fleet_of(app).commands == [cmd.QueueReprompt(agent="charts", text="add a caption")]
         assert "queued reprompt: add a caption" in shown(pane(app, "charts"))
-        fleet_of(app).feed(ev.Text(agent="charts", text=" still streaming"))
+        fleet_of(app).feed(ev.SupervisorAction(agent="charts", action="reprompt", text="add a caption"))  # the fleet delivered it
         await settle(pilot)
-        assert fleet_of(app).commands == []
-        fleet_of(app).feed(ev.AgentStatusChanged(agent="charts", status="tool", reason="write_file"))
-        await settle(pilot)
-        assert fleet_of(app).commands == [cmd.Reprompt(agent="charts", text="add a caption")]
         assert "queued" not in shown(pane(app, "charts"))
 
 
@@ -109,10 +105,11 @@ async def test_a_queued_reprompt_can_be_edited_and_dropped(tmp_path: Path) -> No
         assert isinstance(app.screen, RepromptModal) and app.screen.queued == "first"
         await pilot.press("end", *" and second", "ctrl+s")
         await settle(pilot)
-        assert app.control.reprompts.get("charts") == "first and second"
+        assert app.control.queued("charts") == "first and second"
         await pilot.press("r", "ctrl+r")
         await settle(pilot)
-        assert "charts" not in app.control.reprompts and fleet_of(app).commands == []
+        assert app.control.queued("charts") is None and fleet_of(app).commands[-1] == cmd.DropReprompt(agent="charts")
+        assert not any(isinstance(c, cmd.Reprompt) for c in fleet_of(app).commands)
         assert "queued" not in shown(pane(app, "charts"))
 
 

@@ -15,9 +15,15 @@ from agents.fleet_client import FleetConnection, command, find_fleets
 from agents.serve import FleetServer
 from sessions import events as ev
 from sessions.state import reduce_all
-from tests.agents.scripted import Hang, reply, until
-from tests.agents.test_supervisor import supervisor
+from agents.providers.base import TextDelta
+from agents.supervisor import Supervisor
+from sessions.log import EventLog
+from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, make_plan, reply, until
+from tests.agents.test_supervisor import ONE_AGENT, supervisor
+from sessions.store import Store
+from tui.fleet_cli import _closing
 from tui.remote_fleet import RemoteFleet
+from tui.runner import closing_line
 
 
 def stalling(request):  # type: ignore[no-untyped-def]
@@ -177,3 +183,66 @@ async def test_ps_finds_a_live_fleet_and_cleans_a_dead_ones_socket(tmp_path: Pat
     await sup.finish()
     await server.close("ended")
 
+
+
+class Gated(ScriptedProvider):
+    """Its first reply says a word and waits for `gate`, then ends; every later reply ends at once."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda request: reply("Done."))
+        self.gate = asyncio.Event()
+
+    async def stream(self, request):  # type: ignore[no-untyped-def, override]
+        if not self.requests:
+            self.requests.append(request)
+            yield TextDelta("thinking ")
+            await self.gate.wait()
+            for step in reply("Done."):
+                yield step  # type: ignore[misc]
+            return
+        async for step in super().stream(request):
+            yield step
+
+
+async def test_a_queued_reprompt_outlives_the_client_that_queued_it_and_every_client_sees_it(tmp_path: Path, fleet_runtime_dir: Path) -> None:
+    provider, sink = Gated(), MemorySink()
+    sup = Supervisor(make_plan(tmp_path, ONE_AGENT), store=None, log=EventLog(sink, "s1"), providers={"sim": provider})
+    server = FleetServer(sup, None, wire.socket_path("s1"), db_path=tmp_path / "s.db")
+    await server.start()
+    await sup.start()
+    await until(lambda: sup.state.agents["a"].status == "streaming")
+    one, two = await RemoteFleet.attach(server.path, "tui:1"), await RemoteFleet.attach(server.path, "tui:2")
+    one.handle(cmd.QueueReprompt(agent="a", text="add a caption"))
+    await until(lambda: two.state.agents["a"].queued_reprompt == "add a caption")
+    await one.close()  # detached: the message stays with the fleet
+    provider.gate.set()  # the reply ends: a safe point
+    await until(lambda: sup.state.agents["a"].outcome == "done" and len(provider.requests) == 2)
+    assert "add a caption" in provider.requests[1].messages[-1].text
+    actions = [(e.action, e.by) for e in sink.events if isinstance(e, ev.SupervisorAction)]
+    assert actions == [("queue_reprompt", "tui:1"), ("reprompt", "tui:1")]
+    await until(lambda: two.state == sup.state and not two.state.agents["a"].queued_reprompt)
+    await two.close()
+    await sup.finish()
+    await server.close("ended")
+
+
+async def test_the_closing_line_of_an_attached_fleet_that_ended_is_the_in_process_one(tmp_path: Path, fleet_runtime_dir: Path) -> None:
+    db = tmp_path / "s.db"
+    async with await Store.open(db) as store:
+        provider = ScriptedProvider(lambda request: reply("Done."))
+        sup = Supervisor(make_plan(tmp_path, ONE_AGENT), store, EventLog(store, "s1"), providers={"sim": provider})
+        server = FleetServer(sup, store, wire.socket_path("s1"), db_path=db)
+        await server.start()
+        await sup.start()
+        client = await RemoteFleet.attach(server.path, "tui:1")
+        await sup.wait()
+        await sup.finish()
+        await store.flush()
+        await server.close("the fleet ended: done")
+        await until(client.gone.is_set)
+        lines: list[str] = []
+        code = await _closing(client, lambda text, err=False: lines.append(text))
+        await client.close()
+        expected = await closing_line(store, "s1", sup.out_root, db)
+    assert code == 0 and lines == [expected]
+    assert expected.startswith("session s1  ·  outputs in ") and expected.endswith(f"replay: tokenmaxx replay s1 --db {db}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from agents.wire import socket_path
 from sessions import events as ev
 from sessions.store import Store
 from tests.tui.helpers import SIZE
@@ -191,8 +193,9 @@ def test_query_sorts_names_a_to_z_and_reverses_on_the_same_key() -> None:
 
 
 def test_sessions_screen(snap_compare, db: Path) -> None:  # type: ignore[no-untyped-def]
-    """Four sessions newest first: big-run INTERRUPTED (amber) $7.75 0/2, refactor stopped, nightly-logs failed (red),
-    talk-deck done (green) $1.25 2/1; the bar says '4 of 4 sessions · sorted by started · enter replays'."""
+    """Four sessions newest first: big-run 'interrupted · tokenmaxx resume d4e5f6a1' (amber) $7.75 0/2, refactor stopped,
+    nightly-logs failed (red), talk-deck done (green) $1.25 2/1; the bar says '4 of 4 sessions · sorted by started · enter
+    replays, or attaches to a running fleet'."""
 
     async def ready(pilot: Pilot[None]) -> None:
         await loaded(pilot)
@@ -274,3 +277,32 @@ async def test_enter_twice_opens_one_replay(tmp_path: Path, demo: Path) -> None:
         pilot.app.open_replay(screen.shown[0].id)  # type: ignore[attr-defined]  # enter again before the first opened
         await settled(pilot)
         assert sum(isinstance(s, ReplayScreen) for s in pilot.app.screen_stack) == 1
+
+
+class AttachingBrowser(Browser):
+    """The browser the app starts on, remembering what enter asked to attach to."""
+
+    def __init__(self, store_path: Path) -> None:
+        super().__init__(store_path)
+        self.attached: list[str] = []
+
+    def attach_on_exit(self, session_id: str) -> None:
+        self.attached.append(session_id)
+
+
+async def test_a_running_fleet_is_marked_and_enter_attaches_while_a_dead_one_offers_resume(db: Path, fleet_runtime_dir: Path) -> None:
+    async with await Store.open(db) as store:  # this process holds the running session's lock, as its fleet process would
+        await _record(store, "e5f6a1b2c3d4", "overnight", DAY + 90_000, 0, None, 0.5, (0, 0))
+        await store.flush()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
+            listening.bind(str(socket_path("e5f6a1b2c3d4")))
+            listening.listen()
+            async with AttachingBrowser(db).run_test(size=SIZE) as pilot:
+                screen = await loaded(pilot)
+                table = screen.query_one(DataTable)
+                assert str(table.get_row("e5f6a1b2c3d4")[4]) == "running · attach"
+                assert str(table.get_row("d4e5f6a1b2c3")[4]) == "interrupted · tokenmaxx resume d4e5f6a1"
+                await pilot.press("enter")  # the newest: the running fleet
+                assert pilot.app.attached == ["e5f6a1b2c3d4"] and pilot.app.replays == []  # type: ignore[attr-defined]
+                await pilot.press("down", "enter")
+                assert pilot.app.replays == ["d4e5f6a1b2c3"]  # type: ignore[attr-defined]

@@ -124,7 +124,7 @@ class AgentScreen(SupervisedScreen):
         self.state = state
         agent = state.agents[self.agent]
         self.query_one(FlagBanner).show(state)
-        self.query_one(AgentPane).show(agent, now, self.cockpit.control.reprompts.get(self.agent))
+        self.query_one(AgentPane).show(agent, now, self.cockpit.control.queued(self.agent))
         if self.loaded and self._live:
             live, self._live = self._live, []
             self._append(live)

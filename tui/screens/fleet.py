@@ -84,7 +84,7 @@ class FleetScreen(SupervisedScreen):
         self.query_one(FlagBanner).show(state)
         self.query_one(TokenMeter).show(state, now)
         self._arrange(state, now)
-        queued = self.cockpit.control.reprompts.texts()
+        queued = {name: agent.queued_reprompt for name, agent in state.agents.items() if agent.queued_reprompt}
         shown = [state.agents[name] for name in self.names]
         if self.table_mode:
             table = self.query_one(AgentTable)

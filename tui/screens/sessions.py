@@ -1,7 +1,9 @@
 """SessionsScreen: every recorded session, filtered and sorted; enter replays the one under the cursor.
 
 The list is read from the store in a worker and read again every couple of seconds, so running
-sessions move on and new ones appear; a key never waits on the database.
+sessions move on and new ones appear; a key never waits on the database. A session whose fleet
+process answers on its socket is marked, and enter attaches to it; one whose process died reads
+as interrupted, with `tokenmaxx resume ID` offered.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
+from agents.serve import socket_alive
+from agents.wire import socket_path
 from sessions.safe_text import terminal_safe, terminal_safe_line
 from sessions.store import SessionSummary, Store, StoreError
 from sessions.store_api import StoreTarget, describe, open_store, store_exists
@@ -59,7 +63,8 @@ class SessionsScreen(Screen[None]):
     HELP_INTRO = (
         "Every recorded session, newest first; the list reads the database again every 2 s, so running sessions "
         "move on. A session whose process died reads as interrupted: r resumes it. Durations leave out the time a "
-        "session was dead. Enter replays the session under the cursor, e exports it (Markdown and JSONL), d deletes it."
+        "session was dead. Enter replays the session under the cursor, or attaches to it when its fleet runs in a process "
+        "of its own (marked attach); e exports it (Markdown and JSONL), d deletes it."
     )
     AUTO_FOCUS = "#sessions"
     BINDINGS = [
@@ -82,6 +87,7 @@ class SessionsScreen(Screen[None]):
         self.query_ = SessionQuery()
         self.sessions: list[SessionSummary] = []
         self.shown: list[SessionSummary] = []
+        self.attachable: frozenset[str] = frozenset()
         self.problem: str | None = None
         self.loaded = False
         self._store: Store | None = None
@@ -131,9 +137,10 @@ class SessionsScreen(Screen[None]):
         """A database that is missing or broken becomes a message, never a crash."""
         try:
             sessions = await self._read()
+            attachable = _attachable(sessions)
         except (StoreError, OSError) as error:
             self.problem = f"cannot read {describe(self.store_path)}: {error}"
-            sessions = []
+            sessions, attachable = [], frozenset()
         else:
             self.problem = None
         finally:
@@ -141,8 +148,8 @@ class SessionsScreen(Screen[None]):
         if self._again:
             self.reload()
         self.loaded = True
-        if sessions != self.sessions or not self.shown:
-            self.sessions = sessions
+        if sessions != self.sessions or attachable != self.attachable or not self.shown:
+            self.sessions, self.attachable = sessions, attachable
             self._show()
         self._show_bar()
 
@@ -167,7 +174,8 @@ class SessionsScreen(Screen[None]):
         now = time.time()
         colours = self.app.theme_variables
         for summary in self.shown:
-            table.add_row(*_cells(summary, now, colours.get(STATUS_TONES.get(summary.status, "agent-waiting"), "")), key=summary.id)
+            tone = colours.get(STATUS_TONES.get(summary.status, "agent-waiting"), "")
+            table.add_row(*_cells(summary, now, tone, summary.id in self.attachable), key=summary.id)
         if keep is not None and keep.id in {s.id for s in self.shown}:
             table.move_cursor(row=table.get_row_index(keep.id), animate=False)
         self._show_empty()
@@ -190,7 +198,7 @@ class SessionsScreen(Screen[None]):
 
     def _show_bar(self) -> None:
         total = len(self.sessions)
-        text = f"sessions · {len(self.shown)} of {plural(total, 'session')} · {self.query_.describe()} · enter replays"
+        text = f"sessions · {len(self.shown)} of {plural(total, 'session')} · {self.query_.describe()} · enter replays, or attaches to a running fleet"
         self.query_one("#sessions-bar", Static).update(text)
 
     @property
@@ -213,22 +221,33 @@ class SessionsScreen(Screen[None]):
     @on(DataTable.RowSelected, "#sessions")
     def _row_chosen(self) -> None:
         session = self.selected
-        if session is not None:
+        if session is None:
+            return
+        if session.id not in self.attachable:
             self.cockpit.open_replay(session.id)
+        elif not self.closable:
+            self.cockpit.attach_on_exit(session.id)
+        else:
+            self._offer(f"tokenmaxx attach {session.id}")
 
     def action_resume(self) -> None:
         """An interrupted session: from the browser the app started on, closes it and resumes there; else names the command."""
         session = self.selected
         if session is None:
             return
-        if session.status != "interrupted":
+        if session.id in self.attachable:
+            self.notify(f"{session.id} runs in a fleet process: enter attaches to it", severity="warning")
+        elif session.status != "interrupted":
             self.notify(f"{session.id}: only an interrupted session can be resumed (this one is {session.status})", severity="warning")
         elif not self.closable:
             self.cockpit.resume_on_exit(session.id)
         else:
-            command = f"tokenmaxx resume {session.id}"
-            self.app.copy_to_clipboard(command)
-            self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
+            self._offer(f"tokenmaxx resume {session.id}")
+
+    def _offer(self, command: str) -> None:
+        """A fleet is on view in this app: copy the command that does it from a shell, and say so."""
+        self.app.copy_to_clipboard(command)
+        self.notify(f"a fleet is on view here: quit and run `{command}` (copied)", timeout=10)
 
     def action_export(self) -> None:
         session = self.selected
@@ -308,14 +327,26 @@ class SessionsScreen(Screen[None]):
         self._show_bar()
 
 
-def _cells(s: SessionSummary, now: float, colour: str) -> tuple[object, ...]:
+def _attachable(sessions: list[SessionSummary]) -> frozenset[str]:
+    """The running sessions whose fleet process answers on its socket."""
+    return frozenset(s.id for s in sessions if s.status == "running" and socket_alive(socket_path(s.id)))
+
+
+def _status(s: SessionSummary, attachable: bool) -> str:
+    """The status, with what enter or r does to it: attach to a live fleet, resume an interrupted one."""
+    if attachable:
+        return "running · attach"
+    return f"interrupted · tokenmaxx resume {s.id[:8]}" if s.status == "interrupted" else s.status
+
+
+def _cells(s: SessionSummary, now: float, colour: str, attachable: bool) -> tuple[object, ...]:
     """One row; `colour` is the status's theme colour, read when the row is built."""
     return (
         Text(terminal_safe_line(s.id[:8]), style="bold"),
         terminal_safe_line(s.name),
         _started(s.started_at, now),
         duration_text(s.duration_s),
-        Text(s.status, style=f"bold {colour}".strip()),
+        Text(terminal_safe_line(_status(s, attachable)), style=f"bold {colour}".strip()),
         Text(str(s.agents), justify="right"),
         Text(f"{s.input_tokens + s.output_tokens:,}", justify="right"),
         Text(money(s.cost_usd, s.unknown_price_tokens), justify="right"),

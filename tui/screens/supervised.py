@@ -11,7 +11,7 @@ from textual.widgets import Input, TextArea
 
 from sessions.state import AgentState, FleetState
 from tui.format import plural
-from tui.reprompt_queue import is_busy
+from agents.reprompt_queue import is_busy
 from tui.screens.approvals import ApprovalsModal
 from tui.screens.confirm import ConfirmModal
 from tui.screens.reprompt import RepromptAnswer, RepromptModal
@@ -128,7 +128,7 @@ class SupervisedScreen(Screen[None]):
         if not agents:
             return
         names = [a.name for a in agents]
-        queued = self.cockpit.control.reprompts.get(names[0]) if len(names) == 1 else None
+        queued = self.cockpit.control.queued(names[0]) if len(names) == 1 else None
         modal = RepromptModal(names, busy=[a.name for a in agents if is_busy(a)], queued=queued)
         self.app.push_screen(modal, lambda answer: self._reprompted(names, answer))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sessions.state import AgentState
-from tui.reprompt_queue import RepromptQueue, is_busy
+from agents.reprompt_queue import RepromptQueue, is_busy
 
 
 def agent(status: str, turn: int = 1, name: str = "a") -> AgentState:

@@ -2,7 +2,9 @@
 
 A message typed while an agent streams or runs a tool would cut it off mid-sentence; it waits
 here instead, visible and editable, until the agent's status changes (its reply or its tool
-ended) or it starts a new turn, and is then handed back for delivery. Pure: no I/O, no UI.
+ended) or it starts a new turn, and is then handed back for delivery. The supervisor holds it,
+so a message outlives the client that queued it and every client sees the same queue (in
+`AgentState.queued_reprompt`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class QueuedReprompt:
     text: str
     status: str
     turn: int
+    by: str = "user"
 
 
 def is_busy(agent: AgentState) -> bool:
@@ -50,11 +53,11 @@ class RepromptQueue:
         """Every waiting message by agent name."""
         return {name: queued.text for name, queued in self._waiting.items()}
 
-    def put(self, agent: AgentState, text: str) -> None:
+    def put(self, agent: AgentState, text: str, by: str = "user") -> None:
         """Queue `text` for `agent`, replacing a message already waiting (which keeps its place)."""
         previous = self._waiting.get(agent.name)
         status, turn = (previous.status, previous.turn) if previous else (agent.status, agent.turn)
-        self._waiting[agent.name] = QueuedReprompt(agent.name, text, status, turn)
+        self._waiting[agent.name] = QueuedReprompt(agent.name, text, status, turn, by)
 
     def drop(self, agent: str) -> bool:
         """Forget the waiting message of `agent`; False when there was none."""
