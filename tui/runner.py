@@ -197,7 +197,7 @@ async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
 
     try:
         spec = await resume_spec(app.resume_after, db_path, force=None, accept=lambda plan: None, notify=app.config.settings.notify)
-        path = await asyncio.to_thread(start_fleet, spec)
+        await asyncio.to_thread(start_fleet, spec)
     except (CannotResume, FleetCommandError) as error:
         echo(f"tokenmaxx: {error}")
         return 2
