@@ -9,6 +9,7 @@ reaches no log. Only the `serve` command imports it: textual-serve is an optiona
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import json
 import secrets
@@ -73,7 +74,7 @@ class TokenServer(Server):
         super().__init__(command, host=host, port=port, title="tokenmaxx", templates_path=Path(__file__).parent)
         self.token = token
         self.background = background
-        self.cookie = f"tokenmaxx-{port}"
+        self.cookie = f"tokenmaxx-{hashlib.sha256(token.encode()).hexdigest()[:12]}"  # one per server: cookies ignore ports
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()

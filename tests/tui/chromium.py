@@ -130,9 +130,11 @@ class Tab:
 
     async def key(self, key: str, ctrl: bool = False) -> None:
         """Press one key: a printable character, or Enter, Escape or Tab; `ctrl` held for a letter."""
-        code, name, text = KEYS.get(key, (ord(key.upper()), key, key))
-        event = {"key": name, "windowsVirtualKeyCode": code, "modifiers": 2 if ctrl else 0}
-        await self.call("Input.dispatchKeyEvent", type="keyDown", text="" if ctrl else text, **event)
+        await self.evaluate("window.__terminal.focus()")
+        code, name, text = KEYS[key] if key in KEYS else (ord(key.upper()), key, key)
+        event = {"key": name, "code": name if key in KEYS else f"Key{key.upper()}", "windowsVirtualKeyCode": code, "modifiers": 2 if ctrl else 0}
+        typed = "" if ctrl else text
+        await self.call("Input.dispatchKeyEvent", type="keyDown" if typed else "rawKeyDown", text=typed, unmodifiedText=typed, **event)
         await self.call("Input.dispatchKeyEvent", type="keyUp", **event)
 
     async def type(self, text: str) -> None:
