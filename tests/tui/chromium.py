@@ -30,7 +30,7 @@ SCREEN_TEXT = """(() => {
   const t = window.__terminal;
   if (!t) return "";
   const lines = [];
-  for (let i = 0; i < t.rows; i++) { const line = t.buffer.active.getLine(i); lines.push(line ? line.translateToString(true) : ""); }
+  for (let i = 0; i < t.rows; i++) { const line = t.buffer.active.getLine(i); lines.push(line ? line.translateToString(true, 0, t.cols) : ""); }
   return lines.join("\\n");
 })()"""
 KEYS = {"Enter": (13, "Enter", "\r"), "Escape": (27, "Escape", ""), "Tab": (9, "Tab", "")}
@@ -163,7 +163,7 @@ CELL_OF = """(() => {
   const t = window.__terminal, needle = NEEDLE;
   const box = t.element.querySelector(".xterm-screen").getBoundingClientRect();
   for (let row = t.rows - 1; row >= 0; row--) {
-    const col = t.buffer.active.getLine(row).translateToString(true).indexOf(needle);
+    const col = t.buffer.active.getLine(row).translateToString(true, 0, t.cols).indexOf(needle);
     if (col >= 0) return {x: box.left + (col + 0.5) * box.width / t.cols, y: box.top + (row + 0.5) * box.height / t.rows};
   }
   return null;
