@@ -117,7 +117,7 @@ class Tab:
         """The text the page's terminal shows, line by line."""
         return str(await self.evaluate(SCREEN_TEXT))
 
-    async def wait_for(self, condition: Callable[[str], bool], timeout: float = 30) -> str:
+    async def wait_for(self, condition: Callable[[str], bool], timeout: float = 30, poll: float = 0.1) -> str:
         """The terminal's text once `condition` holds of it; AssertionError with the last text on timeout."""
         deadline = time.monotonic() + timeout
         text = ""
@@ -125,7 +125,7 @@ class Tab:
             text = await self.text()
             if condition(text):
                 return text
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(poll)
         raise AssertionError(f"timed out; the page shows:\n{text}")
 
     async def key(self, key: str, ctrl: bool = False) -> None:
