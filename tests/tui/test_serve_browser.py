@@ -131,8 +131,11 @@ async def test_two_tabs_reprompt_the_stalled_agent_and_closing_them_leaves_the_f
         await first.wait_for(lambda s: "ctrl+s" in s.lower(), timeout=10)
         await first.type("Carry on please")
         await first.key("s", ctrl=True)
-        await first.wait_for(lambda s: "1 of 5 agents" in s and "STALLED" not in s)
-        assert any(a[:2] == ("factcheck", "reprompt") and a[2].startswith("web:") for a in actions(demo_fleet.db)), actions(demo_fleet.db)
+        async with asyncio.timeout(20):
+            while not any(a[:2] == ("factcheck", "reprompt") and a[2].startswith("web:") for a in actions(Path(demo_fleet.db))):
+                await asyncio.sleep(0.1)
+        await first.wait_for(lambda s: "1 of 5 agents" in s and "STALLED" not in s and "ctrl+s" not in s.lower())
+        await second.wait_for(lambda s: "factcheck" in s and "STALLED" not in s)  # the other tab sees it recover too
         assert not await factcheck_stalled(Path(demo_fleet.db))
         await first.screenshot(tmp_path / "fleet-in-chromium.png")
         assert (tmp_path / "fleet-in-chromium.png").stat().st_size > 10_000
