@@ -36,6 +36,7 @@ from tui.screens.sessions import SessionsScreen
 from tui.screens.supervised import SupervisedScreen, is_printable_key
 from tui.screens.theme_picker import ThemePicker
 from tui.terminal_notice import TerminalTap
+from tui.web_theme import follow_theme
 
 Clock = Callable[[], float]
 
@@ -126,6 +127,7 @@ class TokenmaxxApp(App[None]):
         self.repaint()
         self.set_interval(1 / self.config.settings.fps, self._frame, name="frame")
         self._tap_shoulder()
+        follow_theme(self)
         if self.on_start is not None:
             self.run_worker(self.on_start(), name="start fleet", group="fleet", exit_on_error=False)
         if self._freeze_heap if self._freeze_heap is not None else not self.is_headless:

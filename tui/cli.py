@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -44,8 +45,10 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 
 
 def has_terminal() -> bool:
-    """Whether stdin and stdout are both terminals, as the TUI needs."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Whether stdin and stdout are both terminals, as the TUI needs, or a browser tab of `tokenmaxx serve` stands in."""
+    from tui.web_theme import served_in_browser
+
+    return (sys.stdin.isatty() and sys.stdout.isatty()) or served_in_browser()
 
 
 def require_terminal(instead: str) -> None:
@@ -315,6 +318,27 @@ def attach(session: str | None) -> None:
     require_terminal("use tokenmaxx ps to see the fleets, tokenmaxx ctl to act on one")
     found = run_fleet_command(lambda: pick_fleet(session))
     sys.exit(run_fleet_command(lambda: attach_tui(found.path, echo)))
+
+
+@main.command()
+@click.argument("session", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; any other than this machine's prints a warning (the token stays required).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on (0: any free one).")
+def serve(session: str | None, host: str, port: int) -> None:
+    """Serve the TUI to a browser: each tab attaches to the fleet SESSION (none: the sessions browser); needs the serve extra."""
+    from tui.fleet_cli import pick_fleet
+
+    try:
+        from tui import web
+    except ImportError:
+        fail('tokenmaxx serve needs textual-serve: pip install "tokenmaxx[serve]"')
+    session_id = run_fleet_command(lambda: pick_fleet(session)).session_id if session else None
+    config = _config()
+    server = web.TokenServer(web.tab_command(session_id), host, port, secrets.token_urlsafe(24), web.theme_background(config.theme, config.themes_dir))
+    try:
+        run_async(lambda: web.serve_web(server, echo))
+    except OSError as error:
+        fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
 
 
 @main.command()

@@ -25,6 +25,7 @@ from agents.tasks import cancel_and_drain
 from sessions.store_api import StoreTarget, open_store
 from tui.format import count, duration, plural
 from tui.headless import exit_code
+from tui.web_theme import served_in_browser
 
 Echo = Callable[..., None]
 START_TIMEOUT_S = 60.0
@@ -96,7 +97,7 @@ async def attach_tui(path: Path, echo: Echo) -> int:
     from tui.config import load_config
     from tui.remote_fleet import RemoteFleet
 
-    fleet = await RemoteFleet.attach(path)
+    fleet = await RemoteFleet.attach(path, f"web:{os.getpid()}" if served_in_browser() else None)
     app = TokenmaxxApp(fleet, config=load_config(), store_path=fleet.hello.db if "://" in fleet.hello.db else Path(fleet.hello.db))
     fleet.on_notice = lambda message, severity: app.notify(message, severity=severity)  # type: ignore[arg-type]
     watching = asyncio.create_task(_exit_when_gone(fleet, app), name="fleet-gone")
