@@ -49,10 +49,12 @@ task = "Write beta.md about the project."
 
 
 def rows(db: Path, kind: str) -> list[tuple[str, dict[str, object]]]:
-    if not db.exists():
+    """The store's events of `kind`, none while the fleet has not made its database yet."""
+    try:
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+            found = conn.execute("SELECT agent, payload FROM events WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+    except sqlite3.OperationalError:
         return []
-    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-        found = conn.execute("SELECT agent, payload FROM events WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
     return [(agent, json.loads(payload)) for agent, payload in found]
 
 
