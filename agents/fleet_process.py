@@ -122,7 +122,7 @@ def _exit_code(supervisor: Supervisor) -> int:
 async def _serve(supervisor: Supervisor, store: SessionStore, server: FleetServer, db_path: StoreTarget, start: Callable[[], Awaitable[None]]) -> None:
     try:
         await start()
-        await until_done_or_fault(supervisor, store, server.stopping.wait())
+        await until_done_or_fault(supervisor, store, server.stopping.wait(), review=True)
         await end_fleet(supervisor, store, db_path)
     except StoreError as fault:
         await server.close(str(fault), fault=True)

@@ -35,15 +35,33 @@ def _quiet_after_fault(store: SessionStore) -> ExceptionHandler:
     return handle
 
 
-async def until_done_or_fault(supervisor: Supervisor, store: SessionStore, stop: Coroutine[Any, Any, object] | None = None) -> None:
-    """Wait until every agent has finished, the store failed, or `stop` (a stop asked for) returned."""
-    waits = [asyncio.create_task(supervisor.wait(), name="fleet-done"), asyncio.create_task(store.failed(), name="store-fault")]
+async def until_done_or_fault(
+    supervisor: Supervisor, store: SessionStore, stop: Coroutine[Any, Any, object] | None = None, *, review: bool = False
+) -> None:
+    """Wait until every agent has finished (with `review`, and every diff was reviewed), the store failed, or `stop` returned."""
+    done = until_reviewed(supervisor) if review else supervisor.wait()
+    waits = [asyncio.create_task(done, name="fleet-done"), asyncio.create_task(store.failed(), name="store-fault")]
     if stop is not None:
         waits.append(asyncio.create_task(stop, name="fleet-stop"))
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
         await cancel_and_drain(*waits)
+
+
+async def until_reviewed(supervisor: Supervisor) -> None:
+    """Wait until every agent has finished and no diff waits for review: a rejection with a note sets its agent going again."""
+    changed = asyncio.Event()
+    unsubscribe = supervisor.log.subscribe(lambda event, state: changed.set())
+    try:
+        while True:
+            await supervisor.wait()
+            if not supervisor.worktrees.in_review():
+                return
+            changed.clear()
+            await changed.wait()
+    finally:
+        unsubscribe()
 
 
 async def end_fleet(supervisor: Supervisor, store: SessionStore, db_path: StoreTarget, status: str | None = None) -> None:

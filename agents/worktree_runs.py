@@ -52,6 +52,10 @@ class AgentWorktrees:
     def get(self, agent: str) -> Worktree | None:
         return self.trees.get(agent)
 
+    def in_review(self) -> list[str]:
+        """The agents whose latest diff waits for a verdict (or for its merge to finish)."""
+        return [agent for agent in self.trees if (artifact := diff_artifact(self.state(), agent)) is not None and artifact.verdict is None]
+
     async def prepare(self, spec: AgentSpec) -> None:
         """Make the agent's worktree once, when the plan gives it one; GitError saying why it cannot."""
         if self.plan.workspace_for(spec) != "worktree" or spec.name in self.trees:

@@ -59,6 +59,16 @@ DOWNTIME_SQL = f"""SELECT r.session_id, p.ts, r.ts FROM events r INDEXED BY even
     WHERE r.{_IN_SCOPE} AND r.kind = 'session_resumed'"""
 REVIEWS_SQL = f"""SELECT session_id, agent, payload ->> '$.path', max(seq), payload ->> '$.verdict', ts, {_DAY}
     FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'artifact_review' GROUP BY 1, 2, 3"""
+_IS_DIFF = """EXISTS (SELECT 1 FROM events d INDEXED BY events_by_kind WHERE d.session_id = events.session_id
+    AND d.kind = 'artifact' AND d.agent = events.agent AND d.payload ->> '$.path' = events.payload ->> '$.path'
+    AND d.payload ->> '$.diff' IS NOT NULL)"""
+DIFFS_SQL = f"""SELECT session_id, agent, payload ->> '$.path', max(seq),
+    coalesce(payload ->> '$.diff.added', 0) + coalesce(payload ->> '$.diff.removed', 0)
+    FROM events INDEXED BY events_by_kind WHERE {_IN_SCOPE} AND kind = 'artifact' AND payload ->> '$.diff' IS NOT NULL
+    GROUP BY 1, 2, 3"""
+REWORK_SQL = f"""SELECT session_id, agent, {_DAY}, count(*) FROM events INDEXED BY events_by_kind
+    WHERE {_IN_SCOPE} AND kind = 'artifact_review' AND ts >= ?1 AND payload ->> '$.verdict' = 'rejected'
+    AND trim(coalesce(payload ->> '$.note', '')) != '' AND {_IS_DIFF} GROUP BY 1, 2, 3"""
 
 STATS_QUERIES = {
     "agents": AGENTS_SQL,
@@ -68,5 +78,7 @@ STATS_QUERIES = {
     "starts": STARTS_SQL,
     "finishes": FINISHES_SQL,
     "downtime": DOWNTIME_SQL,
+    "diffs": DIFFS_SQL,
+    "rework": REWORK_SQL,
 }
 """Each field of `StatsRows` and the query that fills it."""

@@ -156,5 +156,14 @@ STATS_QUERIES = {
     "downtime": f"""SELECT r.session_id, p.ts, r.ts FROM events r
         JOIN events p ON p.session_id = r.session_id AND p.seq = r.seq - 1
         WHERE r.{_IN_SCOPE} AND r.kind = 'session_resumed'""",
+    "diffs": f"""SELECT DISTINCT ON (session_id, agent, payload ->> 'path') session_id, agent, payload ->> 'path', seq,
+        coalesce((payload -> 'diff' ->> 'added')::bigint, 0) + coalesce((payload -> 'diff' ->> 'removed')::bigint, 0)
+        FROM events WHERE {_IN_SCOPE} AND kind = 'artifact' AND payload -> 'diff' IS NOT NULL
+        AND jsonb_typeof(payload -> 'diff') = 'object' ORDER BY session_id, agent, payload ->> 'path', seq DESC""",
+    "rework": f"""SELECT session_id, agent, {_DAY}, count(*) FROM events r
+        WHERE r.{_IN_SCOPE} AND r.kind = 'artifact_review' AND r.ts >= %(since)s AND r.payload ->> 'verdict' = 'rejected'
+        AND trim(coalesce(r.payload ->> 'note', '')) != '' AND EXISTS (SELECT 1 FROM events d WHERE d.session_id = r.session_id
+        AND d.kind = 'artifact' AND d.agent = r.agent AND d.payload ->> 'path' = r.payload ->> 'path'
+        AND jsonb_typeof(d.payload -> 'diff') = 'object') GROUP BY 1, 2, 3""",
 }
 """Each field of `StatsRows` and the query that fills it."""

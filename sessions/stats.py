@@ -7,6 +7,9 @@ reducing whole sessions; the tally here is the same for every backend:
 - tokens by kind, known dollars, tokens of unknown price and whether any price was simulated:
   `usage` events, grouped by the usage's own model;
 - deliverables accepted and rejected: each artifact's latest `artifact_review`;
+- changes (a worktree agent's `diff` artifacts) accepted and rejected, rework rounds (a diff
+  rejected with a note, which goes back to its agent) and the lines added and removed of the
+  accepted diffs: the latest `artifact` of each diff path beside its review;
 - interventions: `supervisor_action` kill/pause/reprompt/restart/approve/deny aimed at an agent,
   split into the watchdog's and everyone else's (you, from the TUI or a command);
 - agent-hours: from an agent's first start to its last finish (or the session's last event),
@@ -47,6 +50,10 @@ class Group:
     simulated: bool = False
     accepted: int = 0
     rejected: int = 0
+    changes_accepted: int = 0
+    changes_rejected: int = 0
+    rework: int = 0
+    lines_accepted: int = 0
     interventions: int = 0
     watchdog_interventions: int = 0
     agent_seconds: float = 0.0
@@ -63,6 +70,14 @@ class Group:
     @property
     def usd_per_accepted(self) -> float | None:
         return self.cost_usd / self.accepted if self.accepted else None
+
+    @property
+    def usd_per_change(self) -> float | None:
+        return self.cost_usd / self.changes_accepted if self.changes_accepted else None
+
+    @property
+    def lines_per_usd(self) -> float | None:
+        return self.lines_accepted / self.cost_usd if self.changes_accepted and self.cost_usd > 0 else None
 
     @property
     def agent_hours(self) -> float:
@@ -90,6 +105,10 @@ class Group:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "usd_per_accepted": self.usd_per_accepted,
+            "changes": {"accepted": self.changes_accepted, "rejected": self.changes_rejected, "rework": self.rework},
+            "lines_accepted": self.lines_accepted,
+            "usd_per_accepted_change": self.usd_per_change,
+            "lines_per_usd": self.lines_per_usd,
             "interventions": {"user": self.interventions, "watchdog": self.watchdog_interventions},
             "agent_hours": round(self.agent_hours, 6),
             "interventions_per_agent_hour": self.interventions_per_agent_hour,
@@ -174,7 +193,10 @@ async def compute_stats(store: SessionStore, since: float | None = None, only: S
     tally = _Tally(since)
     agents = {(row[0], row[1]): _agent(row) for row in rows.agents}
     _add_usage(tally, agents, rows.usage)
-    _add_reviews(tally, agents, rows.reviews, start)
+    diffs = {(row[0], row[1], row[2]): int(row[4]) for row in rows.diffs}
+    _add_reviews(tally, agents, rows.reviews, diffs, start)
+    for session_id, agent, day, count in rows.rework:
+        tally.add(_keys(agents.get((session_id, agent)), day), session_id, agent, rework=int(count))
     helped = _add_interventions(tally, agents, rows.actions)
     starts = {(row[0], row[1]): float(row[2]) for row in rows.starts}
     finishes = {(row[0], row[1]): (float(row[3]), str(row[4])) for row in rows.finishes}
@@ -219,11 +241,19 @@ def _add_usage(tally: _Tally, agents: dict[tuple[str, str], _Agent], rows: Itera
 
 
 def _add_reviews(
-    tally: _Tally, agents: dict[tuple[str, str], _Agent], rows: Iterable[tuple[Any, ...]], since: float
+    tally: _Tally,
+    agents: dict[tuple[str, str], _Agent],
+    rows: Iterable[tuple[Any, ...]],
+    diffs: dict[tuple[str, str, str], int],
+    since: float,
 ) -> None:
-    for session_id, agent, _path, _seq, verdict, ts, day in rows:
+    for session_id, agent, path, _seq, verdict, ts, day in rows:
         if ts >= since:
             verdicts = {"accepted": int(verdict == "accepted"), "rejected": int(verdict == "rejected")}
+            lines = diffs.get((session_id, agent, path))
+            if lines is not None:
+                changes = {"changes_accepted": verdicts["accepted"], "changes_rejected": verdicts["rejected"]}
+                verdicts |= changes | {"lines_accepted": lines * verdicts["accepted"]}
             tally.add(_keys(agents.get((session_id, agent)), day), session_id, agent, **verdicts)
 
 

@@ -39,6 +39,8 @@ class StatsRows:
     starts: list[Row] = field(default_factory=list)
     finishes: list[Row] = field(default_factory=list)
     downtime: list[Row] = field(default_factory=list)
+    diffs: list[Row] = field(default_factory=list)
+    rework: list[Row] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -212,6 +212,8 @@ def stats_text(stats: Stats, by: tuple[str, ...] = DEFAULT_DIMENSIONS) -> str:
     ]
     for dim in by:
         lines += ["", _table(dim, [*stats.by[dim], total])]
+    if total.changes_accepted or total.changes_rejected or total.rework:
+        lines += _change_tables(stats)
     if stats.costliest:
         lines += ["", "costliest per accepted deliverable: " + ", ".join(f"{key} {money(usd)}" for key, usd in stats.costliest)]
     lines += ["", _FOOTNOTE]
@@ -234,8 +236,35 @@ _FOOTNOTE = (
 )
 
 
-def _table(dim: str, groups: list[Group]) -> str:
-    rows = [(f"by {dim}", *_HEADER), *(safe_cells(_cells(group)) for group in groups)]
+CHANGE_DIMENSIONS = ("role", "model", "harness")
+_CHANGE_HEADER = ("changes accepted/rejected", "rework rounds", "$/accepted change", "lines/$")
+
+
+def _change_tables(stats: Stats) -> list[str]:
+    """The coding agents' economics: their diffs accepted and rejected, rework, $ per accepted change, lines per $."""
+    lines: list[str] = []
+    for dim in CHANGE_DIMENSIONS:
+        groups = [g for g in stats.by[dim] if g.changes_accepted or g.changes_rejected or g.rework]
+        lines += ["", _table(f"{dim} (changes)", [*groups, stats.total], _change_cells, _CHANGE_HEADER)]
+    return lines
+
+
+def _change_cells(group: Group) -> tuple[str, ...]:
+    per_change = group.usd_per_change
+    per_usd = group.lines_per_usd
+    return (
+        group.key,
+        f"{group.changes_accepted}/{group.changes_rejected}",
+        str(group.rework),
+        money(per_change) if per_change is not None else "-",
+        f"{per_usd:,.0f}" if per_usd is not None else "-",
+    )
+
+
+def _table(
+    dim: str, groups: list[Group], cells: Callable[[Group], tuple[str, ...]] | None = None, header: tuple[str, ...] = _HEADER
+) -> str:
+    rows = [(f"by {dim}", *header), *(safe_cells((cells or _cells)(group)) for group in groups)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
     return "\n".join([*text[:-1], "-" * len(text[0]), text[-1]])
