@@ -72,6 +72,9 @@ async def test_every_request_without_the_token_gets_403_wherever_it_listens(tmp_
                 assert response.status == 200 and served.token not in await response.text()
             async with holder.get(served.base + "/static/js/textual.js") as response:
                 assert response.status == 200  # the page's own files come with the cookie it set
+            with pytest.raises(aiohttp.WSServerHandshakeError) as sandboxed:  # an artifact's page has an opaque origin
+                await holder.ws_connect(served.base + "/ws", origin="null")
+            assert sandboxed.value.status == 403
     finally:
         err = served.stop()
     assert ("ssh -L" in err and "TLS reverse proxy" in err) == (host != "127.0.0.1")
