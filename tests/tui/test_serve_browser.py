@@ -18,7 +18,7 @@ from agents.fleet_process import LOG_NAME, LaunchSpec
 from sessions import events as ev
 from sessions.state import reduce_all
 from sessions.store import Store
-from tests.tui.chromium import CHROMIUM, Chromium
+from tests.tui.chromium import CHROMIUM, Chromium, Tab
 from tests.tui.replay_helpers import DEMO_EVENTS, DEMO_ID
 from tests.tui.test_fleet_terminal import actions
 from tui.fleet_cli import start_fleet
@@ -108,6 +108,15 @@ async def wait_clients(count: int) -> None:
             await asyncio.sleep(0.1)
 
 
+async def select_only(tab: Tab, agent: str) -> None:
+    """Filter the fleet screen in `tab` down to `agent`, which selects it."""
+    await tab.key("/")
+    await tab.wait_for(lambda s: "filter: text or regex" in s, timeout=10)
+    await tab.type(agent)
+    await tab.wait_for(lambda s: "1 of 5 agents" in s, timeout=10)
+    await tab.key("Enter")
+
+
 async def factcheck_stalled(db: Path) -> bool:
     async with await Store.open(db) as store:
         return "stalled" in reduce_all(await store.events("web1")).agents["factcheck"].flags
@@ -127,11 +136,7 @@ async def test_two_tabs_reprompt_the_stalled_agent_and_closing_them_leaves_the_f
         await second.wait_for(lambda s: "STALLED" in s and "factcheck" in s)
         await wait_clients(2)
 
-        await first.key("/")
-        await first.wait_for(lambda s: "filter: text or regex" in s, timeout=10)
-        await first.type("factcheck")
-        await first.wait_for(lambda s: "1 of 5 agents" in s, timeout=10)
-        await first.key("Enter")
+        await select_only(first, "factcheck")
         await first.key("r")
         await first.wait_for(lambda s: "ctrl+s" in s.lower(), timeout=10)
         await first.type("Carry on please")
@@ -205,11 +210,7 @@ async def test_o_opens_an_artifact_in_a_new_browser_tab_sandboxed_and_behind_the
         await tab.key("Enter")
         await tab.wait_for(lambda s: "factcheck" in s, timeout=30)
         await tab.key("G")
-        await tab.key("/")
-        await tab.wait_for(lambda s: "filter: text or regex" in s, timeout=10)
-        await tab.type("deck")
-        await tab.wait_for(lambda s: "1 of 5 agents" in s, timeout=10)
-        await tab.key("Enter")
+        await select_only(tab, "deck")
         await tab.key("o")
         caught = await downloads.caught()
         assert caught.status == 200 and "/download/" in caught.url and caught.body == page.read_bytes()
