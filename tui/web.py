@@ -1,7 +1,8 @@
 """`tokenmaxx serve`: the attached TUI in a browser, one `tokenmaxx attach` process per tab, behind a random token.
 
 textual-serve runs the command of each tab under Textual's web driver; this module adds the token
-(every page, websocket and download without it gets 403), a page of our own (no fonts fetched from
+(every page, websocket and download without it gets 403; an artifact a tab opens is sandboxed, so its
+scripts cannot reach the fleet), a page of our own (no fonts fetched from
 elsewhere, the background following the theme) and a server without an access log, so the token
 reaches no log. Only the `serve` command imports it: textual-serve is an optional extra.
 """
@@ -29,6 +30,13 @@ from tui.web_theme import PAGE_BACKGROUND
 
 PAGE = "web_page.html"
 TOKEN_PARAM = "token"
+DOWNLOAD_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+"""On every artifact a tab opens: an origin of its own (no cookie, no websocket to the fleet), its type as sent, no referrer."""
 Echo = Callable[..., None]
 
 
@@ -79,13 +87,14 @@ class TokenServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._guard)
+        app.on_response_prepare.append(_sandbox_downloads)
         return app
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         """403 unless the request carries the token, in its query or in the cookie the page got with it."""
         given = request.query.get(TOKEN_PARAM) or request.cookies.get(self.cookie) or ""
-        if not secrets.compare_digest(given.encode(), self.token.encode()):
+        if not secrets.compare_digest(given.encode(), self.token.encode()) or _opaque_origin(request):
             raise web.HTTPForbidden(text="tokenmaxx serve: this needs the URL with the token that `tokenmaxx serve` printed\n")
         response = await handler(request)
         if TOKEN_PARAM in request.query and not response.prepared:
@@ -123,6 +132,16 @@ class TokenServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         """Say nothing: the serve command prints the URL once the port is bound."""
+
+
+def _opaque_origin(request: web.Request) -> bool:
+    """True for a request from a sandboxed artifact (its origin is opaque), which the cookie must not let in."""
+    return request.headers.get("Origin") == "null"
+
+
+async def _sandbox_downloads(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/download/"):
+        response.headers.update(DOWNLOAD_HEADERS)
 
 
 def _secure(request: web.Request) -> bool:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,14 @@ class Chromium:
         await tab.call("Page.navigate", url=url)
         return tab
 
+    async def catch(self, url_pattern: str) -> Tab:
+        """The browser's own DevTools session, holding every response to a URL like `url_pattern`, from any tab, for `Tab.caught`."""
+        async with self.http.get(f"http://127.0.0.1:{self.port}/json/version") as response:
+            version = await response.json()
+        browser = Tab("browser", await self.http.ws_connect(version["webSocketDebuggerUrl"], max_msg_size=0))
+        await browser.call("Fetch.enable", patterns=[{"urlPattern": url_pattern, "requestStage": "Response"}])
+        return browser
+
     async def close_tab(self, tab: Tab) -> None:
         await tab.socket.close()
         async with self.http.get(f"http://127.0.0.1:{self.port}/json/close/{tab.target}") as response:
@@ -81,6 +90,16 @@ def _devtools_port(path: Path, process: subprocess.Popen[bytes]) -> int:
     raise AssertionError("chromium did not open its DevTools port")
 
 
+@dataclass(frozen=True)
+class Caught:
+    """A response a tab received."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 class Tab:
     """One page, driven over its DevTools websocket."""
 
@@ -89,11 +108,14 @@ class Tab:
         self.socket = socket
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._paused: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._reading = asyncio.create_task(self._read(), name=f"cdp:{target}")
 
     async def _read(self) -> None:
         async for message in self.socket:
             reply = json.loads(message.data)
+            if reply.get("method") == "Fetch.requestPaused":
+                self._paused.put_nowait(reply["params"])
             waiting = self._waiting.pop(reply.get("id", -1), None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(reply)
@@ -108,6 +130,15 @@ class Tab:
         reply = await asyncio.wait_for(self._waiting[ident], 30)
         assert "error" not in reply, reply
         return reply["result"]
+
+    async def caught(self, timeout: float = 30) -> Caught:
+        """The next response `Chromium.catch` held: its URL, headers and body, then let through to its tab."""
+        paused = await asyncio.wait_for(self._paused.get(), timeout)
+        body = await self.call("Fetch.getResponseBody", requestId=paused["requestId"])
+        await self.call("Fetch.continueResponse", requestId=paused["requestId"])
+        data = base64.b64decode(body["body"]) if body["base64Encoded"] else body["body"].encode()
+        headers = {h["name"].lower(): h["value"] for h in paused.get("responseHeaders", [])}
+        return Caught(paused["request"]["url"], paused.get("responseStatusCode", 0), headers, data)
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)

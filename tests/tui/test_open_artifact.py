@@ -12,7 +12,7 @@ from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, select, settle
 from tui import opener
 from tui.app import TokenmaxxApp
-from tui.screens.artifact import ArtifactScreen
+from tui.screens.artifact import ArtifactScreen, download_name
 from tui.screens.fleet import FleetScreen
 
 PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
@@ -102,3 +102,8 @@ def test_a_file_that_cannot_be_read_is_not_text(tmp_path: Path) -> None:
     folder = tmp_path / "README"
     folder.mkdir()  # opening it for reading fails (IsADirectoryError), as an unreadable file would
     assert not opener.is_text(folder) and not opener.shows_inside(folder)
+
+
+@pytest.mark.parametrize(("name", "sent"), [("loc.svg", "loc.svg"), ("a b;c\r\nd.html", "a_b_c__d.html"), ("..svg", "svg"), ("\u00e9", "_")])
+def test_a_file_sent_to_a_browser_keeps_a_name_that_is_safe_in_a_header(tmp_path: Path, name: str, sent: str) -> None:
+    assert download_name(tmp_path / name) == sent

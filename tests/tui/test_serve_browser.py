@@ -15,9 +15,11 @@ from agents.demo.sample_repo import create_sample_repo
 from agents import commands as cmd
 from agents.fleet_client import command, find_fleets
 from agents.fleet_process import LOG_NAME, LaunchSpec
+from sessions import events as ev
 from sessions.state import reduce_all
 from sessions.store import Store
-from tests.tui.chromium import CHROMIUM, Chromium
+from tests.tui.chromium import CHROMIUM, Chromium, Tab
+from tests.tui.replay_helpers import DEMO_EVENTS, DEMO_ID
 from tests.tui.test_fleet_terminal import actions
 from tui.fleet_cli import start_fleet
 
@@ -70,6 +72,9 @@ async def test_every_request_without_the_token_gets_403_wherever_it_listens(tmp_
                 assert response.status == 200 and served.token not in await response.text()
             async with holder.get(served.base + "/static/js/textual.js") as response:
                 assert response.status == 200  # the page's own files come with the cookie it set
+            with pytest.raises(aiohttp.WSServerHandshakeError) as sandboxed:  # an artifact's page has an opaque origin
+                await holder.ws_connect(served.base + "/ws", origin="null")
+            assert sandboxed.value.status == 403
     finally:
         err = served.stop()
     assert ("ssh -L" in err and "TLS reverse proxy" in err) == (host != "127.0.0.1")
@@ -103,6 +108,15 @@ async def wait_clients(count: int) -> None:
             await asyncio.sleep(0.1)
 
 
+async def select_only(tab: Tab, agent: str) -> None:
+    """Filter the fleet screen in `tab` down to `agent`, which selects it."""
+    await tab.key("/")
+    await tab.wait_for(lambda s: "filter: text or regex" in s, timeout=10)
+    await tab.type(agent)
+    await tab.wait_for(lambda s: "1 of 5 agents" in s, timeout=10)
+    await tab.key("Enter")
+
+
 async def factcheck_stalled(db: Path) -> bool:
     async with await Store.open(db) as store:
         return "stalled" in reduce_all(await store.events("web1")).agents["factcheck"].flags
@@ -122,11 +136,7 @@ async def test_two_tabs_reprompt_the_stalled_agent_and_closing_them_leaves_the_f
         await second.wait_for(lambda s: "STALLED" in s and "factcheck" in s)
         await wait_clients(2)
 
-        await first.key("/")
-        await first.wait_for(lambda s: "filter: text or regex" in s, timeout=10)
-        await first.type("factcheck")
-        await first.wait_for(lambda s: "1 of 5 agents" in s, timeout=10)
-        await first.key("Enter")
+        await select_only(first, "factcheck")
         await first.key("r")
         await first.wait_for(lambda s: "ctrl+s" in s.lower(), timeout=10)
         await first.type("Carry on please")
@@ -173,3 +183,43 @@ async def test_the_footer_keys_click_and_a_narrower_window_reflows_the_fleet(tmp
 
 def width(text: str) -> int:
     return max(len(line) for line in text.splitlines())
+
+
+async def recorded_demo(tmp_path: Path) -> Path:
+    """The recorded demo session in the store `tokenmaxx serve` reads, its output folder on this machine with the deck's page in it."""
+    out = tmp_path / "out" / DEMO_ID
+    (out / "deck").mkdir(parents=True)
+    (out / "deck" / "index.html").write_bytes(b"<!doctype html><html><body><h1>The fleet, in charts</h1><script>document.title = 'ran'</script></body></html>\n")
+    started = DEMO_EVENTS[0]
+    assert isinstance(started, ev.SessionStarted)
+    async with await Store.open(tmp_path / "s.db") as store:
+        await store.import_events([started.model_copy(update={"out": str(out)}), *DEMO_EVENTS[1:]])
+    return out / "deck" / "index.html"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium where it can)")
+async def test_o_opens_an_artifact_in_a_new_browser_tab_sandboxed_and_behind_the_token(tmp_path: Path, config_dir: Path) -> None:
+    page = await recorded_demo(tmp_path)
+    served = Served(tmp_path)
+    browser = Chromium(tmp_path)
+    try:
+        downloads = await browser.catch("*/download/*")
+        tab = await browser.open(served.url)
+        await tab.wait_for(lambda s: DEMO_ID[:6] in s, timeout=60)
+        await tab.key("Enter")
+        await tab.wait_for(lambda s: "factcheck" in s, timeout=30)
+        await tab.key("G")
+        await select_only(tab, "deck")
+        await tab.key("o")
+        caught = await downloads.caught()
+        assert caught.status == 200 and "/download/" in caught.url and caught.body == page.read_bytes()
+        assert caught.headers["content-type"] == "text/html" and caught.headers["content-disposition"] == "inline; filename=index.html"
+        assert caught.headers["content-security-policy"] == "sandbox allow-scripts"  # its scripts run, but not as the fleet's page
+        await tab.wait_for(lambda s: "opening deck/index.html in this browser" in s, timeout=10)
+        async with aiohttp.ClientSession() as anonymous:
+            async with anonymous.get(caught.url) as response:
+                assert response.status == 403
+    finally:
+        await browser.close()
+        served.stop()

@@ -1,8 +1,9 @@
-"""ArtifactScreen: one deliverable full screen, Markdown rendered and other text as text; and `open_artifact`, which picks it or the system opener."""
+"""ArtifactScreen: one deliverable full screen, Markdown rendered and other text as text; and `open_artifact`, which picks it, the browser tab or the system opener."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -21,6 +22,8 @@ from tui.widgets.artifact_preview import (
 from tui.widgets.key_footer import KeyFooter
 
 FULL_BYTES = 2_000_000
+BROWSER_SHOWS = frozenset({".html", ".htm", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf"})
+"""What a browser tab shows itself; any other file it downloads."""
 
 
 class ArtifactScreen(Screen[None]):
@@ -71,7 +74,7 @@ class ArtifactScreen(Screen[None]):
 
 
 def open_artifact(screen: Screen[None], out_root: Path | None, path: str) -> None:
-    """Open the artifact at `path` (relative to `out_root`): text inside the TUI, anything else with the system opener."""
+    """Open the artifact at `path` (relative to `out_root`): text inside the TUI, anything else in the browser tab or with the system opener."""
     if out_root is None:
         screen.notify(f"cannot open {path}: the session's output folder is not on this machine", severity="warning")
         return
@@ -84,8 +87,27 @@ def open_artifact(screen: Screen[None], out_root: Path | None, path: str) -> Non
         screen.notify(f"cannot open {path}: {file} no longer exists", severity="warning", timeout=10)
     elif opener.shows_inside(file):
         screen.app.push_screen(ArtifactScreen(file, path))
+    elif screen.app.is_web:
+        _deliver_to_browser(screen, file, path)
     else:
         _open_outside(screen, file, path)
+
+
+def _deliver_to_browser(screen: Screen[None], file: Path, path: str) -> None:
+    """Send the file to the browser tab the app runs in: a new tab where the browser shows it, a download otherwise."""
+    try:
+        handle = opener.open_regular(file)
+    except OSError as error:
+        screen.notify(f"cannot open {path}: {error.strerror or error}", severity="error", timeout=15)
+        return
+    shown = file.suffix.lower() in BROWSER_SHOWS
+    screen.app.deliver_binary(handle, save_filename=download_name(file), open_method="browser" if shown else "download")
+    screen.notify(f"{'opening' if shown else 'downloading'} {path} in this browser")
+
+
+def download_name(file: Path) -> str:
+    """The file's name as the browser gets it: letters, digits, `.`, `-` and `_` only, since it goes into a header unquoted."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", file.name).lstrip(".") or "artifact"
 
 
 def _open_outside(screen: Screen[None], file: Path, path: str) -> None:
