@@ -10,25 +10,12 @@ from pathlib import Path
 import pytest
 
 from agents.fleet_process import LOG_NAME, LaunchSpec
-from tests.tui.test_storage_faults import EXIT_WITHIN_S, committed, completed, mounted, write_plan
+from tests.tui.test_storage_faults import EXIT_WITHIN_S, committed, completed, fill, mounted, write_plan
 from tui.fleet_cli import _closing, start_fleet
 from tui.remote_fleet import RemoteFleet
 
 __all__ = ["mounted"]  # the fixture, used by name
 CAUSE = "the disk is full"
-
-
-def fill(folder: Path) -> Path:
-    """Write zeros into `folder` until its filesystem has no room left; the filler's path."""
-    filler = folder / "filler"
-    with filler.open("wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def alive(pid: int) -> bool:
