@@ -6,6 +6,10 @@ Each fleet is a real fleet process (`tokenmaxx fleet-serve`, as `run` starts it)
 the fleet benchmark's looping custom role, on a temporary database. Printed:
 
 - attach: a 500-agent fleet, connect to state in hand (snapshot read and decoded), median and worst of 5;
+- attach to first full frame: connect, read the state and start the real TUI (headless Textual,
+  200x50, every frame encoded for a terminal as `bench/tui_probes.py` does) until the first frame
+  after which a shadow of the terminal shows the grid of the fleet: its status line, the first
+  agent's pane and the token meter; median and worst of 5;
 - meter lag: 50 agents at ~30 tokens/s each, the age of every event when a client has reduced it
   (p50, p99; the event's timestamp is taken in the fleet when it is made);
 - key to record: a pause (then a resume) sent from a client until its `supervisor_action` comes
@@ -31,11 +35,16 @@ from agents.fleet_client import stop  # noqa: E402
 from agents.fleet_process import LaunchSpec  # noqa: E402
 from agents.providers.sim import TOKENS_PER_S  # noqa: E402
 from bench.fleet_bench import plan_for  # noqa: E402
+from bench.tui_probes import FrameTap, KeyProbe, ShadowScreen  # noqa: E402
 from sessions import events as ev  # noqa: E402
 from tui.fleet_cli import start_fleet  # noqa: E402
+from tui.app import TokenmaxxApp  # noqa: E402
+from tui.config import Config  # noqa: E402
 from tui.remote_fleet import RemoteFleet  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+SIZE = (200, 50)
+FRAME_TIMEOUT_S = 30.0
 
 
 def write_plan(folder: Path, agents: int, rate: float) -> None:
@@ -69,6 +78,48 @@ async def attach_times(path: Path, tries: int = 5) -> list[float]:
         assert len(client.state.agents) > 0
         await client.close()
     return times
+
+
+def fleet_shown(text: str) -> bool:
+    """Whether the terminal shows the fleet's grid: its status line, the first agent's pane and the meter."""
+    return "grid · " in text and "╔═ a0000 ·" in text and "tok/s" in text
+
+
+async def first_frame_time(path: Path, config: Config, n: int) -> tuple[float, float]:
+    """Seconds from connecting to the fleet until the attached TUI's first frame that shows the fleet, and this process's CPU seconds in them."""
+    began, cpu = time.perf_counter(), time.process_time()
+    client = await RemoteFleet.attach(path, f"bench:frame{n}")
+    app = TokenmaxxApp(client, config=config, store_path=Path(client.hello.db))
+    tap = FrameTap(app, SIZE)
+    tap.install()
+    tap.shadow = ShadowScreen(*SIZE)
+    tap.probe = KeyProbe("first frame", began, fleet_shown)
+    used: list[float] = []
+
+    def on_frame(now: float) -> None:
+        if tap.probe is None and not used:
+            used.append(time.process_time() - cpu)
+
+    tap.on_frame.append(on_frame)
+
+    async def drive(pilot: object) -> None:
+        deadline = time.perf_counter() + FRAME_TIMEOUT_S
+        while tap.probe is not None and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        app.exit()
+
+    try:
+        await app.run_async(headless=True, size=SIZE, auto_pilot=drive)
+    finally:
+        await client.close()
+    if tap.probe is not None:
+        raise RuntimeError(f"the fleet never showed within {FRAME_TIMEOUT_S} s; screen:\n{tap.shadow.text() if tap.shadow else ''}")
+    return tap.key_latencies["first frame"][0], used[0]
+
+
+async def first_frame_times(path: Path, folder: Path, tries: int = 5) -> list[tuple[float, float]]:
+    config = Config(directory=folder / "config")
+    return [await first_frame_time(path, config, n) for n in range(tries)]
 
 
 async def meter_lag(path: Path, seconds: float) -> list[float]:
@@ -116,6 +167,12 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(3)
             times = await attach_times(big_path)
             print(f"attach to a {args.big}-agent fleet, state in hand: median {statistics.median(times) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms")
+            frames = await first_frame_times(big_path, big_folder)
+            walls, cpus = [wall for wall, _ in frames], [cpu for _, cpu in frames]
+            print(
+                f"attach to a {args.big}-agent fleet, to first full frame: median {statistics.median(walls) * 1000:.0f} ms, "
+                f"worst {max(walls) * 1000:.0f} ms (the TUI's CPU in it: median {statistics.median(cpus) * 1000:.0f} ms)"
+            )
         finally:
             await stop(big_path, "bench")
         path, _ = start(small_folder, args.agents, args.rate, "smallfleet")

@@ -14,6 +14,7 @@ from tests.tui.sample_fleet import clock, sample_fleet
 from tui.app import TokenmaxxApp
 from tui.config import Config
 from tui.widgets.agent_grid import AgentGrid
+from tui.widgets.agent_pane import AgentPane
 from tui.widgets.token_meter import TokenMeter
 
 
@@ -70,6 +71,26 @@ async def test_panes_out_of_view_wait_and_catch_up_when_scrolled_to(tmp_path: Pa
         grid.reveal("agent29")
         await settle(pilot)
         assert "hello from the bottom" in last.render().plain
+
+
+async def test_panes_mounted_for_new_agents_render_only_where_they_will_be_in_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    original, rows = AgentPane.show, AgentPane.rows
+    monkeypatch.setattr(AgentPane, "show", lambda pane, agent, now, queued: shown.append(agent.name) or original(pane, agent, now, queued))
+    monkeypatch.setattr(AgentPane, "rows", lambda pane: shown.append(f"rows:{pane.agent.name}") or rows(pane))
+    fleet = big_fleet(1)
+    app = make_app(tmp_path, fleet=fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for i in range(1, 60):
+            fleet.feed(ev.AgentQueued(agent=f"agent{i:02d}", role="critic", provider="sim", model="m", ts=T0))
+        await settle(pilot)
+        assert "agent01" in shown and "rows:agent01" in shown
+        assert "agent59" not in shown and "rows:agent59" not in shown
+        grid = app.screen.query_one(AgentGrid)
+        grid.reveal("agent59")
+        await settle(pilot)
+        assert "agent59" in shown and "QUEUED" in grid.panes["agent59"].render().plain
 
 
 async def test_streaming_updates_never_trigger_a_relayout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

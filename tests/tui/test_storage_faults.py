@@ -135,12 +135,9 @@ def mounted(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(target)], check=False)
 
 
-@pytest.mark.slow
-def test_a_full_disk_stops_the_fleet_and_the_session_resumes_once_there_is_room(tmp_path: Path, mounted: Path) -> None:
-    db = mounted / "sessions.db"
-    run = tokenmaxx("run", write_plan(tmp_path), "--headless", "--db", db, cwd=tmp_path)
-    wait_for_events(run, db)
-    filler = mounted / "filler"
+def fill(folder: Path) -> Path:
+    """Write zeros into `folder` until its filesystem has no room left; the filler's path."""
+    filler = folder / "filler"
     with filler.open("wb") as file:
         try:
             while True:
@@ -148,6 +145,15 @@ def test_a_full_disk_stops_the_fleet_and_the_session_resumes_once_there_is_room(
                 file.flush()
         except OSError:
             pass
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_fleet_and_the_session_resumes_once_there_is_room(tmp_path: Path, mounted: Path) -> None:
+    db = mounted / "sessions.db"
+    run = tokenmaxx("run", write_plan(tmp_path), "--headless", "--db", db, cwd=tmp_path)
+    wait_for_events(run, db)
+    filler = fill(mounted)
     ended_with_one_message(run, "the disk is full")
     filler.unlink()
     resumes_to_the_end(tmp_path, db)

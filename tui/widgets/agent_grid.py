@@ -92,10 +92,10 @@ class AgentGrid(VerticalScroll, can_focus=False):
         """Hand each visible pane its agent's latest state; returns how many panes refreshed."""
         window = self._window()
         refreshed = 0
-        for name in self.order:
+        for index, name in enumerate(self.order):
             pane = self.panes[name]
             latest = (agents.get(name, pane.agent), now, queued.get(name))
-            if window is not None and _in_view(pane, window):
+            if window is not None and self._in_view(index, pane, window):
                 refreshed += pane.show(*latest)
                 self._pending.pop(name, None)
             else:
@@ -119,9 +119,10 @@ class AgentGrid(VerticalScroll, can_focus=False):
         window = self._window()
         if window is None:
             return
+        position = {name: index for index, name in enumerate(self.order)}
         for name, latest in list(self._pending.items()):
             pane = self.panes.get(name)
-            if pane is not None and _in_view(pane, window):
+            if pane is not None and self._in_view(position.get(name, 0), pane, window):
                 pane.show(*latest)
                 del self._pending[name]
 
@@ -131,8 +132,10 @@ class AgentGrid(VerticalScroll, can_focus=False):
         size = self.scrollable_content_region.size
         return Region(0, int(self.scroll_y), max(1, size.width), max(1, size.height))
 
-
-def _in_view(pane: AgentPane, window: Region) -> bool:
-    """True when the pane shows in the window, or has not been laid out yet."""
-    region = pane.virtual_region
-    return not region.area or region.overlaps(window)
+    def _in_view(self, index: int, pane: AgentPane, window: Region) -> bool:
+        """True when the pane shows in the window, or would where the grid will lay it out (the `index`th) when it has not yet."""
+        region = pane.virtual_region
+        if not region.area:
+            height = self.pane_height
+            region = Region(0, index // max(1, self.columns) * height, window.width, height)
+        return region.overlaps(window)

@@ -73,6 +73,10 @@ class AgentPane(RowWidget):
         self.show_rows()
         return True
 
+    def shows_rows_when_resized(self) -> bool:
+        """Only once shown: a pane never shown yet is shown by its grid when it comes into view."""
+        return self._painted is not None
+
     def mark(self, *, selected: bool, tagged: bool) -> None:
         """Show the cursor and the bulk-action tag."""
         self.set_class(selected, "-selected")

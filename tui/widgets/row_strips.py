@@ -70,9 +70,14 @@ class RowWidget(Widget):
     def render_line(self, y: int) -> Strip:
         return self._row_strips.strip(self, y)
 
+    def shows_rows_when_resized(self) -> bool:
+        """Whether a resize brings the rows up to the new size at once."""
+        return True
+
     def on_resize(self) -> None:
         self._row_strips.forget()
-        self.show_rows()
+        if self.shows_rows_when_resized():
+            self.show_rows()
         self.refresh()
 
     def notify_style_update(self) -> None:
