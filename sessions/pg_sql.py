@@ -103,6 +103,10 @@ MARKERS = (
     "SELECT seq, ts, kind, agent, payload::text FROM events "
     "WHERE session_id = %s AND kind = ANY(%s) AND seq > %s ORDER BY seq"
 )
+
+EVENTS_BYTES = "SELECT pg_table_size('events')"
+"""What the events take on the server (with their TOAST, without indexes): what a history snapshot copies."""
+
 SESSION_TABLES = ("events", "snapshots", "agents", "reviews", "sessions")
 
 
