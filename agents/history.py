@@ -1,8 +1,9 @@
 """Read-only snapshots of the session history for the agents whose plan entry sets `history = true`.
 
-Each time such an agent starts, the fleet copies its session database (SQLite's online backup, in a
-thread) into a private temporary folder; the agent's commands see that copy as $TOKENMAXX_HISTORY,
-never the live database. The folder is removed when the fleet closes.
+Each time such an agent starts, the fleet copies its session store (`copy_to`: SQLite's online backup,
+or a PostgreSQL server's sessions exported into an SQLite file) into a private temporary folder; the
+agent's commands see that copy as $TOKENMAXX_HISTORY, never the live store. The folder is removed
+when the fleet closes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from agents.plan_models import AgentSpec
 from agents.tools.workspace import HistoryCopy
 from sessions.backup import MAX_COPY_BYTES
-from sessions.store import Store, StoreError
+from sessions.store import StoreError
+from sessions.store_api import SessionStore
 
 NO_DATABASE = "this fleet records to no session database, so there is no history to copy"
 
@@ -23,7 +25,7 @@ NO_DATABASE = "this fleet records to no session database, so there is no history
 class HistorySnapshots:
     """The history snapshots of one fleet, one per agent that asks, in a folder only this process uses."""
 
-    def __init__(self, store: object, max_bytes: int = MAX_COPY_BYTES) -> None:
+    def __init__(self, store: SessionStore | None, max_bytes: int = MAX_COPY_BYTES) -> None:
         self._store = store
         self._max_bytes = max_bytes
         self._folder: Path | None = None
@@ -48,7 +50,7 @@ class HistorySnapshots:
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def _copy(self, agent: str) -> HistoryCopy:
-        if not isinstance(self._store, Store):
+        if not isinstance(self._store, SessionStore):
             return HistoryCopy(None, NO_DATABASE)
         if self._folder is None:
             self._folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="tokenmaxx-history-"))

@@ -38,6 +38,7 @@ from agents.worktrees import GitError
 from sessions import events as ev
 from sessions.log import EventLog
 from sessions.store import StoreError, new_session_id
+from sessions.store_api import SessionStore
 from sessions.state import FleetState
 
 __all__ = ["CommandError", "Supervisor", "VERSION"]
@@ -55,7 +56,7 @@ class Supervisor(CommandHandling):
     def __init__(
         self,
         plan: Plan,
-        store: object,
+        store: SessionStore,
         log: EventLog,
         *,
         headless: bool = False,

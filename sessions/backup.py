@@ -1,6 +1,7 @@
 """A consistent copy of a session database, taken with SQLite's online backup while the fleet writes.
 
     copy_database(source, target, max_bytes) -> target    blocking: call it in a thread
+    refuse_past(source, size, max_bytes)                   CopyRefused when `size` bytes are too many
     CopyRefused                                            too large to copy, or unreadable
 """
 
@@ -29,10 +30,7 @@ def database_bytes(source: Path) -> int:
 
 def copy_database(source: Path, target: Path, max_bytes: int = MAX_COPY_BYTES) -> Path:
     """Copy `source` to `target` as one consistent snapshot in rollback-journal mode, replacing `target` atomically."""
-    size = database_bytes(source)
-    if size > max_bytes:
-        megabytes, limit = size / 2**20, max_bytes / 2**20
-        raise CopyRefused(f"{source} holds {megabytes:.0f} MB, more than the {limit:.0f} MB a history snapshot may copy")
+    refuse_past(source, database_bytes(source), max_bytes)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
@@ -42,6 +40,13 @@ def copy_database(source: Path, target: Path, max_bytes: int = MAX_COPY_BYTES) -
         partial.unlink(missing_ok=True)
         raise CopyRefused(f"could not copy {source}: {error}") from error
     return target
+
+
+def refuse_past(source: object, size: int, max_bytes: int) -> None:
+    """Raise CopyRefused when `source`, holding `size` bytes, is more than a history snapshot may copy."""
+    if size > max_bytes:
+        megabytes, limit = size / 2**20, max_bytes / 2**20
+        raise CopyRefused(f"{source} holds {megabytes:.0f} MB, more than the {limit:.0f} MB a history snapshot may copy")
 
 
 def _backup(source: Path, target: Path) -> None:

@@ -132,6 +132,7 @@ class PgReads:
 
     async def stats_rows(self, since: float) -> StatsRows:
         """The grouped rows `sessions.stats` tallies, for what happened at or after `since`."""
+        await self._fetch(pg_sql.STATS_SETTINGS)
         found = {name: await self._fetch(sql, {"since": since}) for name, sql in pg_sql.STATS_QUERIES.items()}
         return StatsRows(**found)
 

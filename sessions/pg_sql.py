@@ -103,6 +103,10 @@ MARKERS = (
     "SELECT seq, ts, kind, agent, payload::text FROM events "
     "WHERE session_id = %s AND kind = ANY(%s) AND seq > %s ORDER BY seq"
 )
+
+EVENTS_BYTES = "SELECT pg_table_size('events')"
+"""What the events take on the server (with their TOAST, without indexes): what a history snapshot copies."""
+
 SESSION_TABLES = ("events", "snapshots", "agents", "reviews", "sessions")
 
 
@@ -131,6 +135,9 @@ _DAY = "to_char(to_timestamp(ts), 'YYYY-MM-DD')"
 def _number(name: str) -> str:
     return f"(payload ->> '{name}')::double precision"
 
+
+STATS_SETTINGS = "SELECT set_config('work_mem', '64MB', false), set_config('jit', 'off', false)"
+"""For the reader before the stats: group a million usage rows in memory (no sort spilled to disk), without JIT start-up."""
 
 STATS_QUERIES = {
     "agents": f"""SELECT a.session_id, a.name, a.role, a.provider, a.model, s.name, coalesce(s.last_ts, s.started_at), s.user_name

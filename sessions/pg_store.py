@@ -19,13 +19,16 @@ import asyncio
 import collections
 import os
 import time
+from pathlib import Path
 from typing import Any, Self
 
 import psycopg
 
 from sessions import pg_sql
+from sessions.backup import MAX_COPY_BYTES
 from sessions.events import Event
 from sessions.faults import StorageFault
+from sessions.pg_copy import export_history
 from sessions.pg_locks import PgLocks
 from sessions.pg_reads import PgReads
 from sessions.pg_schema import connect, migrate, write_rollups
@@ -88,6 +91,12 @@ class PgStore(PgReads):
             await writer.close()
             raise
         return cls(url, writer, reader, {session_id: int(seq) for session_id, seq in rows})
+
+    async def copy_to(self, target: Path, max_bytes: int = MAX_COPY_BYTES) -> Path:
+        """Commit what is queued, then export every session into a fresh SQLite file at `target`; CopyRefused when it cannot."""
+        await self.flush()
+        size = int((await self._fetch(pg_sql.EVENTS_BYTES))[0][0])
+        return await export_history(self, size, target, max_bytes)
 
     async def check_writable(self) -> None:
         """Fail now, before a fleet starts, when this login may not write the events."""

@@ -119,3 +119,11 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     if request.param == "sqlite":
         return tmp_path / "sessions.db"
     return str(request.getfixturevalue("pg_cluster").fresh_url())
+
+
+@pytest.fixture
+def other_store_target(store_target: Path | str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A second, empty place on the same backend as `store_target`, for tests that copy from one store to another."""
+    if isinstance(store_target, Path):
+        return tmp_path / "other.db"
+    return str(request.getfixturevalue("pg_cluster").fresh_url())

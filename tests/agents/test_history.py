@@ -19,6 +19,7 @@ from agents.tools import Workspace, run_tool
 from agents.tools.sandbox import HISTORY_MOUNT
 from sessions import events as ev
 from sessions.store import Store
+from sessions.store_api import SessionStore, StoreTarget, open_store
 from tests.agents.scripted import ScriptedProvider, Step, make_plan, reply
 from tests.agents.test_sandbox import needs_bwrap
 from tests.agents.test_supervisor import turns
@@ -36,7 +37,7 @@ history = true
 """
 
 
-async def record_previous_session(store: Store) -> None:
+async def record_previous_session(store: SessionStore) -> None:
     """An earlier session of the fleet in which an agent looped and was killed."""
     store.append("before", ev.AgentFlagged(agent="charts", flag="looping", ts=BASE_TS))
     store.append("before", ev.AgentFinished(agent="charts", outcome="killed", summary="killed", ts=BASE_TS + 60))
@@ -57,7 +58,7 @@ def event_count(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
-async def command_outputs(store: Store, sup: Supervisor) -> list[str]:
+async def command_outputs(store: SessionStore, sup: Supervisor) -> list[str]:
     """What the agent's commands printed, as recorded."""
     await store.flush()
     events = await store.events(sup.session_id, agent="logs")
@@ -66,9 +67,9 @@ async def command_outputs(store: Store, sup: Supervisor) -> list[str]:
 
 
 @pytest.mark.parametrize("sandbox", [pytest.param("bwrap", marks=needs_bwrap), "none"])
-async def test_the_log_analyst_charts_failures_of_a_previous_session(tmp_path: Path, sandbox: str) -> None:
-    """A real fleet on the sim: the chart holds the earlier session's failures, from a snapshot removed at the end."""
-    async with await Store.open(tmp_path / "sessions.db") as store:
+async def test_the_log_analyst_charts_failures_of_a_previous_session(tmp_path: Path, sandbox: str, store_target: StoreTarget) -> None:
+    """A real fleet on the sim, on either store: the chart holds the earlier session's failures, from a snapshot removed at the end."""
+    async with await open_store(store_target) as store:
         await record_previous_session(store)
         plan = make_plan(tmp_path, LOGS.format(sandbox=sandbox), SIM)
         sup = Supervisor.create(plan, store, headless=True, auto_yes=True)
@@ -117,10 +118,10 @@ async def test_under_bwrap_the_snapshot_is_read_only_and_the_live_database_out_o
         assert conn.execute("SELECT count(*) FROM events WHERE session_id = 'before'").fetchone()[0] == 2
 
 
-async def test_a_database_too_large_to_copy_is_skipped_with_a_note_the_command_sees(tmp_path: Path) -> None:
+async def test_a_database_too_large_to_copy_is_skipped_with_a_note_the_command_sees(tmp_path: Path, store_target: StoreTarget) -> None:
     """Past the bound nothing is copied: $TOKENMAXX_HISTORY is unset and a note says why, to the command and the model."""
     spec = AgentSpec(name="logs", role="log-analyst", task="t", history=True)
-    async with await Store.open(tmp_path / "sessions.db") as store:
+    async with await open_store(store_target) as store:
         await record_previous_session(store)
         snapshots = HistorySnapshots(store, max_bytes=1)
         await snapshots.take(spec)
@@ -135,9 +136,9 @@ async def test_a_database_too_large_to_copy_is_skipped_with_a_note_the_command_s
     assert f"[$TOKENMAXX_HISTORY is not set: {copy.note}]" in outcome.output
 
 
-async def test_each_fresh_start_takes_a_new_snapshot_and_an_agent_without_history_gets_none(tmp_path: Path) -> None:
+async def test_each_fresh_start_takes_a_new_snapshot_and_an_agent_without_history_gets_none(store_target: StoreTarget) -> None:
     """The second snapshot holds what was recorded after the first; an agent that does not ask has no copy."""
-    async with await Store.open(tmp_path / "sessions.db") as store:
+    async with await open_store(store_target) as store:
         snapshots = HistorySnapshots(store)
         await snapshots.take(AgentSpec(name="logs", role="log-analyst", task="t", history=True))
         first = snapshots.copy_for("logs")

@@ -16,7 +16,8 @@ from sessions.export import (
     write_jsonl,
 )
 from sessions.state import reduce_all
-from sessions.store import Store, new_session_id
+from sessions.store import new_session_id
+from sessions.store_api import StoreTarget, open_store
 from tests.sessions.samples import every_kind
 
 
@@ -42,14 +43,16 @@ def test_jsonl_round_trips_every_kind_losslessly(tmp_path: Path) -> None:
     assert read_jsonl(path) == events
 
 
-async def test_export_then_import_into_another_store_gives_identical_events(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "mine.db") as mine:
+async def test_export_then_import_into_another_store_gives_identical_events(
+    store_target: StoreTarget, other_store_target: StoreTarget, tmp_path: Path
+) -> None:
+    async with await open_store(store_target) as mine:
         session_id = new_session_id()
         exported = [mine.append(session_id, event) for event in every_kind()]
         await mine.flush()
         with (tmp_path / "share.jsonl").open("w", encoding="utf-8") as file:
             write_jsonl(await mine.events(session_id), file)
-    async with await Store.open(tmp_path / "theirs.db") as theirs:
+    async with await open_store(other_store_target) as theirs:
         assert await theirs.import_events(read_jsonl(tmp_path / "share.jsonl")) == session_id
         assert await theirs.events(session_id) == exported
         assert (await theirs.session(session_id)).status == "failed"

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import get_args
@@ -29,6 +28,7 @@ from sessions.replay import (
 )
 from sessions.state import FleetState, reduce_all
 from sessions.store import AmbiguousSession, SessionNotFound, Store, new_session_id
+from sessions.store_api import SessionStore, StoreTarget, open_store
 from tests.sessions.samples import every_kind
 
 DEMO = Path(__file__).with_name("data") / "demo_session.jsonl"
@@ -105,7 +105,7 @@ def with_clock(drawn: list[tuple[ev.Event, float]]) -> list[ev.Event]:
     return timed
 
 
-async def record(store: Store, events: list[ev.Event], snapshot_every: int) -> tuple[str, list[FleetState]]:
+async def record(store: SessionStore, events: list[ev.Event], snapshot_every: int) -> tuple[str, list[FleetState]]:
     """Emit `events` through the live path; returns the session id and the live state after each event."""
     log = EventLog(store, new_session_id(), snapshot_every=snapshot_every)
     live = [log.state]
@@ -124,26 +124,29 @@ async def assert_every_seq_matches(replay: Replay, live: list[FleetState], seeks
         assert replayed == live[seq] == reduce_all(stored[:seq]), f"state after seq {seq}"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(drawn=timed_events, seek_fractions=st.lists(st.floats(0, 1), max_size=12))
-def test_any_seek_equals_the_live_reducer_across_snapshots(drawn: list[tuple[ev.Event, float]], seek_fractions: list[float]) -> None:
+def test_any_seek_equals_the_live_reducer_across_snapshots(
+    store_target: StoreTarget, drawn: list[tuple[ev.Event, float]], seek_fractions: list[float]
+) -> None:
     events = with_clock(drawn)
     seeks = [round(f * len(events)) for f in seek_fractions]
 
     async def check() -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            async with await Store.open(Path(folder) / "s.db") as store:
-                session_id, live = await record(store, events, snapshot_every=7)
-                replay = await Replay.open(store, session_id)
-                assert len(live) == replay.last_seq + 1 == len(events) + 1
-                await assert_every_seq_matches(replay, live, seeks)
+        async with await open_store(store_target) as store:  # each example records a session of its own
+            session_id, live = await record(store, events, snapshot_every=7)
+            replay = await Replay.open(store, session_id)
+            assert len(live) == replay.last_seq + 1 == len(events) + 1
+            await assert_every_seq_matches(replay, live, seeks)
 
     asyncio.run(check())
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "sessions.db") as opened:
+async def store(store_target: StoreTarget) -> AsyncIterator[SessionStore]:
+    async with await open_store(store_target) as opened:
         yield opened
 
 
@@ -151,7 +154,7 @@ def demo_events() -> list[ev.Event]:
     return [e.model_copy(update={"session_id": "", "seq": 0}) for e in read_jsonl(DEMO)]
 
 
-async def test_a_recorded_demo_replays_exactly_at_every_seq(store: Store) -> None:
+async def test_a_recorded_demo_replays_exactly_at_every_seq(store: SessionStore) -> None:
     session_id, live = await record(store, demo_events(), snapshot_every=7)
     replay = await Replay.open(store, session_id)
     assert replay.last_seq == 176 and len(replay._snapshot_seqs) >= 176 // (7 * GAP_STRETCH)
@@ -160,7 +163,7 @@ async def test_a_recorded_demo_replays_exactly_at_every_seq(store: Store) -> Non
     assert final.status == "done" and {a.outcome for a in final.agents.values()} == {"done"}
 
 
-async def test_an_imported_session_gets_snapshots_once_and_still_replays_exactly(store: Store) -> None:
+async def test_an_imported_session_gets_snapshots_once_and_still_replays_exactly(store: SessionStore) -> None:
     imported = read_jsonl(DEMO)
     session_id = await store.import_events(imported)
     replay = await Replay.open(store, session_id)
@@ -173,7 +176,7 @@ async def test_an_imported_session_gets_snapshots_once_and_still_replays_exactly
     await assert_every_seq_matches(again, live, [174, 26, 24, 1])
 
 
-async def test_a_long_session_without_snapshots_needs_them_until_built(store: Store) -> None:
+async def test_a_long_session_without_snapshots_needs_them_until_built(store: SessionStore) -> None:
     session_id = new_session_id()
     count = SNAPSHOT_EVERY * GAP_STRETCH + 500
     events = [ev.Text(agent="a", text=f"line {i}\n", ts=BASE_TS + i) for i in range(count)]
@@ -188,14 +191,14 @@ async def test_a_long_session_without_snapshots_needs_them_until_built(store: St
     assert state.seq == target and state.agents["a"].tail[-1] == f"line {target - 1}"
 
 
-async def test_seeks_clamp_to_the_session(store: Store) -> None:
+async def test_seeks_clamp_to_the_session(store: SessionStore) -> None:
     session_id, live = await record(store, demo_events()[:20], snapshot_every=7)
     replay = await Replay.open(store, session_id)
     assert await replay.state_at(-5) == FleetState()
     assert await replay.state_at(10_000) == live[-1]
 
 
-async def test_sessions_open_by_unique_prefix_only(store: Store) -> None:
+async def test_sessions_open_by_unique_prefix_only(store: SessionStore) -> None:
     store.append("abc111111111", ev.Text(agent="a", text="x"))
     store.append("abc222222222", ev.Text(agent="a", text="y"))
     await store.flush()
@@ -210,7 +213,7 @@ def stamped_every_kind(session_id: str) -> list[ev.Event]:
     return [e.model_copy(update={"session_id": session_id, "seq": i, "ts": BASE_TS + i}) for i, e in enumerate(every_kind(), 1)]
 
 
-async def test_markers_are_flags_interventions_artifacts_and_errors(store: Store) -> None:
+async def test_markers_are_flags_interventions_artifacts_and_errors(store: SessionStore) -> None:
     session_id = await store.import_events(
         [
             *stamped_every_kind("feed00000001"),
@@ -231,19 +234,20 @@ async def test_markers_are_flags_interventions_artifacts_and_errors(store: Store
     assert markers[0].ts == BASE_TS + 3
 
 
-async def test_markers_read_only_the_kind_index(store: Store) -> None:
-    store.append("s1", ev.Text(agent="a", text="x"))
-    await store.flush()
+async def test_markers_read_only_the_kind_index(tmp_path: Path) -> None:
     from sessions.history_sql import markers_sql
     from sessions.replay import MARKER_EVENT_KINDS
 
-    plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + markers_sql(MARKER_EVENT_KINDS), ("s1", 0)))
+    async with await Store.open(tmp_path / "sessions.db") as store:  # the plan is SQLite's own
+        store.append("s1", ev.Text(agent="a", text="x"))
+        await store.flush()
+        rows = await store.fetch_rows("EXPLAIN QUERY PLAN " + markers_sql(MARKER_EVENT_KINDS), ("s1", 0))
+    plan = " ".join(str(row[-1]) for row in rows)
     assert "USING INDEX events_by_kind (session_id=? AND kind=? AND seq>?)" in plan and "SCAN" not in plan
 
 
-async def test_a_running_session_grows_under_refresh(tmp_path: Path) -> None:
-    path = tmp_path / "live.db"
-    async with await Store.open(path) as writer, await Store.open(path) as reader:
+async def test_a_running_session_grows_under_refresh(store_target: StoreTarget) -> None:
+    async with await open_store(store_target) as writer, await open_store(store_target) as reader:
         log = EventLog(writer, new_session_id(), snapshot_every=5)
         for event in demo_events()[:40]:
             log.emit(event)
@@ -257,12 +261,12 @@ async def test_a_running_session_grows_under_refresh(tmp_path: Path) -> None:
         assert await replay.refresh() is True
         assert replay.last_seq == 176 and not replay.live  # the demo ends with session_ended
         assert len(await replay.markers()) > len(before) and (await replay.markers())[: len(before)] == before
-        stored = await reader.fetch_rows("SELECT seq FROM snapshots WHERE session_id = ? ORDER BY seq", (log.session_id,))
-        assert replay._snapshot_seqs == [row[0] for row in stored] and replay._snapshot_seqs[-1] > 40
+        stored = await reader.snapshot_seqs(log.session_id, 0)
+        assert replay._snapshot_seqs == stored and replay._snapshot_seqs[-1] > 40
         assert await replay.state_at(176) == log.state
 
 
-async def test_events_timestamps_and_tails_by_seq_and_agent(store: Store) -> None:
+async def test_events_timestamps_and_tails_by_seq_and_agent(store: SessionStore) -> None:
     session_id = await store.import_events(stamped_every_kind("feed00000002"))
     replay = await Replay.open(store, session_id)
     assert [e.seq for e in await replay.events_between(3, 6)] == [3, 4, 5, 6]
@@ -296,10 +300,9 @@ def test_next_and_previous_marker() -> None:
     assert next_marker(markers, 10, direction=-1) is None
 
 
-async def test_a_store_that_cannot_write_the_snapshots_leaves_them_to_later(tmp_path: Path) -> None:
-    path = tmp_path / "two.db"
-    async with await Store.open(path) as early:
-        async with await Store.open(path) as other:
+async def test_a_store_that_cannot_write_the_snapshots_leaves_them_to_later(store_target: StoreTarget) -> None:
+    async with await open_store(store_target) as early:
+        async with await open_store(store_target) as other:
             session_id = new_session_id()
             events = [ev.Text(agent="a", text=f"{i}\n", ts=BASE_TS + i) for i in range(SNAPSHOT_EVERY * GAP_STRETCH + 10)]
             await other.import_events([e.model_copy(update={"session_id": session_id, "seq": i}) for i, e in enumerate(events, 1)])
@@ -308,7 +311,7 @@ async def test_a_store_that_cannot_write_the_snapshots_leaves_them_to_later(tmp_
         assert (await replay.state_at(len(events))).seq == len(events)
 
 
-async def test_concurrent_marker_reads_list_each_marker_once(store: Store) -> None:
+async def test_concurrent_marker_reads_list_each_marker_once(store: SessionStore) -> None:
     session_id = await store.import_events(stamped_every_kind("feed00000003"))
     replay = await Replay.open(store, session_id)
     first, second = await asyncio.gather(replay.markers(), replay.markers())

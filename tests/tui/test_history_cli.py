@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from sessions import events as ev
 from sessions.export import read_jsonl
-from sessions.store import Store
+from sessions.store_api import StoreTarget, open_store
 from tui.cli import main
 from tui.history_cli import HistoryError, parse_since, replay_headless
 
@@ -25,9 +25,9 @@ def tokenmaxx(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
 
 
-def stored_events(db: Path, session_id: str) -> list[ev.Event]:
+def stored_events(db: StoreTarget, session_id: str) -> list[ev.Event]:
     async def read() -> list[ev.Event]:
-        async with await Store.open(db) as store:
+        async with await open_store(db) as store:
             return await store.events(session_id)
 
     return asyncio.run(read())
@@ -39,28 +39,35 @@ def one_line_error(result: Result) -> str:
     return result.stderr.strip()
 
 
+def with_demo(target: StoreTarget) -> StoreTarget:
+    """The target after `tokenmaxx import` of the demo session."""
+    imported = tokenmaxx("import", DEMO, "--db", target)
+    assert imported.exit_code == 0 and imported.stdout.strip() == DEMO_ID
+    return target
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "mine.db"
-    imported = tokenmaxx("import", DEMO, "--db", path)
-    assert imported.exit_code == 0 and imported.stdout.strip() == DEMO_ID
-    return path
+    return with_demo(tmp_path / "mine.db")  # type: ignore[return-value]
 
 
-def test_export_then_import_reproduces_the_session_exactly(db: Path, tmp_path: Path) -> None:
+def test_export_then_import_reproduces_the_session_exactly(
+    store_target: StoreTarget, other_store_target: StoreTarget, tmp_path: Path
+) -> None:
+    db, theirs = with_demo(store_target), other_store_target
     shared = tmp_path / "shared.jsonl"
     assert tokenmaxx("export", DEMO_ID[:5], "--format", "jsonl", "-o", shared, "--db", db).exit_code == 0
     assert shared.read_text(encoding="utf-8") == DEMO.read_text(encoding="utf-8")
     to_stdout = tokenmaxx("export", DEMO_ID, "--db", db)
     assert to_stdout.exit_code == 0 and to_stdout.stdout == shared.read_text(encoding="utf-8")
-    theirs = tmp_path / "theirs.db"
     assert tokenmaxx("import", shared, "--db", theirs).stdout.strip() == DEMO_ID
     assert stored_events(theirs, DEMO_ID) == stored_events(db, DEMO_ID) == read_jsonl(DEMO)
     listed = [json.loads(tokenmaxx("sessions", "--json", "--db", path).stdout)[0] for path in (db, theirs)]
     assert listed[0] == listed[1] and listed[0]["status"] == "done"
 
 
-def test_importing_a_session_twice_is_refused(db: Path) -> None:
+def test_importing_a_session_twice_is_refused(store_target: StoreTarget) -> None:
+    db = with_demo(store_target)
     message = one_line_error(tokenmaxx("import", DEMO, "--db", db))
     assert message == f"tokenmaxx: {DEMO}: {db} already holds session {DEMO_ID}"
 
@@ -178,9 +185,9 @@ def test_since_reads_dates_and_spans() -> None:
         parse_since("yesterday")
 
 
-async def test_a_headless_replay_prints_the_fleet_at_an_event(db: Path) -> None:
+def test_a_headless_replay_prints_the_fleet_at_an_event(store_target: StoreTarget) -> None:
     lines: list[str] = []
-    await replay_headless(db, DEMO_ID[:4], 101, lines.append)
+    asyncio.run(replay_headless(with_demo(store_target), DEMO_ID[:4], 101, lines.append))
     assert lines[0] == f"session {DEMO_ID} (demo) at event 101 of 176, status running"
     marks = [line for line in lines[1:] if "#" in line]
     assert [line.split()[2] for line in marks][:2] == ["flag", "intervention"]
