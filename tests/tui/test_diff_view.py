@@ -80,10 +80,7 @@ async def test_x_on_a_diff_sends_the_note_with_the_rejection(tmp_path: Path) -> 
         await pilot.press("enter")
         await wait_for_workers(pilot)
         await pilot.press("x")
-        await pilot.pause()
-        app.screen.query_one(TextArea).insert("Keep line two as it was.")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await write_and_send(pilot, "Keep line two as it was.")
     assert fleet.commands[-1] == cmd.Reject(agent="coder", path="coder/changes.diff", note="Keep line two as it was.")
 
 
@@ -93,22 +90,32 @@ async def test_c_on_a_selected_line_sends_the_comment_back_as_rework(tmp_path: P
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
         await wait_for_workers(pilot)
-        assert app.screen.check_action("comment", ()) is False
-        assert "comment" not in [b.binding.action for b in app.screen.active_bindings.values()]
+        assert not comment_offered(pilot)
         await pilot.click("#preview", offset=(4, 1 + 7))  # the border, then README.md's " # Project"
         await pilot.press("down", "down")
         await pilot.pause()
-        assert app.screen.check_action("comment", ()) is True
-        assert "comment" in [b.binding.action for b in app.screen.active_bindings.values()]
+        assert comment_offered(pilot)
         await pilot.press("c")
         await pilot.pause()
         assert "README.md line 2" in str(app.screen.query_one("#title", Label).render())
-        app.screen.query_one(TextArea).insert("Keep the old wording.")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await write_and_send(pilot, "Keep the old wording.")
     note = "Comment on README.md line 2 (`line two by coder`): Keep the old wording."
     assert fleet.commands[-1] == cmd.Reject(agent="coder", path="coder/changes.diff", note=note)
     assert fleet.state.agents["coder"].rework == 1
+
+
+async def write_and_send(pilot: Pilot[None], text: str) -> None:
+    """Type `text` into the open reprompt box and send it."""
+    await pilot.pause()
+    pilot.app.screen.query_one(TextArea).insert(text)
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+
+
+def comment_offered(pilot: Pilot[None]) -> bool:
+    """Whether `c` applies on the screen and the footer shows it."""
+    shown = "comment" in [b.binding.action for b in pilot.app.screen.active_bindings.values()]
+    return shown and pilot.app.screen.check_action("comment", ()) is True
 
 
 def test_hunk_lines_carry_their_numbers_in_the_file() -> None:
