@@ -99,7 +99,7 @@ class FakeFleet:
                 return [ev.ApprovalDecided(agent=command.agent, call_id=command.call_id, approved=approved, ts=ts)]
             case cmd.Accept() | cmd.Reject():
                 verdict = "accepted" if isinstance(command, cmd.Accept) else "rejected"
-                return [ev.ArtifactReview(agent=command.agent, path=command.path, verdict=verdict, ts=ts)]
+                return [ev.ArtifactReview(agent=command.agent, path=command.path, verdict=verdict, note=command.note, ts=ts)]
             case cmd.StopAll():
                 running = [a.name for a in self.state.agents.values() if not a.finished and a.status != "paused"]
                 return [ev.AgentStatusChanged(agent=name, status="paused", ts=ts) for name in running]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import TextArea
+from textual.widgets import Label, TextArea
 
 from agents import commands as cmd
 from sessions import events as ev
@@ -13,6 +13,7 @@ from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import SIZE, make_app
 from tests.tui.test_snapshots import wait_for_workers
 from tui.widgets.artifact_preview import split_patch
+from tui.widgets.diff_lines import DiffLine, comment_note, section_lines
 
 PATCH = """\
 diff --git a/README.md b/README.md
@@ -79,8 +80,47 @@ async def test_x_on_a_diff_sends_the_note_with_the_rejection(tmp_path: Path) -> 
         await pilot.press("enter")
         await wait_for_workers(pilot)
         await pilot.press("x")
-        await pilot.pause()
-        app.screen.query_one(TextArea).insert("Keep line two as it was.")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await write_and_send(pilot, "Keep line two as it was.")
     assert fleet.commands[-1] == cmd.Reject(agent="coder", path="coder/changes.diff", note="Keep line two as it was.")
+
+
+async def test_c_on_a_selected_line_sends_the_comment_back_as_rework(tmp_path: Path) -> None:
+    fleet = coder_fleet(tmp_path / "out")
+    app = make_app(tmp_path, fleet=fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        assert not comment_offered(pilot)
+        await pilot.click("#preview", offset=(4, 1 + 7))  # the border, then README.md's " # Project"
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert comment_offered(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        assert "README.md line 2" in str(app.screen.query_one("#title", Label).render())
+        await write_and_send(pilot, "Keep the old wording.")
+    note = "Comment on README.md line 2 (`line two by coder`): Keep the old wording."
+    assert fleet.commands[-1] == cmd.Reject(agent="coder", path="coder/changes.diff", note=note)
+    assert fleet.state.agents["coder"].rework == 1
+
+
+async def write_and_send(pilot: Pilot[None], text: str) -> None:
+    """Type `text` into the open reprompt box and send it."""
+    await pilot.pause()
+    pilot.app.screen.query_one(TextArea).insert(text)
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+
+
+def comment_offered(pilot: Pilot[None]) -> bool:
+    """Whether `c` applies on the screen and the footer shows it."""
+    shown = "comment" in [b.binding.action for b in pilot.app.screen.active_bindings.values()]
+    return shown and pilot.app.screen.check_action("comment", ()) is True
+
+
+def test_hunk_lines_carry_their_numbers_in_the_file() -> None:
+    lines = [line for line in section_lines("src/app.py", split_patch(PATCH)[1]) if line is not None]
+    assert lines == [DiffLine("src/app.py", 1, "def main() -> None:"), DiffLine("src/app.py", 2, '    print("hello")'), DiffLine("src/app.py", 3, "")]
+    removed = [line for line in section_lines("README.md", split_patch(PATCH)[0]) if line is not None and line.removed]
+    assert removed == [DiffLine("README.md", 2, "line two", removed=True)]
+    assert comment_note(removed[0], " why? ") == "Comment on README.md line 2 of the old file, removed (`line two`): why?"

@@ -16,6 +16,7 @@ from sessions import events as ev
 from sessions.state import FleetState
 from tui import opener
 from tui.screens.artifact import open_artifact
+from tui.screens.reprompt import RepromptAnswer, RepromptModal
 from tui.screens.supervised import SupervisedScreen
 from tui.widgets.agent_pane import AgentPane
 from tui.widgets.artifact_list import ArtifactList
@@ -24,6 +25,7 @@ from tui.widgets.artifact_preview import (
     PreviewUnavailable,
     read_preview,
 )
+from tui.widgets.diff_lines import DiffLine, comment_note, comment_title
 from tui.widgets.flag_banner import FlagBanner
 from tui.widgets.iteration_costs import IterationCosts
 from tui.widgets.key_footer import KeyFooter
@@ -38,6 +40,7 @@ class AgentScreen(SupervisedScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("o", "open_artifact", "Open", id="agent.open", tooltip="Open the selected artifact: text here, other files with the system opener"),
+        Binding("c", "comment", "Comment", id="agent.comment", tooltip="Comment on the selected line of the diff; it goes back to the agent as rework"),
     ]
 
     class HistoryLoaded(Message):
@@ -146,7 +149,33 @@ class AgentScreen(SupervisedScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_artifact" and not any(artifacts.selected for artifacts in self.query(ArtifactList)):
             return None
+        if action == "comment" and self._comment_target() is None:
+            return False
         return super().check_action(action, parameters)
+
+    @on(ArtifactPreview.LineSelected)
+    def _line_selected(self) -> None:
+        self.refresh_bindings()
+
+    def _comment_target(self) -> tuple[str, DiffLine] | None:
+        """The diff under review and its selected line, while a comment on it can still go back to the agent."""
+        agent = self.state.agents.get(self.agent)
+        previews = list(self.query(ArtifactPreview))
+        line = previews[0].selected_line if previews else None
+        if agent is None or line is None or not agent.finished or not self.cockpit.fleet.live:
+            return None
+        shown = next((a for a in agent.artifacts if a.path == previews[0].diff_name), None)
+        return (shown.path, line) if shown is not None and shown.diff is not None and shown.verdict is None else None
+
+    def action_comment(self) -> None:
+        target = self._comment_target()
+        if target is not None:
+            modal = RepromptModal([self.agent], busy=[], title=comment_title(target[1]))
+            self.app.push_screen(modal, lambda answer: self._commented(*target, answer))
+
+    def _commented(self, path: str, line: DiffLine, answer: RepromptAnswer | None) -> None:
+        if answer is not None and not answer.drop and answer.text.strip():
+            self.cockpit.control.review(self.agent, path, accept=False, note=comment_note(line, answer.text))
 
     def action_open_artifact(self) -> None:
         artifact = self.query_one(ArtifactList).selected
