@@ -13,11 +13,12 @@ import json
 from typing import Any
 
 import httpx2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.providers.anthropic import AnthropicProvider
-from agents.providers.base import Message, ModelRequest, ProviderFailure, TextPart
+from agents.providers.base import Message, ModelRequest, ProviderFailure, TextDelta, TextPart
 from agents.providers.openai import OpenAIProvider
 from agents.providers.sse import SseDecoder
 from tests.agents.sdk_oracle import described, sdk_outcome
@@ -181,3 +182,26 @@ def test_decoder_events_do_not_depend_on_where_reads_are_cut(events: list[Any], 
     decoder = SseDecoder()
     decoded = [event for read in _reads(wire, cuts) for event in decoder.feed(read)]
     assert decoded == [(name, json.dumps(data)) for name, data in events]
+
+
+async def test_a_streamed_reply_is_read_without_the_sdks_model_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anthropic
+    import openai
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the reply was read through the SDK's model stream, a pydantic model per chunk")
+
+    for sdk in (openai, anthropic):
+        monkeypatch.setattr(sdk.AsyncStream, "__aiter__", refused)
+        monkeypatch.setattr(sdk.AsyncStream, "__anext__", refused)
+    openai_wire = _frame(None, json.dumps(_delta({"content": "hi"}, "stop")), (False, False, False), "\n") + "data: [DONE]\n\n"
+    anthropic_wire = "".join(_frame(name, json.dumps(data), (False, False, False), "\n") for name, data in (
+        _anthropic("content_block_delta", index=0, delta={"type": "text_delta", "text": "hi"}),
+        _anthropic("message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 1}),
+    ))
+    for kind, wire in (("openai", openai_wire), ("anthropic", anthropic_wire)):
+        provider = _provider(kind, [wire.encode()])
+        try:
+            assert (await _raw_outcome(provider))[0] == TextDelta("hi")
+        finally:
+            await provider.aclose()
