@@ -4,7 +4,10 @@ The event loop only queues: `queue_row` and `queue_snapshot` add to the pending 
 lock and never wait. The thread takes the whole batch every `FLUSH_INTERVAL_S` (sooner when
 `FLUSH_EVENTS` are queued or a flush is asked for) and writes it in one transaction, so a
 saturated event loop cannot hold durability back: the loop hears of each commit (and of a
-failure) by a callback, which only wakes those waiting on it. Each batch's append-to-commit
+failure) by a callback, which only wakes those waiting on it. Rows go in as multi-row INSERTs
+of up to `ROWS_PER_INSERT` rows: SQLite's Python module lets go of the GIL at every statement
+step, and a thread that lets go of it while the event loop is busy waits up to the switch
+interval (5 ms) to have it back, so a row per step would stretch a 500-row batch to seconds. Each batch's append-to-commit
 latency (from its oldest event's queueing to its commit, on the monotonic clock) is kept in
 `commit_lags`, newest last.
 """
@@ -12,6 +15,8 @@ latency (from its oldest event's queueing to its commit, on the monotonic clock)
 from __future__ import annotations
 
 import collections
+import functools
+import itertools
 import sqlite3
 import threading
 import time
@@ -25,10 +30,11 @@ from sessions.schema import BUSY_TIMEOUT_MS, HOST, Rollup, fold, rollup_statemen
 
 FLUSH_INTERVAL_S = 0.1
 FLUSH_EVENTS = 500
+ROWS_PER_INSERT = 256
 COMMIT_LAGS_KEPT = 4096
 
 EventRow: TypeAlias = tuple[str, int, float, str, "str | None", str]
-_INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_EVENTS = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES "
 _INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session_id, seq, state) VALUES (?, ?, ?)"
 
 
@@ -149,8 +155,9 @@ class WriterThread:
     def _write(self, db: sqlite3.Connection, batch: Batch) -> None:
         db.execute("BEGIN")
         try:
-            if batch.rows:
-                db.executemany(_INSERT_EVENT, batch.rows)
+            for start in range(0, len(batch.rows), ROWS_PER_INSERT):
+                rows = batch.rows[start : start + ROWS_PER_INSERT]
+                db.execute(_insert_events(len(rows)), list(itertools.chain.from_iterable(rows)))
             if batch.snapshots:
                 db.executemany(_INSERT_SNAPSHOT, batch.snapshots)
             for sql, params in rollup_statements(batch.rollups.values(), pid=self._pid, host=HOST):
@@ -160,3 +167,9 @@ class WriterThread:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_events(rows: int) -> str:
+    """One INSERT of `rows` event rows."""
+    return _INSERT_EVENTS + ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
