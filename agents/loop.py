@@ -178,6 +178,7 @@ class AgentLoop:
             max_tokens=self.max_tokens,
             agent=self.agent,
             role=self.role,
+            read_pace_s=self.host.text_flush_s(),
         )
 
     async def _reply_with_retries(self) -> ReplyAccumulator | TurnResult:

@@ -82,6 +82,7 @@ class AnthropicProvider(SdkProvider):
             _Reply(),
             self._context(request.model),
             self._in_stream_error,
+            request.read_pace_s,
         )
 
     def _in_stream_error(self, err: InStreamError, response: Any) -> Exception:
@@ -159,6 +160,11 @@ class _Reply:
     stop_reason: str | None = None
     done: bool = False
     tools: dict[int, _ToolBlock] = field(default_factory=dict)
+
+    @property
+    def ending(self) -> bool:
+        """Whether the server has said how the reply ends (what follows is its close)."""
+        return self.complete or self.stop_reason is not None
 
     def feed(self, event: str | None, data: str) -> list[ProviderEvent]:
         """The provider events of one server-sent event; unnamed events and pings say nothing."""

@@ -83,6 +83,7 @@ class OpenAIProvider(SdkProvider):
             _Reply(),
             self._context(request.model),
             self._in_stream_error,
+            request.read_pace_s,
         )
 
     def _in_stream_error(self, err: InStreamError, response: Any) -> Exception:
@@ -155,6 +156,11 @@ class _Reply:
     started: bool = False
     done: bool = False
     calls: dict[int, _PendingCall] = field(default_factory=dict)
+
+    @property
+    def ending(self) -> bool:
+        """Whether the server has said how the reply ends (what follows is its usage)."""
+        return self.finish_reason is not None
 
     def feed(self, event: str | None, data: str) -> list[ProviderEvent]:
         """The provider events of one server-sent event: a chunk, an error, or the `[DONE]` mark."""

@@ -24,6 +24,8 @@ from agents.providers.errors import caught_errors, connection_failure, from_exce
 from agents.providers.sse import SseDecoder
 
 DRAIN_S = 0.1
+FRESH_READ_S = 0.0005
+"""A read that took longer than this waited for the server; one that did not was already buffered."""
 WHOLE_REPLY_NOTICE = "the server answered the streaming request with one whole JSON reply, not a stream; its text and usage were used"
 
 
@@ -65,6 +67,9 @@ class ReplyState(Protocol):
 
     done: bool
 
+    @property
+    def ending(self) -> bool: ...
+
     def feed(self, event: str | None, data: str) -> list[ProviderEvent]: ...
 
     def billed(self) -> Usage | None: ...
@@ -81,7 +86,11 @@ InStreamErrorMaker = Callable[[InStreamError, Any], Exception]
 
 
 async def guarded_stream(
-    open_response: OpenResponse, reply: ReplyState, context: FailureContext, in_stream: InStreamErrorMaker
+    open_response: OpenResponse,
+    reply: ReplyState,
+    context: FailureContext,
+    in_stream: InStreamErrorMaker,
+    pace_s: float = 0.0,
 ) -> AsyncIterator[ProviderEvent]:
     """Provider events of one streamed reply; failures leave as `ProviderFailure` only."""
     caught = caught_errors(context.sdk)
@@ -94,7 +103,7 @@ async def guarded_stream(
             for event in await _whole_reply(response, reply, context):
                 yield event
         else:
-            async for events in _stream_events(response, reply, context.sdk):
+            async for events in _stream_events(response, reply, context.sdk, pace_s):
                 for event in events:
                     yield event
     except InStreamError as err:
@@ -107,13 +116,23 @@ async def guarded_stream(
         yield event
 
 
-async def _stream_events(response: Any, reply: ReplyState, sdk: ModuleType) -> AsyncIterator[list[ProviderEvent]]:
-    """The provider events of each event of the body, until it ends or the reply says it is done."""
+async def _stream_events(
+    response: Any, reply: ReplyState, sdk: ModuleType, pace_s: float
+) -> AsyncIterator[list[ProviderEvent]]:
+    """The provider events of each event of the body, until it ends or the reply says it is done.
+
+    With `pace_s`, a read that had to wait for the server is followed by a pause of that long
+    (unless the reply is ending), so the chunks that arrive meanwhile are read together: a
+    wake-up and a socket read per chunk is most of what a streamed token costs.
+    """
     decoder = SseDecoder()
     chunks = response.aiter_bytes()
+    clock = asyncio.get_running_loop().time
     try:
         while not reply.done:
+            before = clock()
             chunk = await _next_chunk(chunks, response, sdk)
+            waited = clock() - before > FRESH_READ_S
             if chunk is None:
                 return
             for name, data in decoder.feed(chunk):
@@ -121,6 +140,8 @@ async def _stream_events(response: Any, reply: ReplyState, sdk: ModuleType) -> A
                     break
                 if events := reply.feed(name, data):
                     yield events
+            if pace_s and waited and not reply.ending:
+                await asyncio.sleep(pace_s)
         await _drain(chunks)
     finally:
         await chunks.aclose()
