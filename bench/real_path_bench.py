@@ -87,7 +87,7 @@ def per_agent(figures: dict[str, Any], agents: int) -> float:
 
 HEADER = (
     "| path | agents | bare SDK, % of a core | tokenmaxx, % of a core | µs per token (bare / tokenmaxx) | ratio | "
-    "tokens/s per agent (bare / tokenmaxx) | append-to-commit p50 / p99 (max) | loop lag p50 / p99 | server | load |"
+    "tokens/s per agent (bare / tokenmaxx) | append-to-commit p50 / p99 (max) | loop lag p50 / p99 | GC (tokenmaxx) | server | load |"
 )
 
 
@@ -99,7 +99,7 @@ def row(result: dict[str, Any]) -> str:
         f"{us_per_token(bare):.0f} / {us_per_token(maxx):.0f} | {us_per_token(maxx) / us_per_token(bare):.2f} | "
         f"{per_agent(bare, agents):.2f} / {per_agent(maxx, agents):.2f} | "
         f"{ms(maxx['commit_p50'])} / {ms(maxx['commit_p99'])} ({ms(maxx['commit_max'])}) ms | "
-        f"{ms(maxx['lag_p50'])} / {ms(maxx['lag_p99'])} ms | {result['server_core']:.0%} | "
+        f"{ms(maxx['lag_p50'])} / {ms(maxx['lag_p99'])} ms | {maxx['gc_s'] / maxx['cpu_s']:.1%} of its CPU | {result['server_core']:.0%} | "
         f"{bare['load']:.1f} / {maxx['load']:.1f} |"
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fleet_probes import GcClock  # noqa: E402
 from bench.real_path_server import TOKEN  # noqa: E402
 
 MODEL = "bench-model"
@@ -56,13 +57,18 @@ class Figures:
 
 
 async def measured(figures: Figures, warmup_s: float, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """Sleep through the warm-up, then sample CPU and tokens over `seconds`."""
+    """Sleep through the warm-up, then sample CPU, tokens and the garbage collector's time over `seconds`."""
     await asyncio.sleep(warmup_s)
     figures.lags.clear()
     figures.seen_committed.clear()
+    gc_clock = GcClock()
+    gc_clock.install()
     cpu, wall, tokens = time.process_time(), time.perf_counter(), figures.tokens
     await asyncio.sleep(seconds)
+    gc_clock.remove()
     return {
+        "gc_s": sum(gc_clock.seconds),
+        "gc_runs": gc_clock.runs,
         "cpu_s": time.process_time() - cpu,
         "wall_s": time.perf_counter() - wall,
         "tokens": figures.tokens - tokens,
