@@ -22,45 +22,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fleet_bench import Probes  # noqa: E402
 from bench.fleet_probes import GcClock  # noqa: E402
 from bench.real_path_server import TOKEN  # noqa: E402
 
 MODEL = "bench-model"
 KEY_ENV = "REAL_PATH_BENCH_KEY"
-LAG_PROBE_S = 0.05
-COMMIT_PROBE_S = 0.25
 PROMPT = "Say what you see."
 
 
 @dataclass
 class Figures:
-    """What one client measured over its window."""
+    """What one client counted, and the fleet bench's probes of loop lag and of commits seen on the loop."""
 
     tokens: int = 0
-    lags: list[float] = field(default_factory=list)
-    seen_committed: list[float] = field(default_factory=list)
-
-    async def probe_lag(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            before = loop.time()
-            await asyncio.sleep(LAG_PROBE_S)
-            self.lags.append(loop.time() - before - LAG_PROBE_S)
-
-    async def probe_commit(self, store: Any) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(COMMIT_PROBE_S)
-            before = loop.time()
-            await store.wait_committed()
-            self.seen_committed.append(loop.time() - before)
+    probes: Probes = field(default_factory=Probes)
 
 
 async def measured(figures: Figures, warmup_s: float, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
     """Sleep through the warm-up, then sample CPU, tokens and the garbage collector's time over `seconds`."""
     await asyncio.sleep(warmup_s)
-    figures.lags.clear()
-    figures.seen_committed.clear()
+    figures.probes.clear()
     gc_clock = GcClock()
     gc_clock.install()
     cpu, wall, tokens = time.process_time(), time.perf_counter(), figures.tokens
@@ -72,8 +54,8 @@ async def measured(figures: Figures, warmup_s: float, seconds: float, extra: dic
         "cpu_s": time.process_time() - cpu,
         "wall_s": time.perf_counter() - wall,
         "tokens": figures.tokens - tokens,
-        "lag_p50": percentile(figures.lags, 50),
-        "lag_p99": percentile(figures.lags, 99),
+        "lag_p50": percentile(figures.probes.lags, 50),
+        "lag_p99": percentile(figures.probes.lags, 99),
         "load": os.getloadavg()[0],
         **extra,
     }
@@ -92,7 +74,7 @@ async def bare(path: str, agents: int, port: int, warmup_s: float, seconds: floa
     figures = Figures()
     client = _client(path, port)
     streams = [asyncio.create_task(_bare_agent(client, path, figures), name=f"bare:{i}") for i in range(agents)]
-    lag = asyncio.create_task(figures.probe_lag(), name="lag")
+    lag = asyncio.create_task(figures.probes.lag(), name="lag")
     try:
         return await measured(figures, warmup_s, seconds, {})
     finally:
@@ -150,7 +132,7 @@ async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds:
         async with await Store.open(folder / "sessions.db") as store:
             supervisor = Supervisor.create(plan_for(folder, path, agents, port), store, headless=True)
             supervisor.log.subscribe(count)
-            probes = [asyncio.create_task(figures.probe_lag(), name="lag"), asyncio.create_task(figures.probe_commit(store), name="commit")]
+            probes = [asyncio.create_task(figures.probes.lag(), name="lag"), asyncio.create_task(figures.probes.commit(store), name="commit")]
             await supervisor.start()
             settled = asyncio.get_running_loop().call_later(min(warmup_s, 5.0), freeze_heap)
             lags_before = len(store.commit_lags)
@@ -171,7 +153,7 @@ def _commit_figures(lags: list[float], figures: Figures) -> dict[str, float]:
         "commit_p50": percentile(lags, 50),
         "commit_p99": percentile(lags, 99),
         "commit_max": max(lags, default=0.0),
-        "seen_committed_p99": percentile(figures.seen_committed, 99),
+        "seen_committed_p99": percentile(figures.probes.commits, 99),
     }
 
 
