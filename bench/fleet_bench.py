@@ -273,7 +273,7 @@ def plan_for(folder: Path, agents: int, speed: float) -> Plan:
             'role = "surveyor"',
             'provider = "bench"',
             f'task = "Survey the project and write notes.md about it (agent {index})."',
-            "loop = { times = 1000000 }",
+            "loop = { times = 10000 }",
         ]
     path = folder / "fleet.toml"
     text = "\n".join(lines) + "\n"
