@@ -40,6 +40,8 @@ from sessions import events as ev
 
 TEXT_FLUSH_S = 0.05
 TEXT_FLUSH_MAX_S = 0.25
+READ_PACE_MAX_S = 0.1
+"""The longest a stream lets chunks wait between reads: a reply's end is seen that late at worst."""
 BUSY_FLEET = 100
 """Up to this many agents running, each agent's text is an event every 50 ms; above it, less often."""
 MAX_ATTEMPTS = 6
@@ -164,6 +166,7 @@ class AgentLoop:
             max_tokens=self.max_tokens,
             agent=self.agent,
             role=self.role,
+            read_pace_s=min(self.host.text_flush_s(), READ_PACE_MAX_S),
         )
 
     async def _reply_with_retries(self) -> ReplyAccumulator | TurnResult:

@@ -415,6 +415,7 @@ class Supervisor(CommandHandling):
     # the AgentHost protocol ---------------------------------------------------------------
 
     async def safe_point(self, agent: str) -> None:
+        await self.log.room()
         run = self.runs[agent]
         if run.paused:
             self.emit(ev.AgentStatusChanged(agent=agent, status="paused", reason="paused by the supervisor"))

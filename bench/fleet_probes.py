@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-STORE_THREAD = "_connection_worker_thread"  # aiosqlite's worker, named after its target
+STORE_THREADS = ("store-writer:", "_connection_worker_thread")  # the store's writer thread, and aiosqlite's worker (reads)
 TOOL_THREADS = "asyncio_"  # the default executor that asyncio.to_thread uses
 IDLE = "<method 'poll' of 'select."  # the event loop waiting for something to do
 
@@ -94,7 +94,7 @@ def thread_cpu() -> dict[str, float]:
     """CPU seconds so far of the SQLite writer thread and of the tool (executor) threads, from /proc."""
     totals = {"store": 0.0, "tools": 0.0}
     for thread in threading.enumerate():
-        kind = "store" if STORE_THREAD in thread.name else "tools" if thread.name.startswith(TOOL_THREADS) else None
+        kind = "store" if any(name in thread.name for name in STORE_THREADS) else "tools" if thread.name.startswith(TOOL_THREADS) else None
         if kind is None or thread.native_id is None:
             continue
         totals[kind] += _task_cpu(thread.native_id)

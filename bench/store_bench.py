@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import string
@@ -289,9 +290,7 @@ async def run(args: argparse.Namespace) -> Figures:
     _phase("4/4 replay: final state and seek from a fresh store")
     await bench_replay(folder / "live.db", session_id, middle, final, figures)
     if not args.dir:
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
     return figures
 
 

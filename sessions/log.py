@@ -6,13 +6,14 @@ headless printer) hear of it. Every `snapshot_every` events a snapshot of the st
 queued with the events, so replay can seek without reading a whole session. A large fleet's
 snapshot is large (hundreds of kB for 500 agents), so the interval grows with the last
 snapshot's size, up to `SNAPSHOT_STRETCH` times `snapshot_every`, to keep snapshots from
-outweighing the events they summarise.
+outweighing the events they summarise. `emit` never waits; agents await `room()` at their
+safe points, so a store whose writer falls behind slows the fleet instead of the record.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from sessions.events import Event
@@ -57,6 +58,12 @@ class EventLog:
         self._since_snapshot = 0
         self._subscribers: list[Subscriber] = []
         self._told: tuple[Subscriber, ...] = ()
+        self._room: Callable[[], Awaitable[None]] | None = getattr(sink, "room", None)
+
+    async def room(self) -> None:
+        """Wait while the sink's writer is too far behind what was emitted; a sink without a writer always has room."""
+        if self._room is not None:
+            await self._room()
 
     def emit(self, event: Event) -> Event:
         stamped = self.sink.append(self.session_id, event)

@@ -239,10 +239,18 @@ async def apply_rollups(
     user: str | None = None,
 ) -> None:
     """Write roll-ups into the sessions rows (inside the caller's transaction); `user` defaults to this process's on a writer's (`host` given)."""
+    for sql, params in rollup_statements(rollups, pid=pid, host=host, user=user):
+        await db.executemany(sql, params)
+
+
+def rollup_statements(
+    rollups: Iterable[Rollup], *, pid: int | None, host: str | None, user: str | None = None
+) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """The statements, each with its rows of parameters, that write roll-ups into the sessions rows, in order."""
     rows = list(rollups)
     user = user if user is not None or host is None else USER
-    await db.executemany(_INSERT_SESSION, [(r.session_id, r.first_ts, pid, host) for r in rows])
     statements: list[tuple[str, list[tuple[object, ...]]]] = [
+        (_INSERT_SESSION, [(r.session_id, r.first_ts, pid, host) for r in rows]),
         (_UPDATE_STARTED, [_started_row(r.session_id, r.started) for r in rows if r.started]),
         (_UPSERT_AGENT, [_agent_row(r.session_id, a) for r in rows for a in r.agents.values()]),
         (_UPSERT_REVIEW, [(r.session_id, *key, verdict) for r in rows for key, verdict in r.reviews.items()]),
@@ -250,9 +258,7 @@ async def apply_rollups(
         (_UPDATE_TOTALS, [_totals_row(r, pid, host) for r in rows]),
         (_UPDATE_USER, [(user, r.session_id) for r in rows if user is not None]),
     ]
-    for sql, params in statements:
-        if params:
-            await db.executemany(sql, params)
+    return [(sql, params) for sql, params in statements if params]
 
 
 def _started_row(session_id: str, started: SessionStarted) -> tuple[object, ...]:

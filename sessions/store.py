@@ -1,9 +1,11 @@
 """The session store: one SQLite file holding sessions, their events and state snapshots.
 
-One `Store` owns one aiosqlite connection. `append` stamps an event with its session's next
-gap-free `seq` and queues it; one writer task commits the queue in batched transactions (every
-100 ms or 500 events, whichever comes first) and keeps each session's roll-ups in the same
-transaction. Readers in other processes see every committed batch (WAL). A store holds the lock
+One `Store` owns one aiosqlite connection for reads and one writer thread with its own
+connection (`sessions.sqlite_writer`). `append` stamps an event with its session's next
+gap-free `seq` and queues it without waiting; the writer thread commits the queue in batched
+transactions (every 100 ms or 500 events, whichever comes first) and keeps each session's
+roll-ups in the same transaction, however busy the event loop is. When the writer falls more
+than `ROOM_EVENTS` behind, `room()` makes writers wait for it (backpressure). Readers in other processes see every committed batch (WAL). A store holds the lock
 of every session it writes until it closes, and reads liveness from the locks (`sessions.session_lock`).
 
 Errors::
@@ -30,10 +32,9 @@ import itertools
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Self, TypeAlias
+from typing import Self
 
 import aiosqlite
 import platformdirs
@@ -43,7 +44,6 @@ from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
 from sessions.events import Event, from_row, payload_json
 from sessions.faults import StorageFault, storage_fault
 from sessions.schema import (
-    HOST,
     SUMMARY_SQL,
     NotADatabase,
     Rollup,
@@ -53,11 +53,11 @@ from sessions.schema import (
     accumulate,
     apply_rollups,
     check_header,
-    fold,
     prepare,
     rollback,
     summary_from_row,
 )
+from sessions.sqlite_writer import FLUSH_EVENTS, EventRow, WriterThread
 from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
 from sessions.store_api import Origin, Row, StatsRows
 
@@ -79,8 +79,7 @@ __all__ = [
     "new_session_id",
 ]
 
-FLUSH_INTERVAL_S = 0.1
-FLUSH_EVENTS = 500
+ROOM_EVENTS = 4 * FLUSH_EVENTS
 READ_PAGE = 2000
 IMPORT_CHUNK = 5000
 _MAX_SEQ = 2**62
@@ -118,22 +117,6 @@ _SESSION_TABLES = ("events", "snapshots", "agents", "reviews", "sessions")
 """Every table that holds rows of a session, the `sessions` row itself last."""
 
 
-EventRow: TypeAlias = tuple[str, int, float, str, "str | None", str]
-
-
-@dataclass
-class _Batch:
-    """What the writer commits in one transaction: event rows, snapshots and their roll-ups.
-
-    Rows hold only strings and numbers, so queued events never reach the older GC generations.
-    """
-
-    rows: list[EventRow] = field(default_factory=list)
-    snapshots: list[tuple[str, int, str]] = field(default_factory=list)
-    rollups: dict[str, Rollup] = field(default_factory=dict)
-
-
-_INSERT_EVENT = "INSERT INTO events (session_id, seq, ts, kind, agent, payload) VALUES (?, ?, ?, ?, ?, ?)"
 _IMPORT_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS import_rows "
     "(session_id TEXT, seq INTEGER PRIMARY KEY, ts REAL, kind TEXT, agent TEXT, payload TEXT)"
@@ -143,7 +126,6 @@ _MOVE_IMPORT = (
     "INSERT INTO events (session_id, seq, ts, kind, agent, payload) "
     "SELECT session_id, seq, ts, kind, agent, payload FROM temp.import_rows ORDER BY seq"
 )
-_INSERT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (session_id, seq, state) VALUES (?, ?, ?)"
 
 
 def default_db_path() -> Path:
@@ -160,21 +142,16 @@ def new_session_id() -> str:
 
 
 class Store:
-    """The session database: batched appends through one writer task, reads at any time."""
+    """The session database: batched appends through one writer thread, reads at any time."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, last_seqs: dict[str, int]) -> None:
         self.path = path
         self._db = db
         self._lock = asyncio.Lock()
         self._next_seq = last_seqs
-        self._pending = _Batch()
-        self._pending_count = 0
-        self._first_pending_at = 0.0
         self._appended = 0
         self._committed = 0
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
-        self._has_work = asyncio.Event()
-        self._urgent = asyncio.Event()
         self._closing = False
         self._closed = False
         self._failure: tuple[StorageFault, BaseException] | None = None
@@ -182,7 +159,8 @@ class Store:
         self._loop = asyncio.get_running_loop()
         self._pid = os.getpid()
         self.locks = SessionLocks(path)
-        self._writer = asyncio.create_task(self._run_writer(), name=f"store-writer:{path.name}")
+        self._writer = WriterThread(path, pid=self._pid, committed=self._committed_from_thread, failed=self._failed_in_thread)
+        self._writer.start()
 
     @classmethod
     async def open(cls, path: Path | str) -> Self:
@@ -246,9 +224,8 @@ class Store:
         seq = self._next_seq.get(session_id, 0) + 1
         stamped = event.model_copy(update={"session_id": session_id, "seq": seq})
         self._next_seq[session_id] = seq
-        self._pending.rows.append(_row(stamped))
-        fold(self._pending.rollups, stamped)
-        self._queued()
+        self._appended += 1
+        self._writer.queue_row(_row(stamped), stamped)
         return stamped
 
     def append_snapshot(self, session_id: str, seq: int, state_json: str) -> None:
@@ -256,13 +233,13 @@ class Store:
         self._check_writable()
         if not 1 <= seq <= self._next_seq.get(session_id, 0):
             raise ValueError(f"snapshot at seq {seq} is beyond session {session_id}'s last event")
-        self._pending.snapshots.append((session_id, seq, state_json))
-        self._queued()
+        self._appended += 1
+        self._writer.queue_snapshot((session_id, seq, state_json))
 
     async def flush(self) -> None:
         """Write the queue now and wait until everything appended so far is committed."""
         if self._committed < self._appended:
-            self._urgent.set()
+            self._writer.hurry()
         await self.wait_committed()
 
     async def wait_committed(self) -> None:
@@ -274,14 +251,15 @@ class Store:
         self._waiters.append((self._appended, committed))
         await committed
 
-    def _queued(self) -> None:
-        self._appended += 1
-        self._pending_count += 1
-        if self._pending_count == 1:
-            self._first_pending_at = self._loop.time()
-            self._has_work.set()
-        elif self._pending_count >= FLUSH_EVENTS:
-            self._urgent.set()
+    async def room(self) -> None:
+        """Wait, when the writer is more than ROOM_EVENTS behind, until it has caught up: the fleet's backpressure."""
+        if self._appended - self._committed > ROOM_EVENTS:
+            await self.wait_committed()
+
+    @property
+    def commit_lags(self) -> Sequence[float]:
+        """The append-to-commit latency of the latest batches, in seconds, newest last (the writer thread's clock)."""
+        return tuple(self._writer.commit_lags)
 
     def _check_writable(self) -> None:
         self._raise_failure()
@@ -300,47 +278,22 @@ class Store:
         error.__cause__ = cause
         return error
 
-    async def _run_writer(self) -> None:
-        while not (self._closing and not self._pending_count):
-            await self._has_work.wait()
-            await self._wait_for_batch()
-            batch, size = self._pending, self._pending_count
-            self._pending, self._pending_count = _Batch(), 0
-            self._has_work.clear()
-            self._urgent.clear()
-            if not size:
-                continue
-            try:
-                await self._write(batch)
-            except Exception as error:  # noqa: BLE001 - every write failure must reach the caller
-                self._fail(storage_fault(self.path, error), error)
-                return
-            self._committed += size
-            self._release_waiters()
+    def _committed_from_thread(self, count: int) -> None:
+        self._call_on_loop(self._batch_committed, count)
 
-    async def _wait_for_batch(self) -> None:
-        delay = self._first_pending_at + FLUSH_INTERVAL_S - self._loop.time()
-        if self._urgent.is_set() or delay <= 0:
-            return
+    def _failed_in_thread(self, error: BaseException) -> None:
+        self._call_on_loop(self._fail, storage_fault(self.path, error), error)
+
+    def _call_on_loop(self, callback: Callable[..., None], *args: object) -> None:
+        """Run `callback(*args)` on the store's event loop, from the writer thread; a closed loop hears nothing."""
         try:
-            async with asyncio.timeout(delay):
-                await self._urgent.wait()
-        except TimeoutError:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
             pass
 
-    async def _write(self, batch: _Batch) -> None:
-        async with self._lock:
-            await self._db.execute("BEGIN")
-            try:
-                if batch.rows:
-                    await self._db.executemany(_INSERT_EVENT, batch.rows)
-                if batch.snapshots:
-                    await self._db.executemany(_INSERT_SNAPSHOT, batch.snapshots)
-                await apply_rollups(self._db, batch.rollups.values(), pid=self._pid, host=HOST)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await rollback(self._db)
-                raise
+    def _batch_committed(self, count: int) -> None:
+        self._committed += count
+        self._release_waiters()
 
     def _release_waiters(self) -> None:
         while self._waiters and self._waiters[0][0] <= self._committed:
@@ -362,10 +315,9 @@ class Store:
                 self._raise_failure()
             return
         self._closing = True
-        self._has_work.set()
-        self._urgent.set()
+        self._writer.stop()
         try:
-            await self._writer
+            await asyncio.to_thread(self._writer.join)
         finally:
             self._closed = True
             self.locks.close()

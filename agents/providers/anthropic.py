@@ -16,6 +16,7 @@ reported by then (input exact, output as counted so far).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.errors import parse_tool_arguments
-from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
+from agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
 
 EPHEMERAL = {"type": "ephemeral"}
 _STOP_REASONS: dict[str | None, Any] = {
@@ -77,8 +78,16 @@ class AnthropicProvider(SdkProvider):
         """Stream one reply; the HTTP response is closed however the iteration ends."""
         params = request_params(request, caching=self.prompt_caching)
         return guarded_stream(
-            lambda: self._client.messages.create(**params, stream=True), _Reply(), self._context(request.model)
+            lambda: open_raw(self._client.messages, {**params, "stream": True}),
+            _Reply(),
+            self._context(request.model),
+            self._in_stream_error,
+            request.read_pace_s,
         )
+
+    def _in_stream_error(self, err: InStreamError, response: Any) -> Exception:
+        """The SDK's exception for an `error` event, as its own stream raises (a status error with status 200)."""
+        return self._client._make_status_error(err.message, body=err.body, response=response)
 
 
 def request_params(request: ModelRequest, *, caching: bool) -> dict[str, Any]:
@@ -149,61 +158,81 @@ class _Reply:
     output: int = 0
     reasoning: int = 0
     stop_reason: str | None = None
+    done: bool = False
     tools: dict[int, _ToolBlock] = field(default_factory=dict)
 
-    def feed(self, event: Any) -> list[ProviderEvent]:
-        """The provider events one raw stream event yields."""
-        match event.type:
+    @property
+    def ending(self) -> bool:
+        """Whether the server has said how the reply ends (what follows is its close)."""
+        return self.complete or self.stop_reason is not None
+
+    def feed(self, event: str | None, data: str) -> list[ProviderEvent]:
+        """The provider events of one server-sent event; unnamed events and pings say nothing."""
+        if event is None or event == "ping":
+            return []
+        if event == "error":
+            raise _error_event(data)
+        if not data:
+            return []
+        payload = json.loads(data)
+        if not isinstance(payload, dict):
+            raise malformed(data)
+        return self._payload(payload)
+
+    def _payload(self, event: dict[str, Any]) -> list[ProviderEvent]:
+        """The provider events of one stream event's JSON, by its `type`."""
+        match event.get("type"):
             case "message_start":
                 self.started = True
-                self._take_usage(event.message.usage)
-            case "content_block_start" if event.content_block.type == "tool_use":
-                block = event.content_block
-                self.tools[event.index] = _ToolBlock(block.id, block.name)
+                self._take_usage(_field(_field(event, "message"), "usage"))
+            case "content_block_start" if _field(event, "content_block").get("type") == "tool_use":
+                block = event["content_block"]
+                self.tools[event.get("index")] = _ToolBlock(block.get("id"), block.get("name"))
             case "content_block_delta":
-                return self._delta(event.index, event.delta)
-            case "content_block_stop" if event.index in self.tools:
-                return [self.tools.pop(event.index).call()]
+                return self._delta(event.get("index"), _field(event, "delta"))
+            case "content_block_stop" if event.get("index") in self.tools:
+                return [self.tools.pop(event["index"]).call()]
             case "message_delta":
-                self.stop_reason = event.delta.stop_reason or self.stop_reason
-                self._take_usage(event.usage)
+                self.stop_reason = _field(event, "delta").get("stop_reason") or self.stop_reason
+                self._take_usage(_field(event, "usage"))
             case "message_stop":
                 self.complete = True
         return []
 
-    def _delta(self, index: int, delta: Any) -> list[ProviderEvent]:
-        if delta.type == "text_delta" and delta.text:
-            return [TextDelta(delta.text)]
-        if delta.type == "input_json_delta" and index in self.tools:
-            self.tools[index].pieces.append(delta.partial_json)
+    def _delta(self, index: Any, delta: dict[str, Any]) -> list[ProviderEvent]:
+        kind = delta.get("type")
+        if kind == "text_delta" and (text := delta.get("text")):
+            return [TextDelta(text)]
+        if kind == "input_json_delta" and index in self.tools:
+            self.tools[index].pieces.append(delta.get("partial_json") or "")
         return []
 
-    def _take_usage(self, usage: Any) -> None:
-        self.output = usage.output_tokens
-        if usage.input_tokens is not None:
-            self.uncached_input = usage.input_tokens
-        if usage.cache_creation_input_tokens is not None:
-            self.cache_write = usage.cache_creation_input_tokens
-        if usage.cache_read_input_tokens is not None:
-            self.cache_read = usage.cache_read_input_tokens
-        if usage.output_tokens_details is not None:
-            self.reasoning = usage.output_tokens_details.thinking_tokens
+    def _take_usage(self, usage: dict[str, Any]) -> None:
+        if isinstance(output := usage.get("output_tokens"), int):
+            self.output = output
+        if isinstance(uncached := usage.get("input_tokens"), int):
+            self.uncached_input = uncached
+        if isinstance(write := usage.get("cache_creation_input_tokens"), int):
+            self.cache_write = write
+        if isinstance(read := usage.get("cache_read_input_tokens"), int):
+            self.cache_read = read
+        if isinstance(thinking := _field(usage, "output_tokens_details").get("thinking_tokens"), int):
+            self.reasoning = thinking
 
     def whole(self, body: dict[str, Any]) -> list[ProviderEvent]:
         """The provider events of a whole (non-streamed) message: its text, tool calls, usage and stop."""
-        from anthropic.types import Message as WireMessage
-
-        message = WireMessage.construct(**body)
         self.started = self.complete = True
-        self.stop_reason = message.stop_reason
-        if message.usage is not None:
-            self._take_usage(message.usage)
+        self.stop_reason = body.get("stop_reason")
+        self._take_usage(_field(body, "usage"))
         out: list[ProviderEvent] = []
-        for block in message.content or ():
-            if block.type == "text" and block.text:
-                out.append(TextDelta(block.text))
-            elif block.type == "tool_use":
-                out.append(ToolCallRequested(block.id, block.name, block.input if isinstance(block.input, dict) else {}))
+        for block in body.get("content") or ():
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text" and block.get("text"):
+                out.append(TextDelta(block["text"]))
+            elif block.get("type") == "tool_use":
+                args = block.get("input")
+                out.append(ToolCallRequested(block.get("id"), block.get("name"), args if isinstance(args, dict) else {}))
         return out
 
     def usage(self) -> Usage:
@@ -226,3 +255,17 @@ class _Reply:
             raise context.cut_short(self.billed())
         return [UsageReport(self.usage()), Stop(_STOP_REASONS.get(self.stop_reason, "other"))]
 
+
+def _field(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """An object-valued field of a stream event, or an empty one when it is missing or not an object."""
+    value = event.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _error_event(data: str) -> InStreamError:
+    """An `error` event as the SDK reads it: its JSON body when it parses, else its text."""
+    try:
+        body: object = json.loads(data)
+    except ValueError:
+        return InStreamError(data or "Error code: 200", data)
+    return InStreamError(f"{body}", body)

@@ -69,6 +69,7 @@ class ModelRequest:
     max_tokens: int = 4096
     agent: str = ""  # who asks; the sim provider keys its policy on the role
     role: str = ""
+    read_pace_s: float = 0.0  # how long a stream may let chunks wait between reads: a large fleet reads in batches
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from agents.providers.base import (
     UsageReport,
 )
 from agents.providers.errors import parse_tool_arguments
-from agents.providers.sdk_stream import FailureContext, SdkProvider, guarded_stream
+from agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
 
 _STOP_REASONS: dict[str | None, Any] = {
     "stop": "end_turn",
@@ -79,8 +79,16 @@ class OpenAIProvider(SdkProvider):
         """Stream one reply; the HTTP response is closed however the iteration ends."""
         params = request_params(request, official=self.price_provider_id == "openai")
         return guarded_stream(
-            lambda: self._client.chat.completions.create(**params), _Reply(), self._context(request.model)
+            lambda: open_raw(self._client.chat.completions, params),
+            _Reply(),
+            self._context(request.model),
+            self._in_stream_error,
+            request.read_pace_s,
         )
+
+    def _in_stream_error(self, err: InStreamError, response: Any) -> Exception:
+        """The SDK's exception for a chunk that carries an `error`, as its own stream raises."""
+        return self._sdk.APIError(err.message, response.request, body=err.body)
 
 
 def request_params(request: ModelRequest, *, official: bool) -> dict[str, Any]:
@@ -146,52 +154,74 @@ class _Reply:
     finish_reason: str | None = None
     usage: Usage | None = None
     started: bool = False
+    done: bool = False
     calls: dict[int, _PendingCall] = field(default_factory=dict)
 
-    def feed(self, chunk: Any) -> list[ProviderEvent]:
+    @property
+    def ending(self) -> bool:
+        """Whether the server has said how the reply ends (what follows is its usage)."""
+        return self.finish_reason is not None
+
+    def feed(self, event: str | None, data: str) -> list[ProviderEvent]:
+        """The provider events of one server-sent event: a chunk, an error, or the `[DONE]` mark."""
+        if data.startswith("[DONE]"):
+            self.done = True
+            return []
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise malformed(data)
+        if chunk.get("error"):
+            raise InStreamError(_error_message(chunk["error"]), chunk["error"])
+        return self._chunk(chunk)
+
+    def _chunk(self, chunk: dict[str, Any]) -> list[ProviderEvent]:
         """The provider events one chunk yields (text at once; calls wait for the end)."""
         self.started = True
-        if chunk.usage is not None:
-            self.usage = _usage(chunk.usage)
+        if isinstance(usage := chunk.get("usage"), dict):
+            self.usage = _usage(usage)
         out: list[ProviderEvent] = []
-        for choice in chunk.choices[:1]:
-            if choice.delta.content:
-                out.append(TextDelta(choice.delta.content))
-            for piece in choice.delta.tool_calls or ():
-                self._take_call(piece)
-            self.finish_reason = choice.finish_reason or self.finish_reason
+        for choice in _dicts(chunk.get("choices"))[:1]:
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                self._take_delta(delta, out)
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
         return out
 
-    def _take_call(self, piece: Any) -> None:
-        pending = self.calls.setdefault(self._index_of(piece), _PendingCall())
-        if piece.id:
-            pending.call_id = piece.id
-        if piece.function is not None:
-            if piece.function.name:
-                pending.name = piece.function.name
-            if piece.function.arguments:
-                pending.pieces.append(piece.function.arguments)
+    def _take_delta(self, delta: dict[str, Any], out: list[ProviderEvent]) -> None:
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            out.append(TextDelta(content))
+        for piece in _dicts(delta.get("tool_calls")):
+            self._take_call(piece)
 
-    def _index_of(self, piece: Any) -> int:
+    def _take_call(self, piece: dict[str, Any]) -> None:
+        pending = self.calls.setdefault(self._index_of(piece), _PendingCall())
+        if piece.get("id"):
+            pending.call_id = piece["id"]
+        function = piece.get("function")
+        if isinstance(function, dict):
+            if function.get("name"):
+                pending.name = function["name"]
+            if function.get("arguments"):
+                pending.pieces.append(function["arguments"])
+
+    def _index_of(self, piece: dict[str, Any]) -> int:
         """The piece's call index; servers that omit it send each call whole or in order."""
-        index = getattr(piece, "index", None)
+        index = piece.get("index")
         if isinstance(index, int):
             return index
-        if piece.id or not self.calls:
+        if piece.get("id") or not self.calls:
             return len(self.calls)
         return max(self.calls)
 
     def whole(self, body: dict[str, Any]) -> list[ProviderEvent]:
         """The provider events of a whole (non-streamed) completion, read as one chunk."""
-        from openai.types.chat import ChatCompletionChunk
-
         choices = [
             {"index": 0, "delta": choice.get("message") or {}, "finish_reason": choice.get("finish_reason") or "stop"}
             for choice in (body.get("choices") or [])[:1]
             if isinstance(choice, dict)
         ]
-        chunk = ChatCompletionChunk.construct(**{**body, "choices": choices})
-        return self.feed(chunk)
+        return self._chunk({**body, "choices": choices})
 
     def billed(self) -> Usage | None:
         """Chat Completions reports usage only at the end: a stream cut after it began is billed, its counts unknown (0)."""
@@ -212,17 +242,30 @@ class _Reply:
         return "tool_use" if self.calls and reason == "end_turn" else reason
 
 
-def _usage(raw: Any) -> Usage:
-    prompt = getattr(raw, "prompt_tokens_details", None)
-    completion = getattr(raw, "completion_tokens_details", None)
+def _usage(raw: dict[str, Any]) -> Usage:
+    prompt = raw.get("prompt_tokens_details")
+    completion = raw.get("completion_tokens_details")
+    prompt = prompt if isinstance(prompt, dict) else {}
+    completion = completion if isinstance(completion, dict) else {}
     return Usage(
-        input_tokens=getattr(raw, "prompt_tokens", None) or 0,
-        output_tokens=getattr(raw, "completion_tokens", None) or 0,
-        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
-        cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
-        reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
-        server_cost_usd=_cost(getattr(raw, "cost", None)),
+        input_tokens=raw.get("prompt_tokens") or 0,
+        output_tokens=raw.get("completion_tokens") or 0,
+        cache_read_tokens=prompt.get("cached_tokens") or 0,
+        cache_write_tokens=prompt.get("cache_write_tokens") or 0,
+        reasoning_tokens=completion.get("reasoning_tokens") or 0,
+        server_cost_usd=_cost(raw.get("cost")),
     )
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON array (anything else is none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _error_message(error: Any) -> str:
+    """The message of an in-stream `error`, as the SDK words it."""
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else "An error occurred during streaming"
 
 
 def _cost(value: Any) -> float | None:

@@ -1,7 +1,9 @@
 """What the SDK-backed providers share: the constructor checks and one guarded stream loop.
 
-`guarded_stream` opens an SDK stream, turns each raw event into provider events through a
-reply state, maps every SDK, transport or JSON failure to a `ProviderFailure`, and closes
+`guarded_stream` sends the request through the SDK (auth, base URL, headers, errors and
+retries before the stream are the SDK's), reads the raw bytes of the streamed reply, decodes
+its server-sent events (`agents.providers.sse`) and hands each to a reply state that parses
+its JSON into provider events, without the SDK's model per chunk; it maps every SDK, transport or JSON failure to a `ProviderFailure`, and closes
 the HTTP response however the iteration ends (normal end, failure, `aclose()` or task
 cancellation), so the server sees the disconnect at once. A server that answers the streaming
 request with one JSON body instead (LiteLLM does for some models) has that body read as the
@@ -10,6 +12,7 @@ whole reply, with a notice saying so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +21,11 @@ from typing import Any, Protocol
 
 from agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
 from agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
+from agents.providers.sse import SseDecoder
 
+DRAIN_S = 0.1
+FRESH_READ_S = 0.0005
+"""A read that took longer than this waited for the server; one that did not was already buffered."""
 WHOLE_REPLY_NOTICE = "the server answered the streaming request with one whole JSON reply, not a stream; its text and usage were used"
 
 
@@ -47,10 +54,23 @@ class FailureContext:
         return malformed_event_failure(self.where, f"a JSON body instead of a stream, {detail}", api_key=self.api_key)
 
 
-class ReplyState(Protocol):
-    """What a provider's raw stream events have said so far about one reply."""
+class InStreamError(Exception):
+    """An error event the server sent inside a stream; the provider turns it into its SDK's exception."""
 
-    def feed(self, raw: Any) -> list[ProviderEvent]: ...
+    def __init__(self, message: str, body: object) -> None:
+        super().__init__(message)
+        self.message, self.body = message, body
+
+
+class ReplyState(Protocol):
+    """What a provider's stream events have said so far about one reply."""
+
+    done: bool
+
+    @property
+    def ending(self) -> bool: ...
+
+    def feed(self, event: str | None, data: str) -> list[ProviderEvent]: ...
 
     def billed(self) -> Usage | None: ...
 
@@ -59,53 +79,121 @@ class ReplyState(Protocol):
     def finish(self, context: FailureContext) -> list[ProviderEvent]: ...
 
 
-class SdkStream(Protocol):
-    """An SDK's async stream of raw events, over its HTTP response."""
-
-    response: Any
-
-    def __aiter__(self) -> AsyncIterator[Any]: ...
-
-    async def close(self) -> None: ...
+OpenResponse = Callable[[], Awaitable[Any]]
+"""Sends the request through the SDK's raw streaming response and returns the `httpx2.Response` to read."""
+InStreamErrorMaker = Callable[[InStreamError, Any], Exception]
+"""The SDK's exception for an in-stream error event, given the response it arrived on."""
 
 
 async def guarded_stream(
-    open_stream: Callable[[], Awaitable[SdkStream]], reply: ReplyState, context: FailureContext
+    open_response: OpenResponse,
+    reply: ReplyState,
+    context: FailureContext,
+    in_stream: InStreamErrorMaker,
+    pace_s: float = 0.0,
 ) -> AsyncIterator[ProviderEvent]:
     """Provider events of one streamed reply; failures leave as `ProviderFailure` only."""
     caught = caught_errors(context.sdk)
     try:
-        sdk_stream = await open_stream()
+        response = await open_response()
     except caught as err:
         raise context.failure(err, None) from None
     try:
-        if _answered_whole(sdk_stream):
-            for event in await _whole_reply(sdk_stream, reply, context):
+        if _answered_whole(response):
+            for event in await _whole_reply(response, reply, context):
                 yield event
         else:
-            async for raw in sdk_stream:
-                for event in reply.feed(raw):
+            async for events in _stream_events(response, reply, context.sdk, pace_s):
+                for event in events:
                     yield event
+    except InStreamError as err:
+        raise context.failure(in_stream(err, response), reply.billed()) from None
     except caught as err:
         raise context.failure(err, reply.billed()) from None
     finally:
-        await sdk_stream.close()
+        await response.aclose()
     for event in reply.finish(context):
         yield event
 
 
-def _answered_whole(sdk_stream: SdkStream) -> bool:
-    content_type = str(sdk_stream.response.headers.get("content-type", ""))
+async def _stream_events(
+    response: Any, reply: ReplyState, sdk: ModuleType, pace_s: float
+) -> AsyncIterator[list[ProviderEvent]]:
+    """The provider events of each event of the body, until it ends or the reply says it is done.
+
+    With `pace_s`, a read that had to wait for the server is followed by a pause of that long
+    (unless the reply is ending), so the chunks that arrive meanwhile are read together: a
+    wake-up and a socket read per chunk is most of what a streamed token costs.
+    """
+    decoder = SseDecoder()
+    chunks = response.aiter_bytes()
+    clock = asyncio.get_running_loop().time
+    try:
+        while not reply.done:
+            before = clock()
+            chunk = await _next_chunk(chunks, response, sdk)
+            waited = clock() - before > FRESH_READ_S
+            if chunk is None:
+                return
+            for name, data in decoder.feed(chunk):
+                if reply.done:
+                    break
+                if events := reply.feed(name, data):
+                    yield events
+            if pace_s and waited and not reply.ending:
+                await asyncio.sleep(pace_s)
+        await _drain(chunks)
+    finally:
+        await chunks.aclose()
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], response: Any, sdk: ModuleType) -> bytes | None:
+    """The next read of the body, None at its end; a failed read raises the SDK's connection or timeout error."""
+    import httpx2
+
+    try:
+        return await anext(chunks, None)
+    except httpx2.TimeoutException as err:
+        raise sdk.APITimeoutError(request=response.request) from err
+    except sdk.APIError:
+        raise
+    except Exception as err:  # noqa: BLE001 - as the SDKs do, any failed read is the connection's
+        raise sdk.APIConnectionError(request=response.request) from err
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read what is left of a finished reply's body, briefly, so the connection can be used again."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in chunks:
+                pass
+    except Exception:  # noqa: BLE001 - the reply is whole; leftovers cannot spoil it
+        pass
+
+
+def _answered_whole(response: Any) -> bool:
+    content_type = str(response.headers.get("content-type", ""))
     return content_type.split(";")[0].strip().lower() == "application/json"
 
 
-async def _whole_reply(sdk_stream: SdkStream, reply: ReplyState, context: FailureContext) -> list[ProviderEvent]:
+async def _whole_reply(response: Any, reply: ReplyState, context: FailureContext) -> list[ProviderEvent]:
     """The events of a whole JSON reply read from the response body, a notice first."""
-    body = json.loads(await sdk_stream.response.aread())
+    body = json.loads(await response.aread())
     if not isinstance(body, dict):
         raise context.not_a_reply(f"a JSON {type(body).__name__}")
     events = reply.whole(body)
     return [ProviderNotice(WHOLE_REPLY_NOTICE), *events]
+
+
+async def open_raw(resource: Any, params: dict[str, Any]) -> Any:
+    """Send `resource.create(**params)` as the SDK's raw streaming response and return its `httpx2.Response`."""
+    manager = resource.with_streaming_response.create(**params)
+    return (await manager.__aenter__()).http_response
+
+
+def malformed(data: str) -> json.JSONDecodeError:
+    """The error for an event's data that is JSON but not an object, as for data that is not JSON."""
+    return json.JSONDecodeError("the event's data is not a JSON object", data, 0)
 
 
 class SdkProvider:
