@@ -33,7 +33,9 @@ from sessions.pg_locks import PgLocks
 from sessions.pg_reads import PgReads
 from sessions.pg_schema import connect, migrate, write_rollups
 from sessions.schema import HOST, USER, StoreError, fold
-from sessions.store import FLUSH_EVENTS, FLUSH_INTERVAL_S, _Batch, _row
+from sessions.sqlite_writer import FLUSH_EVENTS, FLUSH_INTERVAL_S
+from sessions.sqlite_writer import Batch as _Batch
+from sessions.store import _row
 from sessions.store_api import redact
 
 BUFFER_EVENTS = 200_000
