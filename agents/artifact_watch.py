@@ -24,9 +24,9 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from agents.tasks import cancel_and_drain
-from sessions import events as ev
-from sessions.state import FleetState
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import FleetState
 
 SETTLE_S = 0.2
 STEP_MS = 50

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agents.plan import Plan
-from agents.plan_checks import PRICE_FIX, unpriced_agents
-from agents.plan_models import AgentSpec, Budget
-from agents.pricing import PlanPrice, max_cost, price_usage
-from agents.providers.base import Usage
-from sessions.state import FleetState
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.plan_checks import PRICE_FIX, unpriced_agents
+from tokenmaxx.agents.plan_models import AgentSpec, Budget
+from tokenmaxx.agents.pricing import PlanPrice, max_cost, price_usage
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.sessions.state import FleetState
 
 
 class Priced(Protocol):

@@ -12,19 +12,19 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from agents import commands as cmd
-from agents.commands import CommandError
-from agents.conversation import reprompt_text
-from agents.reprompt_queue import RepromptQueue
-from agents.runs import AgentRun
-from agents.worktree_runs import rework_text
-from sessions import events as ev
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.commands import CommandError
+from tokenmaxx.agents.conversation import reprompt_text
+from tokenmaxx.agents.reprompt_queue import RepromptQueue
+from tokenmaxx.agents.runs import AgentRun
+from tokenmaxx.agents.worktree_runs import rework_text
+from tokenmaxx.sessions import events as ev
 
 if TYPE_CHECKING:
-    from agents.plan import Plan
-    from agents.worktree_runs import AgentWorktrees
-    from sessions.state import ArtifactInfo
-    from sessions.state import FleetState
+    from tokenmaxx.agents.plan import Plan
+    from tokenmaxx.agents.worktree_runs import AgentWorktrees
+    from tokenmaxx.sessions.state import ArtifactInfo
+    from tokenmaxx.sessions.state import FleetState
 
 STOPPED_NOTE = "The supervisor stopped you mid-turn and has now resumed you. Carry on from where you stopped."
 

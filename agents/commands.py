@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from sessions.state import AgentState, FleetState
+    from tokenmaxx.sessions.state import AgentState, FleetState
 
 
 class CommandError(Exception):

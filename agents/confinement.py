@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.plan import Plan
-from agents.plan_models import AgentSpec, Policy
-from agents.tools import Workspace
-from agents.tools.workspace import HistoryCopy
-from agents.tools.sandbox import Sandbox, choose_sandbox
-from agents.worktrees import Worktree
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.plan_models import AgentSpec, Policy
+from tokenmaxx.agents.tools import Workspace
+from tokenmaxx.agents.tools.workspace import HistoryCopy
+from tokenmaxx.agents.tools.sandbox import Sandbox, choose_sandbox
+from tokenmaxx.agents.worktrees import Worktree
 
 COMMAND_TOOL = "run_command"
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agents.providers.base import Message, Part, TextPart, ToolCallPart, ToolResultPart
-from sessions import events as ev
+from tokenmaxx.agents.providers.base import Message, Part, TextPart, ToolCallPart, ToolResultPart
+from tokenmaxx.sessions import events as ev
 
 INTERRUPTED = "interrupted by the supervisor before this call finished"
 FRESH_START = "fresh start"

@@ -11,7 +11,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from agents.tools.sandbox import INSTALL_HINT, bwrap_problem, bwrap_version
+from tokenmaxx.agents.tools.sandbox import INSTALL_HINT, bwrap_problem, bwrap_version
 
 MACOS_HINT = "macOS has sandbox-exec (Seatbelt), which tokenmaxx does not use yet"
 

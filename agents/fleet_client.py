@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agents import wire
-from agents.commands import Command
-from agents.serve import socket_alive
+from tokenmaxx.agents import wire
+from tokenmaxx.agents.commands import Command
+from tokenmaxx.agents.serve import socket_alive
 
 HELLO_TIMEOUT_S = 10.0
 REPLY_TIMEOUT_S = 30.0

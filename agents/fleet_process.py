@@ -16,14 +16,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agents.lifetime import end_fleet, ready_to_record, until_done_or_fault
-from agents.notify import NotifySettings, fleet_notifications
-from agents.plan import Plan
-from agents.serve import FleetServer
-from agents.supervisor import Supervisor
-from agents.wire import socket_path
-from sessions.store import StoreError
-from sessions.store_api import SessionStore, StoreTarget, open_store
+from tokenmaxx.agents.lifetime import end_fleet, ready_to_record, until_done_or_fault
+from tokenmaxx.agents.notify import NotifySettings, fleet_notifications
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.serve import FleetServer
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.wire import socket_path
+from tokenmaxx.sessions.store import StoreError
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, open_store
 
 LOG_NAME = "fleet.log"
 
@@ -53,10 +53,10 @@ class LaunchSpec(BaseModel):
 def build_plan(spec: LaunchSpec) -> Plan:
     """The plan the spec names, with its out folder as the launcher chose it."""
     if spec.kind == "demo":
-        from agents.demo import demo_plan
+        from tokenmaxx.agents.demo import demo_plan
 
         return demo_plan(spec.cwd, spec.out, speed=spec.speed, seed=spec.seed)
-    from agents.plan import load_plan
+    from tokenmaxx.agents.plan import load_plan
 
     assert spec.plan is not None
     return load_plan(spec.plan).model_copy(update={"out": spec.out})
@@ -69,7 +69,7 @@ async def serve_fleet(spec: LaunchSpec) -> int:
     plan = build_plan(spec)
     if spec.harness is None:
         return await _serve_plan(spec, plan)
-    from agents.demo.harness import run_with_model
+    from tokenmaxx.agents.demo.harness import run_with_model
 
     return await run_with_model(plan, lambda through: _serve_plan(spec, through))
 
@@ -78,7 +78,7 @@ async def _serve_plan(spec: LaunchSpec, plan: Plan) -> int:
     async with await open_store(spec.db) as store:
         supervisor = Supervisor.create(plan, store, session_id=spec.session_id, watch_plan=True)
         if spec.kind == "demo":
-            from agents.demo import copy_inputs
+            from tokenmaxx.agents.demo import copy_inputs
 
             copy_inputs(supervisor.out_root)
         await _served(spec, supervisor, store, supervisor.start)
@@ -87,7 +87,7 @@ async def _serve_plan(spec: LaunchSpec, plan: Plan) -> int:
 
 async def _serve_resumed(spec: LaunchSpec) -> int:
     """Take the session up again, holding its lock for as long as this process runs it."""
-    from agents.resume import resume, resumed_supervisor
+    from tokenmaxx.agents.resume import resume, resumed_supervisor
 
     async with await open_store(spec.db) as store:
         force = _log_warning if spec.force else None

@@ -13,11 +13,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from agents.plan_models import AgentSpec
-from agents.tools.workspace import HistoryCopy
-from sessions.backup import MAX_COPY_BYTES
-from sessions.store import StoreError
-from sessions.store_api import SessionStore
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.tools.workspace import HistoryCopy
+from tokenmaxx.sessions.backup import MAX_COPY_BYTES
+from tokenmaxx.sessions.store import StoreError
+from tokenmaxx.sessions.store_api import SessionStore
 
 NO_DATABASE = "this fleet records to no session database, so there is no history to copy"
 

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from agents.supervisor import Supervisor
-from agents.tasks import cancel_and_drain
-from sessions.store import StoreError
-from sessions.store_api import SessionStore, StoreTarget, describe
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions.store import StoreError
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, describe
 
 ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agents.artifact_watch import digest
-from agents.conversation import Conversation, rebuild
-from agents.providers.base import (
+from tokenmaxx.agents.artifact_watch import digest
+from tokenmaxx.agents.conversation import Conversation, rebuild
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     Provider,
@@ -31,12 +31,12 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import arguments_error
-from agents.providers.retry import backoff_delay
-from agents.runners.base import AgentHost, TurnResult
-from agents.summary import reports_failure, summary_of
-from agents.tools import ToolOutcome, Workspace, run_tool
-from sessions import events as ev
+from tokenmaxx.agents.providers.errors import arguments_error
+from tokenmaxx.agents.providers.retry import backoff_delay
+from tokenmaxx.agents.runners.base import AgentHost, TurnResult
+from tokenmaxx.agents.summary import reports_failure, summary_of
+from tokenmaxx.agents.tools import ToolOutcome, Workspace, run_tool
+from tokenmaxx.sessions import events as ev
 
 TEXT_FLUSH_S = 0.05
 TEXT_FLUSH_MAX_S = 0.25

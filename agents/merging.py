@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.plan_models import MergeMode
-from agents.worktrees import GitError, Worktree, git_out, identity, list_worktrees, run_git
-from sessions.events import DiffFile, DiffSummary
+from tokenmaxx.agents.plan_models import MergeMode
+from tokenmaxx.agents.worktrees import GitError, Worktree, git_out, identity, list_worktrees, run_git
+from tokenmaxx.sessions.events import DiffFile, DiffSummary
 
 REWORK_HINT = "reject it with a note asking the agent to rebase onto {target}, or merge {branch} by hand"
 

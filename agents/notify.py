@@ -26,11 +26,11 @@ from typing import Annotated, Literal, Protocol, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.plan_models import ENV_NAME_PATTERN, NotifySpec
-from agents.tasks import cancel_and_drain
-from agents.tools.process import signal_group
-from sessions import events as ev
-from sessions.state import FleetState
+from tokenmaxx.agents.plan_models import ENV_NAME_PATTERN, NotifySpec
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.agents.tools.process import signal_group
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import FleetState
 
 NoticeKind: TypeAlias = Literal["stalled", "looping", "burning", "over_budget", "approval", "failed", "delivered"]
 NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)

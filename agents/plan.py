@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from agents.plan_checks import Problem, plan_problems, read_role_prompts
-from agents.plan_errors import PlanError, display_path, field_name, from_validation
-from agents.plan_lines import KeyPath, key_lines, line_of, nesting_line
-from agents.plan_models import (
+from tokenmaxx.agents.plan_checks import Problem, plan_problems, read_role_prompts
+from tokenmaxx.agents.plan_errors import PlanError, display_path, field_name, from_validation
+from tokenmaxx.agents.plan_lines import KeyPath, key_lines, line_of, nesting_line
+from tokenmaxx.agents.plan_models import (
     DEFAULT_POLICY,
     KNOWN_TOOLS,
     PROVIDER_KINDS,
@@ -36,9 +36,9 @@ from agents.plan_models import (
     RoleSpec,
     SandboxMode,
 )
-from agents.roles import Role, get_role
-from agents.summary import TASK_FAILED
-from agents.small_files import SmallFileError, read_small_file
+from tokenmaxx.agents.roles import Role, get_role
+from tokenmaxx.agents.summary import TASK_FAILED
+from tokenmaxx.agents.small_files import SmallFileError, read_small_file
 
 __all__ = [
     "KNOWN_TOOLS",

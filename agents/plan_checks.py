@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.plan_errors import bad_name, did_you_mean
-from agents.plan_lines import KeyPath
-from agents.plan_models import (
+from tokenmaxx.agents.plan_errors import bad_name, did_you_mean
+from tokenmaxx.agents.plan_lines import KeyPath
+from tokenmaxx.agents.plan_models import (
     AGENT_BASE,
     ENV_NAME_PATTERN,
     KNOWN_TOOLS,
@@ -21,9 +21,9 @@ from agents.plan_models import (
     PlanFile,
     RoleSpec,
 )
-from agents.plan_harness import harness_problems
-from agents.roles import BUILTIN_ROLES
-from agents.small_files import SmallFileError, read_small_file
+from tokenmaxx.agents.plan_harness import harness_problems
+from tokenmaxx.agents.roles import BUILTIN_ROLES
+from tokenmaxx.agents.small_files import SmallFileError, read_small_file
 
 _ENDPOINT_ONLY_KEYS = ("base_url", "api_key_env", "headers")
 PRICE_FIX = 'add [prices."MODEL"] with input and output (USD per million tokens), or price_as = "a-priced-model"'
@@ -56,7 +56,7 @@ def plan_problems(plan: PlanFile) -> list[Problem]:
 
 def unpriced_agents(plan: PlanFile, agents: Sequence[AgentSpec] | None = None) -> list[tuple[str, str]]:
     """The (agent, model) pairs whose replies have no known price: neither the plan's nor genai-prices'."""
-    from agents.pricing import is_priced
+    from tokenmaxx.agents.pricing import is_priced
 
     own = [model for model, price in plan.prices.items() if price.price_as is None]
     checked = plan.agents if agents is None else agents
@@ -66,7 +66,7 @@ def unpriced_agents(plan: PlanFile, agents: Sequence[AgentSpec] | None = None) -
 
 def _price_provider(plan: PlanFile, agent: AgentSpec) -> str | None:
     """The genai-prices provider id an agent's provider prices by (as the providers themselves decide it)."""
-    from agents.pricing import provider_id_for_url
+    from tokenmaxx.agents.pricing import provider_id_for_url
 
     config = plan.providers.get(agent.provider)
     kind = config.kind if config is not None else agent.provider
@@ -177,7 +177,7 @@ def _agent_problems(plan: PlanFile) -> Iterator[Problem]:
 
 
 def _sim_problems(where: KeyPath, agent: AgentSpec) -> Iterator[Problem]:
-    from agents.providers.sim import SimOptions
+    from tokenmaxx.agents.providers.sim import SimOptions
 
     try:
         SimOptions.from_dict(agent.sim)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from agents.plan_lines import KeyPath
-from agents.plan_models import HARNESS_OPTIONS, HARNESS_PROVIDER_KIND, AgentSpec
+from tokenmaxx.agents.plan_lines import KeyPath
+from tokenmaxx.agents.plan_models import HARNESS_OPTIONS, HARNESS_PROVIDER_KIND, AgentSpec
 
 if TYPE_CHECKING:
-    from agents.plan_checks import Problem
+    from tokenmaxx.agents.plan_checks import Problem
 
 INSTALL = {
     "claude-code": 'Claude Code is not installed: pip install "tokenmaxx[claude-code]"',
@@ -21,7 +21,7 @@ INSTALL = {
 
 
 def harness_problems(where: KeyPath, agent: AgentSpec, provider_kind: str) -> Iterator[Problem]:
-    from agents.plan_checks import Problem
+    from tokenmaxx.agents.plan_checks import Problem
 
     assert agent.harness is not None
     wanted = HARNESS_PROVIDER_KIND[agent.harness]
@@ -41,6 +41,6 @@ def harness_problems(where: KeyPath, agent: AgentSpec, provider_kind: str) -> It
 def _installed(agent: AgentSpec) -> bool:
     if agent.harness == "claude-code":
         return importlib.util.find_spec("claude_agent_sdk") is not None
-    from agents.runners.codex_home import find_codex
+    from tokenmaxx.agents.runners.codex_home import find_codex
 
     return find_codex(agent.codex_options().codex_path) is not None

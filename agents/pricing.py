@@ -30,7 +30,7 @@ from functools import cache, lru_cache
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from agents.providers.base import Usage
+from tokenmaxx.agents.providers.base import Usage
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelInfo

@@ -32,16 +32,16 @@ from typing import TYPE_CHECKING
 
 from watchfiles import Change, awatch
 
-from agents.budget import Budgets
-from agents.plan import Plan, PlanError, load_plan
-from agents.plan_errors import display_path
-from agents.plan_models import AgentSpec
-from agents.runs import AgentRun
-from agents.tasks import cancel_and_drain
-from sessions import events as ev
+from tokenmaxx.agents.budget import Budgets
+from tokenmaxx.agents.plan import Plan, PlanError, load_plan
+from tokenmaxx.agents.plan_errors import display_path
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.runs import AgentRun
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions import events as ev
 
 if TYPE_CHECKING:
-    from agents.supervisor import Supervisor
+    from tokenmaxx.agents.supervisor import Supervisor
 
 QUIET_MS = 100  # watchfiles' step: changes are yielded after a whole step with no new change
 MAX_GROUP_MS = 1_600

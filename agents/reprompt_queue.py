@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sessions.state import AgentState
+from tokenmaxx.sessions.state import AgentState
 
 BUSY_STATUSES = frozenset({"streaming", "tool"})
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.conversation import has_started, reprompt_text
-from agents.plan import Plan, PlanError, load_plan
-from agents.runs import AgentRun
-from agents.supervisor import VERSION, Supervisor
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.state import reduce_all
-from sessions.session_lock import Probe
-from sessions.store import LockUnavailable, SessionBusy, Store
+from tokenmaxx.agents.conversation import has_started, reprompt_text
+from tokenmaxx.agents.plan import Plan, PlanError, load_plan
+from tokenmaxx.agents.runs import AgentRun
+from tokenmaxx.agents.supervisor import VERSION, Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.session_lock import Probe
+from tokenmaxx.sessions.store import LockUnavailable, SessionBusy, Store
 
 RESUME_NOTE = "The session was interrupted and has been resumed. Carry on from where you stopped."
 RESUMABLE = frozenset({"interrupted", "stopped"})

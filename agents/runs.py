@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agents.plan_models import AgentSpec
-from agents.runners.base import AgentRunner
-from sessions import events as ev
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.runners.base import AgentRunner
+from tokenmaxx.sessions import events as ev
 
 
 @dataclass(eq=False)

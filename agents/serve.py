@@ -24,13 +24,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agents import wire
-from agents.commands import CommandError
-from agents.supervisor import Supervisor
-from agents.tasks import cancel_and_drain
-from sessions.events import Event
-from sessions.state import FleetState
-from sessions.store_api import SessionStore, StoreTarget
+from tokenmaxx.agents import wire
+from tokenmaxx.agents.commands import CommandError
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget
 
 QUEUE_FRAMES = 5_000
 """The frames a client may have waiting before it counts as fallen behind."""

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from agents.plan_errors import display_path
+from tokenmaxx.agents.plan_errors import display_path
 
 SAMPLE_DIR = "tokenmaxx-sample"
 SAMPLE_NOTES = ("inputs/talk-notes.md", "inputs/sources.md")
@@ -165,7 +165,7 @@ def claims_files(folder: Path) -> tuple[str, str] | None:
 def sample_plan_text(site: Site | None = None) -> str:
     """Return the commented plan `tokenmaxx init` writes for `site` (default: a git repository with nothing else)."""
     site = site or Site()
-    template = resources.files("agents").joinpath("sample_plan.toml").read_text("utf-8")
+    template = resources.files("tokenmaxx.agents").joinpath("sample_plan.toml").read_text("utf-8")
     workdir = json.dumps(site.workdir)
     about = "\n".join(["# Written by `tokenmaxx init` for what this folder offers:", *(f"#   {reason}." for reason in site.reasons)])
     return Template(template).substitute(about=about, workdir=workdir, pad=" " * max(1, 17 - len(workdir)), agents=_agents(site))
@@ -207,8 +207,8 @@ def write_sample_plan(path: Path, *, force: bool = False) -> Written:
 
 def make_sample_project(folder: Path) -> None:
     """Create the demo's sample repository at `folder`, with the talk notes and sources under inputs/."""
-    from agents.demo import copy_inputs
-    from agents.demo.sample_repo import create_sample_repo, is_sample_repo
+    from tokenmaxx.agents.demo import copy_inputs
+    from tokenmaxx.agents.demo.sample_repo import create_sample_repo, is_sample_repo
 
     if folder.exists() and not is_sample_repo(folder):
         raise InitError(f"{display_path(folder)} exists and is not tokenmaxx's sample project; move it, or run init in another folder")

@@ -14,32 +14,32 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import commands as cmd
-from agents.artifact_watch import ArtifactWatch, already_reported
-from agents.commanding import CommandError, CommandHandling
-from agents.budget import Budgets, Priced
-from agents.confinement import agent_workspace, effective_policy, sandbox_notices, unconfined_reason
-from agents.conversation import FRESH_START, initial_text
-from agents.history import HistorySnapshots
-from agents.loop import text_flush_interval
-from agents.plan import Plan
-from agents.plan_models import AgentSpec
-from agents.providers import make_provider
-from agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
-from agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
-from agents.reprompt_queue import RepromptQueue
-from agents.runners.base import AgentRunner, RunnerSetup, TurnResult, harness_pricing
-from agents.runners.factory import make_runner
-from agents.runs import AgentRun
-from agents.tasks import cancel_and_drain
-from agents.watchdog import Watchdog
-from agents.worktree_runs import AgentWorktrees
-from agents.worktrees import GitError
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.store import StoreError, new_session_id
-from sessions.store_api import SessionStore
-from sessions.state import FleetState
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.artifact_watch import ArtifactWatch, already_reported
+from tokenmaxx.agents.commanding import CommandError, CommandHandling
+from tokenmaxx.agents.budget import Budgets, Priced
+from tokenmaxx.agents.confinement import agent_workspace, effective_policy, sandbox_notices, unconfined_reason
+from tokenmaxx.agents.conversation import FRESH_START, initial_text
+from tokenmaxx.agents.history import HistorySnapshots
+from tokenmaxx.agents.loop import text_flush_interval
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.providers import make_provider
+from tokenmaxx.agents.providers.base import Provider, ProviderFailure, ToolCallPart, Usage
+from tokenmaxx.agents.reload import REMOVED, PlanWatch, Slots, take_pending_spec
+from tokenmaxx.agents.reprompt_queue import RepromptQueue
+from tokenmaxx.agents.runners.base import AgentRunner, RunnerSetup, TurnResult, harness_pricing
+from tokenmaxx.agents.runners.factory import make_runner
+from tokenmaxx.agents.runs import AgentRun
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.agents.watchdog import Watchdog
+from tokenmaxx.agents.worktree_runs import AgentWorktrees
+from tokenmaxx.agents.worktrees import GitError
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.store import StoreError, new_session_id
+from tokenmaxx.sessions.store_api import SessionStore
+from tokenmaxx.sessions.state import FleetState
 
 __all__ = ["CommandError", "Supervisor", "VERSION"]
 
@@ -491,7 +491,7 @@ class Supervisor(CommandHandling):
 
 
 def _price_table() -> str | None:
-    from agents.pricing import price_table_version
+    from tokenmaxx.agents.pricing import price_table_version
 
     try:
         return price_table_version()

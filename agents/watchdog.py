@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sessions import events as ev
-from sessions.state import FleetState
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import FleetState
 
 ACTIVE = frozenset({"starting", "streaming", "tool"})
 

@@ -24,9 +24,9 @@ from typing import Annotated, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from agents.commands import Command
-from sessions.events import Event, encode
-from sessions.state import FleetState, state_to_json
+from tokenmaxx.agents.commands import Command
+from tokenmaxx.sessions.events import Event, encode
+from tokenmaxx.sessions.state import FleetState, state_to_json
 
 PROTOCOL = 1
 MAX_CLIENT_LINE = 1 << 20

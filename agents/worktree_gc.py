@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.worktrees import BRANCH_PREFIX, git_out, has_uncommitted, list_worktrees, remove_worktree, repo_root
+from tokenmaxx.agents.worktrees import BRANCH_PREFIX, git_out, has_uncommitted, list_worktrees, remove_worktree, repo_root
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.merging import diff_of, merge, merged_tree
-from agents.plan import Plan
-from agents.plan_models import AGENT_BASE, AgentSpec
-from agents.worktrees import GitError, Worktree, commit_all, create_worktree, has_uncommitted, remove_worktree
-from sessions import events as ev
-from sessions.state import ArtifactInfo, FleetState
+from tokenmaxx.agents.merging import diff_of, merge, merged_tree
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.plan_models import AGENT_BASE, AgentSpec
+from tokenmaxx.agents.worktrees import GitError, Worktree, commit_all, create_worktree, has_uncommitted, remove_worktree
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import ArtifactInfo, FleetState
 
 DIFF_FILE = "changes.diff"
 REWORK_PREFIX = "Your diff was rejected by the reviewer. Rework it in your worktree: "

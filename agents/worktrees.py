@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.plan_models import AGENT_BASE
+from tokenmaxx.agents.plan_models import AGENT_BASE
 
 BRANCH_PREFIX = "tokenmaxx/"
 WORKTREES_DIR = "tokenmaxx"

@@ -30,17 +30,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents import commands as cmd  # noqa: E402
-from agents.fleet_client import stop  # noqa: E402
-from agents.fleet_process import LaunchSpec  # noqa: E402
-from agents.providers.sim import TOKENS_PER_S  # noqa: E402
+from tokenmaxx.agents import commands as cmd  # noqa: E402
+from tokenmaxx.agents.fleet_client import stop  # noqa: E402
+from tokenmaxx.agents.fleet_process import LaunchSpec  # noqa: E402
+from tokenmaxx.agents.providers.sim import TOKENS_PER_S  # noqa: E402
 from bench.fleet_bench import plan_for  # noqa: E402
 from bench.tui_probes import FrameTap, KeyProbe, ShadowScreen  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from tui.fleet_cli import start_fleet  # noqa: E402
-from tui.app import TokenmaxxApp  # noqa: E402
-from tui.config import Config  # noqa: E402
-from tui.remote_fleet import RemoteFleet  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.tui.fleet_cli import start_fleet  # noqa: E402
+from tokenmaxx.tui.app import TokenmaxxApp  # noqa: E402
+from tokenmaxx.tui.config import Config  # noqa: E402
+from tokenmaxx.tui.remote_fleet import RemoteFleet  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SIZE = (200, 50)

@@ -37,15 +37,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.plan import Plan, parse_plan  # noqa: E402
-from agents.plan_models import MAX_LOOP_TIMES  # noqa: E402
-from agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.agents.plan import Plan, parse_plan  # noqa: E402
+from tokenmaxx.agents.plan_models import MAX_LOOP_TIMES  # noqa: E402
+from tokenmaxx.agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
 from bench.fleet_probes import GcClock, Split, Stored, machine_busy, profile_report, stored_bytes, thread_cpu  # noqa: E402
-from tui.heap import freeze_heap  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.state import FleetState  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.tui.heap import freeze_heap  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.state import FleetState  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 
 GOAL_AGENTS = 500
 GOAL_RATE = 20.0

@@ -33,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.conversation import FRESH_START  # noqa: E402
-from agents.plan import parse_plan  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.agents.conversation import FRESH_START  # noqa: E402
+from tokenmaxx.agents.plan import parse_plan  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
 from bench.harness_probes import CliSampler, percentile  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 
 FAKE = Path(__file__).with_name("harness_fake.py")
 HARNESSES = {"claude-code": ("claude", "anthropic", "claude-sonnet-4-6"), "codex": ("codex", "openai", "gpt-4o")}
@@ -100,9 +100,9 @@ def import_runner(harness: str) -> float:
     """Import the harness's runner (once per process, not per agent, so kept out of the measure); its CPU seconds."""
     before = time.process_time()
     if harness == "claude-code":
-        import agents.runners.claude_code  # noqa: F401
+        import tokenmaxx.agents.runners.claude_code  # noqa: F401
     else:
-        import agents.runners.codex  # noqa: F401
+        import tokenmaxx.agents.runners.codex  # noqa: F401
     return time.process_time() - before
 
 

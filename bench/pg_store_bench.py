@@ -30,9 +30,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sessions import events as ev  # noqa: E402
-from sessions.stats import compute_stats  # noqa: E402
-from sessions.store_api import StoreTarget, is_url, open_store  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.stats import compute_stats  # noqa: E402
+from tokenmaxx.sessions.store_api import StoreTarget, is_url, open_store  # noqa: E402
 from tests.pg_cluster import ADMIN, Cluster, remove_cluster, start_cluster  # noqa: E402
 
 BURST = 50

@@ -115,10 +115,10 @@ async def _bare_agent(client: Any, path: str, figures: Figures) -> None:
 
 
 async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds: float) -> dict[str, Any]:
-    from agents.supervisor import Supervisor
-    from sessions import events as ev
-    from sessions.store import Store
-    from tui.heap import freeze_heap
+    from tokenmaxx.agents.supervisor import Supervisor
+    from tokenmaxx.sessions import events as ev
+    from tokenmaxx.sessions.store import Store
+    from tokenmaxx.tui.heap import freeze_heap
 
     os.environ[KEY_ENV] = "bench"
     figures = Figures()
@@ -159,7 +159,7 @@ def _commit_figures(lags: list[float], figures: Figures) -> dict[str, float]:
 
 def plan_for(folder: Path, path: str, agents: int, port: int) -> Any:
     """A plan of `agents` agents on the fake server, each looping on a one-reply task, no tools, no budget."""
-    from agents.plan import parse_plan
+    from tokenmaxx.agents.plan import parse_plan
 
     project = folder / "project"
     project.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.plan import load_plan  # noqa: E402
-from agents.providers.base import ModelRequest, ProviderEvent, TextDelta  # noqa: E402
-from agents.reload import QUIET_MS  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.agents.plan import load_plan  # noqa: E402
+from tokenmaxx.agents.providers.base import ModelRequest, ProviderEvent, TextDelta  # noqa: E402
+from tokenmaxx.agents.reload import QUIET_MS  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 
 GOAL_P99_MS = 500.0
 SAVE_TIMEOUT_S = 10.0

@@ -32,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store_bench import AGENTS, YIELD_EVERY, EventSource  # noqa: E402
 
-from sessions import events as ev  # noqa: E402
-from sessions.log import EventLog  # noqa: E402
-from sessions.player import Player  # noqa: E402
-from sessions.replay import SNAPSHOT_EVERY, Replay  # noqa: E402
-from sessions.state import reduce_all, state_from_json, state_to_json  # noqa: E402
-from sessions.store import Store, new_session_id  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.log import EventLog  # noqa: E402
+from tokenmaxx.sessions.player import Player  # noqa: E402
+from tokenmaxx.sessions.replay import SNAPSHOT_EVERY, Replay  # noqa: E402
+from tokenmaxx.sessions.state import reduce_all, state_from_json, state_to_json  # noqa: E402
+from tokenmaxx.sessions.store import Store, new_session_id  # noqa: E402
 
 MARKER_SHARE = 1 / 700
 START_TS = 1_790_000_000.0

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.fleet_client import find_fleets, stop  # noqa: E402
+from tokenmaxx.agents.fleet_client import find_fleets, stop  # noqa: E402
 from bench.attach_bench import cpu_seconds, pct, start  # noqa: E402
 from tests.tui.chromium import Chromium, Tab  # noqa: E402
 
 
 def serve(folder: Path, session: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "tui", "serve", session, "--port", "0"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "tokenmaxx.tui", "serve", session, "--port", "0"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
     found = re.search(r"http://\S+", process.stdout.readline())
     assert found, "tokenmaxx serve printed no URL"
@@ -48,7 +48,7 @@ def tab_pids(session: str) -> list[int]:
                 argv = handle.read().split(b"\0")
         except (OSError, ValueError):
             continue
-        if b"attach" in argv and session.encode() in argv and argv[1:3] == [b"-m", b"tui"]:
+        if b"attach" in argv and session.encode() in argv and argv[1:3] == [b"-m", b"tokenmaxx.tui"]:
             pids.append(int(entry))
     return pids
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sessions import events as ev  # noqa: E402
-from sessions.log import EventLog  # noqa: E402
-from sessions.state import FleetState, reduce_all, state_from_json, state_to_json  # noqa: E402
-from sessions.store import Store, new_session_id  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.log import EventLog  # noqa: E402
+from tokenmaxx.sessions.state import FleetState, reduce_all, state_from_json, state_to_json  # noqa: E402
+from tokenmaxx.sessions.store import Store, new_session_id  # noqa: E402
 
 AGENTS = tuple(f"agent-{i:02d}" for i in range(10))
 YIELD_EVERY = 100

@@ -41,17 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events  # noqa: E402
 
-from agents.plan import Plan, parse_plan  # noqa: E402
-from agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.agents.plan import Plan, parse_plan  # noqa: E402
+from tokenmaxx.agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
 from bench.tui_probes import FrameTap, KeyProbe, MeterLag, demo_first_frame, percentile  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.state import FleetState  # noqa: E402
-from sessions.store import Store  # noqa: E402
-from tui.app import TokenmaxxApp  # noqa: E402
-from tui.config import Config  # noqa: E402
-from tui.fleet_view import LiveFleet  # noqa: E402
-from tui.widgets.token_meter import TokenMeter  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.state import FleetState  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
+from tokenmaxx.tui.app import TokenmaxxApp  # noqa: E402
+from tokenmaxx.tui.config import Config  # noqa: E402
+from tokenmaxx.tui.fleet_view import LiveFleet  # noqa: E402
+from tokenmaxx.tui.widgets.token_meter import TokenMeter  # noqa: E402
 
 SIZE = (200, 50)
 GOALS = {"cpu": 0.60, "key_p99": 0.100, "meter_p99": 0.250, "demo": 1.5}
@@ -244,7 +244,7 @@ async def _until(condition: Callable[[], object], timeout: float = 10.0) -> bool
 
 
 def demo_runs(runs: int) -> list[float]:
-    from agents.demo.sample_repo import create_sample_repo
+    from tokenmaxx.agents.demo.sample_repo import create_sample_repo
 
     times = []
     for _ in range(runs):

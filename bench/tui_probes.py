@@ -31,8 +31,8 @@ from typing import Any
 from rich.cells import cell_len
 from rich.segment import ControlType
 
-from sessions import events as ev
-from sessions.state import FleetState
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import FleetState
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[=>PX^_c78]|\x1bP[^\x1b]*\x1b\\")
 

@@ -12,7 +12,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from sessions.schema import StoreError
+from tokenmaxx.sessions.schema import StoreError
 
 MAX_COPY_BYTES = 512 * 1024 * 1024
 BUSY_TIMEOUT_S = 5.0

@@ -13,10 +13,10 @@ from typing import Any, TextIO, assert_never
 
 from pydantic import ValidationError
 
-from sessions import events as ev
-from sessions.events import Event, UnknownEventKind, decode, encode
-from sessions.safe_text import terminal_safe
-from sessions.state import INTERVENTIONS
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.events import Event, UnknownEventKind, decode, encode
+from tokenmaxx.sessions.safe_text import terminal_safe
+from tokenmaxx.sessions.state import INTERVENTIONS
 
 OUTPUT_MAX_LINES = 40
 OUTPUT_MAX_CHARS = 4000

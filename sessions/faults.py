@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from sessions.schema import StoreError
+from tokenmaxx.sessions.schema import StoreError
 
 CORRUPTION = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _READ_ONLY = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN})

@@ -16,8 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from sessions.events import Event
-from sessions.state import FleetState, initial_state, reduce, state_to_json
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.state import FleetState, initial_state, reduce, state_to_json
 
 Subscriber = Callable[[Event, FleetState], None]
 

@@ -13,10 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sessions.backup import CopyRefused, copy_database, refuse_past
-from sessions.schema import StoreError
-from sessions.store import Store
-from sessions.store_api import Origin, SessionStore
+from tokenmaxx.sessions.backup import CopyRefused, copy_database, refuse_past
+from tokenmaxx.sessions.schema import StoreError
+from tokenmaxx.sessions.store import Store
+from tokenmaxx.sessions.store_api import Origin, SessionStore
 
 
 async def export_history(source: SessionStore, size: int, target: Path, max_bytes: int) -> Path:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 
 import psycopg
 
-from sessions.schema import HOST, USER
-from sessions.session_lock import LockUnavailable, Probe, SessionBusy
-from sessions.store_api import redact
+from tokenmaxx.sessions.schema import HOST, USER
+from tokenmaxx.sessions.session_lock import LockUnavailable, Probe, SessionBusy
+from tokenmaxx.sessions.store_api import redact
 
 CONNECT_TIMEOUT_S = 5
 _HELD_KEYS = (

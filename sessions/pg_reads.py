@@ -14,18 +14,18 @@ from typing import Any
 
 import psycopg
 
-from sessions import pg_sql
-from sessions.events import Event, from_row
-from sessions.pg_locks import PgLocks
-from sessions.pg_schema import connect, write_rollups
-from sessions.schema import (
+from tokenmaxx.sessions import pg_sql
+from tokenmaxx.sessions.events import Event, from_row
+from tokenmaxx.sessions.pg_locks import PgLocks
+from tokenmaxx.sessions.pg_schema import connect, write_rollups
+from tokenmaxx.sessions.schema import (
     Rollup,
     SessionSummary,
     StoreError,
     accumulate,
     summary_from_row,
 )
-from sessions.store import (
+from tokenmaxx.sessions.store import (
     IMPORT_CHUNK,
     READ_PAGE,
     AmbiguousSession,
@@ -36,7 +36,7 @@ from sessions.store import (
     _check_importable,
     _row,
 )
-from sessions.store_api import Origin, Row, StatsRows, redact
+from tokenmaxx.sessions.store_api import Origin, Row, StatsRows, redact
 
 _MAX_SEQ = 2**62
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 
-from sessions import pg_sql
-from sessions.schema import (
+from tokenmaxx.sessions import pg_sql
+from tokenmaxx.sessions.schema import (
     HOST,
     USER,
     NotADatabase,

@@ -9,8 +9,8 @@ parameters and return the columns `sessions.stats`, `sessions.replay` and `summa
 
 from __future__ import annotations
 
-from sessions.history_sql import INTERVENTION_ACTIONS
-from sessions.schema import ROLLUP_COLUMNS, TOKEN_FIELDS
+from tokenmaxx.sessions.history_sql import INTERVENTION_ACTIONS
+from tokenmaxx.sessions.schema import ROLLUP_COLUMNS, TOKEN_FIELDS
 
 MIGRATION_LOCK = 0x746F6B656E6D61  # pg_advisory_xact_lock key: one opener migrates at a time
 _COUNTERS = ", ".join(f"{name} BIGINT NOT NULL DEFAULT 0" for name in ("agents", *TOKEN_FIELDS, "unknown_price_tokens", "accepted", "rejected", "last_seq"))

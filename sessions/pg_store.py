@@ -24,19 +24,19 @@ from typing import Any, Self
 
 import psycopg
 
-from sessions import pg_sql
-from sessions.backup import MAX_COPY_BYTES
-from sessions.events import Event
-from sessions.faults import StorageFault
-from sessions.pg_copy import export_history
-from sessions.pg_locks import PgLocks
-from sessions.pg_reads import PgReads
-from sessions.pg_schema import connect, migrate, write_rollups
-from sessions.schema import HOST, USER, StoreError, fold
-from sessions.sqlite_writer import FLUSH_EVENTS, FLUSH_INTERVAL_S
-from sessions.sqlite_writer import Batch as _Batch
-from sessions.store import _row
-from sessions.store_api import redact
+from tokenmaxx.sessions import pg_sql
+from tokenmaxx.sessions.backup import MAX_COPY_BYTES
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.faults import StorageFault
+from tokenmaxx.sessions.pg_copy import export_history
+from tokenmaxx.sessions.pg_locks import PgLocks
+from tokenmaxx.sessions.pg_reads import PgReads
+from tokenmaxx.sessions.pg_schema import connect, migrate, write_rollups
+from tokenmaxx.sessions.schema import HOST, USER, StoreError, fold
+from tokenmaxx.sessions.sqlite_writer import FLUSH_EVENTS, FLUSH_INTERVAL_S
+from tokenmaxx.sessions.sqlite_writer import Batch as _Batch
+from tokenmaxx.sessions.store import _row
+from tokenmaxx.sessions.store_api import redact
 
 BUFFER_EVENTS = 200_000
 CLOSE_GRACE_S = 30.0

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 
-from sessions.replay import Marker, Replay
-from sessions.state import FleetState
-from sessions.store import Store
+from tokenmaxx.sessions.replay import Marker, Replay
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.sessions.store import Store
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 MAX_IDLE_S = 2.0

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from sessions.events import Event
-from sessions.export import actor
-from sessions.schema import SessionSummary
-from sessions.state import (
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.export import actor
+from tokenmaxx.sessions.schema import SessionSummary
+from tokenmaxx.sessions.state import (
     FleetState,
     initial_state,
     reduce,
@@ -25,7 +25,7 @@ from sessions.state import (
     state_from_json,
     state_to_json,
 )
-from sessions.store_api import SessionStore
+from tokenmaxx.sessions.store_api import SessionStore
 
 SNAPSHOT_EVERY = 2_000
 GAP_STRETCH = 5  # a large fleet's log stretches its snapshot interval up to this many times

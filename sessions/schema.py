@@ -20,7 +20,7 @@ from pathlib import Path
 import aiosqlite
 from pydantic import BaseModel
 
-from sessions.events import (
+from tokenmaxx.sessions.events import (
     AgentQueued,
     ArtifactReview,
     Event,

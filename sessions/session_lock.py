@@ -29,7 +29,7 @@ import time
 from enum import Enum
 from pathlib import Path
 
-from sessions.schema import HOST, StoreError
+from tokenmaxx.sessions.schema import HOST, StoreError
 
 ACQUIRE_TRIES = 20
 ACQUIRE_PAUSE_S = 0.01

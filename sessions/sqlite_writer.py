@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
-from sessions.events import Event
-from sessions.schema import BUSY_TIMEOUT_MS, HOST, Rollup, fold, rollup_statements
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.schema import BUSY_TIMEOUT_MS, HOST, Rollup, fold, rollup_statements
 
 FLUSH_INTERVAL_S = 0.1
 FLUSH_EVENTS = 500

@@ -13,8 +13,8 @@ from typing import Literal, TypeVar, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from sessions import events as ev
-from sessions.events import AgentStatus, Event, Flag, Outcome, Verdict
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.events import AgentStatus, Event, Flag, Outcome, Verdict
 
 TAIL_LINES = 40
 TAIL_LINE_CHARS = 400

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.schema import SessionSummary
-from sessions.store_api import SessionStore, StatsRows
+from tokenmaxx.sessions.schema import SessionSummary
+from tokenmaxx.sessions.store_api import SessionStore, StatsRows
 
 DIMENSIONS = ("role", "model", "plan", "day", "user", "harness")
 DEFAULT_DIMENSIONS = ("role", "model", "plan", "day")

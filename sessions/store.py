@@ -39,11 +39,11 @@ from typing import Self
 import aiosqlite
 import platformdirs
 
-from sessions import history_sql
-from sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
-from sessions.events import Event, from_row, payload_json
-from sessions.faults import StorageFault, storage_fault
-from sessions.schema import (
+from tokenmaxx.sessions import history_sql
+from tokenmaxx.sessions.backup import MAX_COPY_BYTES, CopyRefused, copy_database
+from tokenmaxx.sessions.events import Event, from_row, payload_json
+from tokenmaxx.sessions.faults import StorageFault, storage_fault
+from tokenmaxx.sessions.schema import (
     SUMMARY_SQL,
     NotADatabase,
     Rollup,
@@ -57,9 +57,9 @@ from sessions.schema import (
     rollback,
     summary_from_row,
 )
-from sessions.sqlite_writer import FLUSH_EVENTS, EventRow, WriterThread
-from sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
-from sessions.store_api import Origin, Row, StatsRows
+from tokenmaxx.sessions.sqlite_writer import FLUSH_EVENTS, EventRow, WriterThread
+from tokenmaxx.sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
+from tokenmaxx.sessions.store_api import Origin, Row, StatsRows
 
 __all__ = [
     "AmbiguousSession",

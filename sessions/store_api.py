@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeAlias, runtime_checkable
 
-from sessions.events import Event
-from sessions.schema import SessionSummary, StoreError
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.schema import SessionSummary, StoreError
 
 StoreTarget: TypeAlias = "Path | str"
 """Where sessions live: an SQLite file's path, or a PostgreSQL URL."""
@@ -120,9 +120,9 @@ def store_exists(target: StoreTarget) -> bool:
 async def open_store(target: StoreTarget) -> SessionStore:
     """Open the store the target names (creating or migrating its schema)."""
     if is_url(target):
-        from sessions.pg_store import PgStore
+        from tokenmaxx.sessions.pg_store import PgStore
 
         return await PgStore.open(str(target))
-    from sessions.store import Store
+    from tokenmaxx.sessions.store import Store
 
     return await Store.open(target)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sessions.replay import Replay
-from sessions.schema import SessionSummary
-from sessions.store import SessionNotFound
-from sessions.store_api import Origin, SessionStore
+from tokenmaxx.sessions.replay import Replay
+from tokenmaxx.sessions.schema import SessionSummary
+from tokenmaxx.sessions.store import SessionNotFound
+from tokenmaxx.sessions.store_api import Origin, SessionStore
 
 
 @dataclass

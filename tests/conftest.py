@@ -73,7 +73,7 @@ def fleet_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _stop_fleet(path: Path) -> None:
     """Stop a fleet process a failed test left running, and wait until it hangs up."""
-    from agents import wire
+    from tokenmaxx.agents import wire
 
     with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         connection.settimeout(30)
@@ -86,7 +86,7 @@ def _stop_fleet(path: Path) -> None:
 @pytest.fixture(autouse=True)
 def strict_subscribers(monkeypatch: pytest.MonkeyPatch) -> None:
     """A subscriber's bug fails the test that hits it instead of being logged and dropped."""
-    from sessions.log import EventLog
+    from tokenmaxx.sessions.log import EventLog
 
     monkeypatch.setattr(EventLog, "strict_subscribers", True)
 
@@ -94,7 +94,7 @@ def strict_subscribers(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def no_desktop_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test pops up a notification on the desktop it runs on; the notification tests bring a fake notify-send."""
-    from agents import notify
+    from tokenmaxx.agents import notify
 
     monkeypatch.setattr(notify, "desktop_program", lambda: None)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.sessions.samples import every_kind
 
 OSC52_ST = "\x1b]52;c;aGVsbG8=\x1b\\"

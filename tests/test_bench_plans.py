@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.plan import load_plan
-from agents.plan_models import MAX_LOOP_TIMES
+from tokenmaxx.agents.plan import load_plan
+from tokenmaxx.agents.plan_models import MAX_LOOP_TIMES
 from bench.fleet_bench import plan_for
 
 

@@ -17,13 +17,18 @@ FORBIDDEN = {
 }
 
 
+def _root(module: str) -> str:
+    """The project package (or other top-level name) an import names: tokenmaxx.agents.x -> agents."""
+    return module.removeprefix("tokenmaxx.").split(".")[0]
+
+
 def imported_roots(path: Path) -> set[tuple[str, int]]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found |= {(alias.name.split(".")[0], node.lineno) for alias in node.names}
+            found |= {(_root(alias.name), node.lineno) for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add((node.module.split(".")[0], node.lineno))
+            found.add((_root(node.module), node.lineno))
     return found
 
 
@@ -40,7 +45,7 @@ def test_packages_import_only_downstream(package: str) -> None:
 
 def test_the_supervisor_runs_without_textual_or_the_sdks() -> None:
     code = (
-        "import sys, agents.supervisor, agents.resume, agents.providers.sim, sessions.store, sessions.store_api\n"
+        "import sys, tokenmaxx.agents.supervisor, tokenmaxx.agents.resume, tokenmaxx.agents.providers.sim, tokenmaxx.sessions.store, tokenmaxx.sessions.store_api\n"
         "print(sorted(m for m in ('textual', 'anthropic', 'openai', 'httpx2', 'claude_agent_sdk', 'psycopg') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

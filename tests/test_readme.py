@@ -25,4 +25,4 @@ def test_the_quick_start_offers_pipx_and_uv_for_the_command_alone() -> None:
 
 def test_the_quick_start_says_how_long_the_tests_take_and_where_the_demo_writes() -> None:
     section = quick_start()
-    assert "about 3 minutes" in section and "~/.local/share/tokenmaxx/demo/" in section
+    assert "about 6 minutes" in section and "~/.local/share/tokenmaxx/demo/" in section

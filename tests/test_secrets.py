@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sessions.export import to_markdown, write_jsonl
-from sessions.store import Store
+from tokenmaxx.sessions.export import to_markdown, write_jsonl
+from tokenmaxx.sessions.store import Store
 from tests.fakes import Call, anthropic_server
 from tests.fakes.anthropic_server import AnthropicFakeServer
 
@@ -37,7 +37,7 @@ policy = {{ run_command = "auto" }}
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLANTED_KEY": KEY, "TOKENMAXX_DB": str(tmp_path / "s.db")}
-    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "tokenmaxx.tui", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
 def everything_written(tmp_path: Path) -> str:

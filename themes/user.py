@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from themes.builtin import THEME_VARIABLES
+from tokenmaxx.themes.builtin import THEME_VARIABLES
 
 
 class ThemeFileError(Exception):

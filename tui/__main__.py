@@ -1,5 +1,5 @@
-"""`python -m tui` is `tokenmaxx`."""
+"""`python -m tokenmaxx.tui` is `tokenmaxx`."""
 
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 main()

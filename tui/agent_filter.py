@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sessions.state import AgentState
+from tokenmaxx.sessions.state import AgentState
 
 STATUS_GROUPS: tuple[str, ...] = ("all", "active", "flagged", "finished")
 SORT_KEYS: tuple[str, ...] = ("plan", "status", "cost", "tokens", "time")

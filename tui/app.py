@@ -14,29 +14,29 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
-from sessions.safe_text import terminal_safe, terminal_safe_line
-from sessions.store import StoreError, default_db_path
-from sessions.store_api import StoreTarget
-from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_themes
-from tui.config import Config, save_config
-from tui.control import Control
-from tui.fleet_view import FleetView, NoFleet
-from tui.format import quit_question
-from tui.heap import HEAP_SETTLED_S, freeze_heap
-from tui.remote_fleet import RemoteFleet
-from tui.replay_fleet import ReplayFleet
-from tui.screens.agent import AgentScreen
-from tui.screens.confirm import ConfirmModal
-from tui.screens.fleet import FleetScreen
-from tui.screens.leave import Leave, LeaveModal
-from tui.screens.help import INTRO, HelpScreen, keys_of
-from tui.screens.replay import ReplayScreen
-from tui.screens.replay_agent import ReplayAgentScreen
-from tui.screens.sessions import SessionsScreen
-from tui.screens.supervised import SupervisedScreen, is_printable_key
-from tui.screens.theme_picker import ThemePicker
-from tui.terminal_notice import TerminalTap
-from tui.web_theme import follow_theme
+from tokenmaxx.sessions.safe_text import terminal_safe, terminal_safe_line
+from tokenmaxx.sessions.store import StoreError, default_db_path
+from tokenmaxx.sessions.store_api import StoreTarget
+from tokenmaxx.themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, load_user_themes
+from tokenmaxx.tui.config import Config, save_config
+from tokenmaxx.tui.control import Control
+from tokenmaxx.tui.fleet_view import FleetView, NoFleet
+from tokenmaxx.tui.format import quit_question
+from tokenmaxx.tui.heap import HEAP_SETTLED_S, freeze_heap
+from tokenmaxx.tui.remote_fleet import RemoteFleet
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.leave import Leave, LeaveModal
+from tokenmaxx.tui.screens.help import INTRO, HelpScreen, keys_of
+from tokenmaxx.tui.screens.replay import ReplayScreen
+from tokenmaxx.tui.screens.replay_agent import ReplayAgentScreen
+from tokenmaxx.tui.screens.sessions import SessionsScreen
+from tokenmaxx.tui.screens.supervised import SupervisedScreen, is_printable_key
+from tokenmaxx.tui.screens.theme_picker import ThemePicker
+from tokenmaxx.tui.terminal_notice import TerminalTap
+from tokenmaxx.tui.web_theme import follow_theme
 
 Clock = Callable[[], float]
 

@@ -14,8 +14,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from sessions.safe_text import terminal_safe
-from sessions.store_api import StoreTarget, redact
+from tokenmaxx.sessions.safe_text import terminal_safe
+from tokenmaxx.sessions.store_api import StoreTarget, redact
 
 T = TypeVar("T")
 USAGE_ERROR = 2
@@ -46,7 +46,7 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 
 def has_terminal() -> bool:
     """Whether stdin and stdout are both terminals, as the TUI needs, or a browser tab of `tokenmaxx serve` stands in."""
-    from tui.web_theme import served_in_browser
+    from tokenmaxx.tui.web_theme import served_in_browser
 
     return (sys.stdin.isatty() and sys.stdout.isatty()) or served_in_browser()
 
@@ -58,8 +58,8 @@ def require_terminal(instead: str) -> None:
 
 
 def resolve_db(db: str | None) -> StoreTarget:
-    from sessions.store import default_db_path
-    from sessions.store_api import as_target, is_url
+    from tokenmaxx.sessions.store import default_db_path
+    from tokenmaxx.sessions.store_api import as_target, is_url
 
     target = as_target(db) if db else default_db_path()
     if is_url(target):
@@ -87,9 +87,9 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
     SIGINT, SIGTERM and SIGHUP each cancel it, so that it shuts down in order; the exit code is
     then 128 plus the signal's number.
     """
-    from agents.plan import PlanError
-    from sessions.store import StoreError
-    from tui.config import ConfigError
+    from tokenmaxx.agents.plan import PlanError
+    from tokenmaxx.sessions.store import StoreError
+    from tokenmaxx.tui.config import ConfigError
 
     try:
         return asyncio.run(_stoppable(make))
@@ -136,7 +136,7 @@ def main(ctx: click.Context, db: str | None) -> None:
     With no command, opens the sessions browser (enter replays a session); `tokenmaxx demo` starts one.
     """
     if ctx.invoked_subcommand is None:
-        from tui.runner import browse_tui
+        from tokenmaxx.tui.runner import browse_tui
 
         require_terminal("`tokenmaxx sessions` lists the sessions")
         sys.exit(run_async(lambda: browse_tui(resolve_db(db))))
@@ -153,8 +153,8 @@ def main(ctx: click.Context, db: str | None) -> None:
 @click.option("--harness", type=click.Choice(["claude-code"]), help="Run the five roles as Claude Code agents, on a local scripted model (needs the claude-code extra).")
 def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: int, harness: str | None) -> None:
     """Five agents on the simulated model do real work on this repository: no key, no network."""
-    from agents.demo import DemoError, demo_plan
-    from agents.demo.harness import harness_missing
+    from tokenmaxx.agents.demo import DemoError, demo_plan
+    from tokenmaxx.agents.demo.harness import harness_missing
 
     missing = harness and harness_missing(harness)
     if missing:
@@ -179,8 +179,8 @@ def demo(headless: bool, db: str | None, out: Path | None, speed: float, seed: i
 @click.option("--yes", is_flag=True, help="Headless: approve every tool call whose policy is `ask`; accept a USD budget over unpriced models.")
 def run(plan_path: Path, headless: bool, db: str | None, out: Path | None, yes: bool) -> None:
     """Run the fleet described by PLAN (a fleet.toml)."""
-    from agents.plan import PlanError, load_plan
-    from agents.plan_errors import display_path
+    from tokenmaxx.agents.plan import PlanError, load_plan
+    from tokenmaxx.agents.plan_errors import display_path
 
     try:
         plan = load_plan(plan_path)
@@ -212,7 +212,7 @@ def demo_out() -> Path:
 
 def _accept_unpriced_budget(plan: Any, *, headless: bool, yes: bool) -> None:
     """Ask before a fleet USD budget runs over agents it cannot price; `--yes` accepts, headless without it refuses."""
-    from agents.budget import unpriced_fleet_budget
+    from tokenmaxx.agents.budget import unpriced_fleet_budget
 
     warning = unpriced_fleet_budget(plan)
     if warning is None:
@@ -226,7 +226,7 @@ def _accept_unpriced_budget(plan: Any, *, headless: bool, yes: bool) -> None:
 
 
 def _demo_inputs(out_root: Path) -> None:
-    from agents.demo import copy_inputs
+    from tokenmaxx.agents.demo import copy_inputs
 
     copy_inputs(out_root)
 
@@ -235,10 +235,10 @@ def _run_plan(
     plan: Any, db_path: Path, *, headless: bool, yes: bool, db_given: bool, prepare: Callable[[Path], None] | None = None, harness: str | None = None
 ) -> None:
     if headless:
-        from tui.runner import run_headless
+        from tokenmaxx.tui.runner import run_headless
 
         sys.exit(run_async(lambda: _with_model(plan, harness, lambda p: run_headless(p, db_path, yes=yes, prepare=prepare, echo=echo))))
-    from tui.runner import run_tui
+    from tokenmaxx.tui.runner import run_tui
 
     require_terminal("use --headless")
     replay_db = db_path if db_given else None
@@ -249,15 +249,15 @@ async def _with_model(plan: Any, harness: str | None, run: Callable[[Any], Await
     """Run `plan` as it is, or through the demo's harness with its local model server up."""
     if harness is None:
         return await run(plan)
-    from agents.demo.harness import run_with_model
+    from tokenmaxx.agents.demo.harness import run_with_model
 
     return await run_with_model(plan, run)
 
 
 def _start_and_attach(**launch: Any) -> NoReturn:
     """Start the fleet in a process of its own, then attach the TUI to it (see tui/fleet_cli.py)."""
-    from agents.fleet_process import LaunchSpec
-    from sessions.store import new_session_id
+    from tokenmaxx.agents.fleet_process import LaunchSpec
+    from tokenmaxx.sessions.store import new_session_id
 
     require_terminal("use --headless")
     _start_and_attach_spec(LaunchSpec(session_id=new_session_id(), cwd=Path.cwd(), notify=_config().settings.notify, **launch))
@@ -265,7 +265,7 @@ def _start_and_attach(**launch: Any) -> NoReturn:
 
 def _start_and_attach_spec(spec: Any) -> NoReturn:
     """Start the fleet process of `spec` and attach the TUI to it; a fleet that does not start exits 2 with its log's tail."""
-    from tui.fleet_cli import FleetCommandError, attach_tui, start_fleet
+    from tokenmaxx.tui.fleet_cli import FleetCommandError, attach_tui, start_fleet
 
     try:
         path = start_fleet(spec)
@@ -276,7 +276,7 @@ def _start_and_attach_spec(spec: Any) -> NoReturn:
 
 def _config() -> Any:
     """The user's config; a broken one exits 2 naming the file."""
-    from tui.config import ConfigError, load_config
+    from tokenmaxx.tui.config import ConfigError, load_config
 
     try:
         return load_config()
@@ -286,8 +286,8 @@ def _config() -> Any:
 
 def run_fleet_command(make: Callable[[], Awaitable[T]]) -> T:
     """`run_async` for the fleet commands, whose own errors (no such fleet, a refusal) also exit 2 with one line."""
-    from agents.wire import WireError
-    from tui.fleet_cli import FleetCommandError
+    from tokenmaxx.agents.wire import WireError
+    from tokenmaxx.tui.fleet_cli import FleetCommandError
 
     try:
         return run_async(make)
@@ -299,10 +299,10 @@ def run_fleet_command(make: Callable[[], Awaitable[T]]) -> T:
 @click.argument("spec_json")
 def fleet_serve(spec_json: str) -> None:
     """Run a fleet process (started by run and demo, never by hand): SPEC_JSON is its LaunchSpec."""
-    from agents.fleet_process import LaunchSpec, serve_fleet
-    from agents.keeper import launch
-    from agents.serve import socket_alive
-    from agents.wire import socket_path
+    from tokenmaxx.agents.fleet_process import LaunchSpec, serve_fleet
+    from tokenmaxx.agents.keeper import launch
+    from tokenmaxx.agents.serve import socket_alive
+    from tokenmaxx.agents.wire import socket_path
 
     spec = LaunchSpec.model_validate_json(spec_json)
     path = socket_path(spec.session_id)
@@ -313,7 +313,7 @@ def fleet_serve(spec_json: str) -> None:
 @click.argument("session", required=False)
 def attach(session: str | None) -> None:
     """Attach the TUI to a running fleet (SESSION: its id or a unique prefix; none: the only one running)."""
-    from tui.fleet_cli import attach_tui, pick_fleet
+    from tokenmaxx.tui.fleet_cli import attach_tui, pick_fleet
 
     require_terminal("use tokenmaxx ps to see the fleets, tokenmaxx ctl to act on one")
     found = run_fleet_command(lambda: pick_fleet(session))
@@ -326,10 +326,10 @@ def attach(session: str | None) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on (0: any free one).")
 def serve(session: str | None, host: str, port: int) -> None:
     """Serve the TUI to a browser: each tab attaches to the fleet SESSION (none: the sessions browser); needs the serve extra."""
-    from tui.fleet_cli import pick_fleet
+    from tokenmaxx.tui.fleet_cli import pick_fleet
 
     try:
-        from tui import web
+        from tokenmaxx.tui import web
     except ImportError:
         fail('tokenmaxx serve needs textual-serve: pip install "tokenmaxx[serve]"')
     session_id = run_fleet_command(lambda: pick_fleet(session)).session_id if session else None
@@ -344,7 +344,7 @@ def serve(session: str | None, host: str, port: int) -> None:
 @main.command()
 def ps() -> None:
     """List the running fleets: id, plan, pid, uptime, agents by status, tokens, USD, who is attached."""
-    from tui.fleet_cli import print_ps
+    from tokenmaxx.tui.fleet_cli import print_ps
 
     sys.exit(run_fleet_command(lambda: print_ps(echo)))
 
@@ -353,7 +353,7 @@ def ps() -> None:
 @click.argument("session")
 def stop(session: str) -> None:
     """Stop a running fleet (SESSION: its id or a unique prefix): every agent stops and the session is recorded as stopped."""
-    from tui.fleet_cli import stop_fleet
+    from tokenmaxx.tui.fleet_cli import stop_fleet
 
     sys.exit(run_fleet_command(lambda: stop_fleet(session, echo)))
 
@@ -372,7 +372,7 @@ def ctl(session: str, action: str, agent: str, rest: tuple[str, ...]) -> None:
     tokenmaxx ctl ID approve|deny AGENT [CALL_ID]     (none: its only approval in waiting)
     tokenmaxx ctl ID accept|reject AGENT [PATH]       (none: its only deliverable)
     """
-    from tui.fleet_cli import run_ctl
+    from tokenmaxx.tui.fleet_cli import run_ctl
 
     sys.exit(run_fleet_command(lambda: run_ctl(session, action, agent, rest, echo)))
 
@@ -381,7 +381,7 @@ def ctl(session: str, action: str, agent: str, rest: tuple[str, ...]) -> None:
 @db_option
 def doctor(db: str | None) -> None:
     """Say which sandbox confines the agents' commands here; exit 1 when none does."""
-    from agents.doctor import diagnose
+    from tokenmaxx.agents.doctor import diagnose
 
     lines, ok = diagnose(resolve_db(db))
     for line in lines:
@@ -394,7 +394,7 @@ def doctor(db: str | None) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
     """Write a commented plan fitted to this folder (default: ./fleet.toml); with no git history, a sample project beside it."""
-    from agents.starter import InitError, write_sample_plan
+    from tokenmaxx.agents.starter import InitError, write_sample_plan
 
     try:
         written = write_sample_plan(path, force=force)
@@ -424,7 +424,7 @@ def who_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @db_option
 def sessions(as_json: bool, status: str | None, since: str | None, sort: str, user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
     """List past and running sessions."""
-    from tui.history_cli import list_sessions
+    from tokenmaxx.tui.history_cli import list_sessions
 
     db_path = resolve_db(db)
     only = _who(user, host, team)
@@ -433,8 +433,8 @@ def sessions(as_json: bool, status: str | None, since: str | None, sort: str, us
 
 def _who(user: tuple[str, ...], host: tuple[str, ...], team: str | None) -> Any:
     """The sessions --user, --host and --team keep (None: all); an unknown team exits 2."""
-    from tui.config import ConfigError
-    from tui.history_cli import HistoryError, session_filter
+    from tokenmaxx.tui.config import ConfigError
+    from tokenmaxx.tui.history_cli import HistoryError, session_filter
 
     try:
         return session_filter(user, host, team)
@@ -450,8 +450,8 @@ def _who(user: tuple[str, ...], host: tuple[str, ...], team: str | None) -> Any:
 @click.option("--force", is_flag=True, help="Resume a session that reads as running though no lock says so (a stale one), with a warning.")
 def resume(session: str, headless: bool, db: str | None, yes: bool, force: bool) -> None:
     """Resume an interrupted session (SESSION: its id or a unique prefix)."""
-    from agents.resume import CannotResume
-    from tui.runner import resume_headless
+    from tokenmaxx.agents.resume import CannotResume
+    from tokenmaxx.tui.runner import resume_headless
 
     db_path = resolve_db(db)
     warn = _warn if force else None
@@ -459,7 +459,7 @@ def resume(session: str, headless: bool, db: str | None, yes: bool, force: bool)
     try:
         if headless:
             sys.exit(run_async(lambda: resume_headless(session, db_path, yes=yes, echo=echo, force=warn, accept=accept)))
-        from tui.fleet_cli import resume_spec
+        from tokenmaxx.tui.fleet_cli import resume_spec
 
         require_terminal("use --headless")
         spec = run_async(lambda: resume_spec(session, db_path, force=warn, accept=accept, notify=_config().settings.notify))
@@ -478,11 +478,11 @@ def replay(session: str, speed: int, at: int | None, headless: bool, db: str | N
     """Replay a recorded session event by event (SESSION: its id or a unique prefix)."""
     db_path = resolve_db(db)
     if headless:
-        from tui.history_cli import replay_headless
+        from tokenmaxx.tui.history_cli import replay_headless
 
         run_history(lambda: replay_headless(db_path, session, at, echo=echo))
         return
-    from tui.runner import replay_tui
+    from tokenmaxx.tui.runner import replay_tui
 
     require_terminal("use --headless")
     sys.exit(run_async(lambda: replay_tui(session, db_path, speed=speed, at=at)))
@@ -493,7 +493,7 @@ def replay(session: str, speed: int, at: int | None, headless: bool, db: str | N
 
 def run_history(make: Callable[[], Awaitable[T]]) -> T:
     """`run_async` for the history commands, whose own user errors also exit 2 with one line."""
-    from tui.history_cli import HistoryError
+    from tokenmaxx.tui.history_cli import HistoryError
 
     try:
         return run_async(make)
@@ -508,7 +508,7 @@ def run_history(make: Callable[[], Awaitable[T]]) -> T:
 @db_option
 def export(session: str, fmt: str, output: Path | None, db: str | None) -> None:
     """Export a session (SESSION: its id or a unique prefix)."""
-    from tui.history_cli import export_session
+    from tokenmaxx.tui.history_cli import export_session
 
     db_path = resolve_db(db)
     stdout = sys.stdout
@@ -520,7 +520,7 @@ def export(session: str, fmt: str, output: Path | None, db: str | None) -> None:
 @db_option
 def import_(file: Path, db: str | None) -> None:
     """Import a session from a JSONL export; prints its id."""
-    from tui.history_cli import import_session
+    from tokenmaxx.tui.history_cli import import_session
 
     db_path = resolve_db(db)
     echo(run_history(lambda: import_session(db_path, file)))
@@ -532,7 +532,7 @@ def import_(file: Path, db: str | None) -> None:
 @click.option("--force", is_flag=True, help="Also remove worktrees that hold uncommitted changes.")
 def gc(repo: Path, yes: bool, force: bool) -> None:
     """List (and with --yes remove) the worktrees and branches that ended sessions left in REPO (default: here)."""
-    from tui.gc_cli import collect_garbage
+    from tokenmaxx.tui.gc_cli import collect_garbage
 
     sys.exit(collect_garbage(repo, yes=yes, force=force, echo=echo))
 
@@ -545,8 +545,8 @@ def gc(repo: Path, yes: bool, force: bool) -> None:
 @db_option
 def stats(since: str | None, as_json: bool, by: tuple[str, ...], user: tuple[str, ...], host: tuple[str, ...], team: str | None, db: str | None) -> None:
     """What the tokens bought: spend beside outcomes by role, model, plan and day (or user, harness)."""
-    from sessions.stats import DEFAULT_DIMENSIONS
-    from tui.history_cli import print_stats
+    from tokenmaxx.sessions.stats import DEFAULT_DIMENSIONS
+    from tokenmaxx.tui.history_cli import print_stats
 
     db_path = resolve_db(db)
     only = _who(user, host, team)
@@ -558,7 +558,7 @@ def stats(since: str | None, as_json: bool, by: tuple[str, ...], user: tuple[str
 @db_option
 def sync(to: str, db: str | None) -> None:
     """Copy this machine's sessions to another store (the team's); sessions already there are skipped or completed."""
-    from tui.history_cli import sync_sessions
+    from tokenmaxx.tui.history_cli import sync_sessions
 
     source, target = resolve_db(db), resolve_db(to)
     run_history(lambda: sync_sessions(source, target, echo=echo))

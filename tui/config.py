@@ -14,8 +14,8 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.notify import NotifySettings
-from themes import DEFAULT_THEME
+from tokenmaxx.agents.notify import NotifySettings
+from tokenmaxx.themes import DEFAULT_THEME
 
 CONFIG_FILE = "config.toml"
 ENV_CONFIG_DIR = "TOKENMAXX_CONFIG_DIR"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from agents import commands as cmd
-from agents.commands import CommandError
-from agents.reprompt_queue import is_busy
-from tui.fleet_view import FleetView
-from tui.format import plural
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.commands import CommandError
+from tokenmaxx.agents.reprompt_queue import is_busy
+from tokenmaxx.tui.fleet_view import FleetView
+from tokenmaxx.tui.format import plural
 
 Notify = Callable[[str, str], None]
 """notify(message, severity) with severity "information", "warning" or "error"."""

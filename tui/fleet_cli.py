@@ -14,18 +14,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import commands as cmd
-from agents import wire
-from agents.fleet_client import FleetConnection, FoundFleet, command, find_fleets, stop
-from agents.fleet_process import LOG_NAME, LaunchSpec
-from agents.notify import NotifySettings
-from agents.plan import Plan
-from agents.resume import Warn
-from agents.tasks import cancel_and_drain
-from sessions.store_api import StoreTarget, open_store
-from tui.format import count, duration, plural
-from tui.headless import exit_code
-from tui.web_theme import served_in_browser
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents import wire
+from tokenmaxx.agents.fleet_client import FleetConnection, FoundFleet, command, find_fleets, stop
+from tokenmaxx.agents.fleet_process import LOG_NAME, LaunchSpec
+from tokenmaxx.agents.notify import NotifySettings
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.resume import Warn
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions.store_api import StoreTarget, open_store
+from tokenmaxx.tui.format import count, duration, plural
+from tokenmaxx.tui.headless import exit_code
+from tokenmaxx.tui.web_theme import served_in_browser
 
 Echo = Callable[..., None]
 START_TIMEOUT_S = 60.0
@@ -42,7 +42,7 @@ def start_fleet(spec: LaunchSpec) -> Path:
     folder = spec.session_folder()
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / LOG_NAME
-    argv = [sys.executable, "-m", "tui", "fleet-serve", spec.model_dump_json()]
+    argv = [sys.executable, "-m", "tokenmaxx.tui", "fleet-serve", spec.model_dump_json()]
     with open(log_path, "ab") as log:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, timeout=START_TIMEOUT_S + 5)
     if done.returncode != 0:
@@ -58,7 +58,7 @@ async def resume_spec(
     Raises CannotResume with why not; the lock taken for the check is let go when the store closes,
     and the fleet process takes it again for as long as it runs the session.
     """
-    from agents.resume import resumed_supervisor
+    from tokenmaxx.agents.resume import resumed_supervisor
 
     async with await open_store(db_path) as store:
         session_id = await store.resolve(session)
@@ -93,9 +93,9 @@ async def pick_fleet(prefix: str | None) -> FoundFleet:
 
 async def attach_tui(path: Path, echo: Echo) -> int:
     """Attach the TUI to the fleet at `path` until the person detaches, stops the fleet or it ends; echo what then."""
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
-    from tui.remote_fleet import RemoteFleet
+    from tokenmaxx.tui.app import TokenmaxxApp
+    from tokenmaxx.tui.config import load_config
+    from tokenmaxx.tui.remote_fleet import RemoteFleet
 
     fleet = await RemoteFleet.attach(path, f"web:{os.getpid()}" if served_in_browser() else None)
     app = TokenmaxxApp(fleet, config=load_config(), store_path=fleet.hello.db if "://" in fleet.hello.db else Path(fleet.hello.db))
@@ -121,7 +121,7 @@ async def _exit_when_gone(fleet: object, app: object) -> None:
 
 async def _closing(fleet: object, echo: Echo) -> int:
     """What the terminal keeps: how the fleet ended, or that it runs on and how to come back."""
-    from tui.remote_fleet import RemoteFleet
+    from tokenmaxx.tui.remote_fleet import RemoteFleet
 
     assert isinstance(fleet, RemoteFleet)
     hello, ended = fleet.hello, fleet.ended
@@ -141,8 +141,8 @@ async def _closing(fleet: object, echo: Echo) -> int:
 
 async def _ended_line(hello: wire.FleetHello) -> str:
     """The line an in-process run leaves (`runner.closing_line`), naming the database unless it is the default one."""
-    from sessions.store import default_db_path
-    from tui.runner import closing_line
+    from tokenmaxx.sessions.store import default_db_path
+    from tokenmaxx.tui.runner import closing_line
 
     db: StoreTarget = hello.db if "://" in hello.db else Path(hello.db)
     replay_db = None if db == default_db_path() else db

@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from agents.commands import Command
-from agents.supervisor import CommandError
-from sessions.events import Event
-from sessions.state import FleetState
+from tokenmaxx.agents.commands import Command
+from tokenmaxx.agents.supervisor import CommandError
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.state import FleetState
 
 if TYPE_CHECKING:
-    from agents.supervisor import Supervisor
+    from tokenmaxx.agents.supervisor import Supervisor
 
 Subscriber = Callable[[Event, FleetState], None]
 

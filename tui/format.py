@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from textual.content import Content
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import AgentState
-from tui.headless import money as money_plain
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.headless import money as money_plain
 
 TONES = ("active", "waiting", "paused", "approval", "stalled", "looping", "done", "failed", "killed")
 """Each tone is a `-<tone>` class on a widget and a `$agent-<tone>` theme variable."""

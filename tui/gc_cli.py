@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.serve import socket_alive
-from agents.wire import socket_path
-from agents.worktree_gc import Leftover, leftovers, remove
-from agents.worktrees import GitError
+from tokenmaxx.agents.serve import socket_alive
+from tokenmaxx.agents.wire import socket_path
+from tokenmaxx.agents.worktree_gc import Leftover, leftovers, remove
+from tokenmaxx.agents.worktrees import GitError
 
 Echo = Callable[..., None]
 

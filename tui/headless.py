@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from sessions import events as ev
-from sessions.export import actor
-from sessions.safe_text import terminal_safe_line
-from sessions.state import AgentState, FleetState
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import actor
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import AgentState, FleetState
 
 Echo = Callable[[str], None]
 _QUIET_STATUSES = frozenset({"streaming", "tool", "starting"})

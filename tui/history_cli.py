@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
-from sessions.replay import Replay
-from sessions.safe_text import terminal_safe_line
-from sessions.stats import (
+from tokenmaxx.sessions.export import ImportFileError, iter_jsonl, to_markdown, write_jsonl
+from tokenmaxx.sessions.replay import Replay
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.stats import (
     DEFAULT_DIMENSIONS,
     DIMENSIONS,
     Group,
@@ -26,18 +26,18 @@ from sessions.stats import (
     Stats,
     compute_stats,
 )
-from sessions.store import ImportRejected, SessionSummary
-from sessions.store_api import (
+from tokenmaxx.sessions.store import ImportRejected, SessionSummary
+from tokenmaxx.sessions.store_api import (
     SessionStore,
     StoreTarget,
     describe,
     open_store,
     store_exists,
 )
-from sessions.sync import sync
-from tui.config import load_config
-from tui.headless import Echo, cost_cell, money, safe_cells, summary_table
-from tui.listing import session_json, sessions_table
+from tokenmaxx.sessions.sync import sync
+from tokenmaxx.tui.config import load_config
+from tokenmaxx.tui.headless import Echo, cost_cell, money, safe_cells, summary_table
+from tokenmaxx.tui.listing import session_json, sessions_table
 
 ExportFormat = Literal["jsonl", "md"]
 SortKey = Literal["started", "duration", "cost", "tokens", "name"]

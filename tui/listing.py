@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from sessions.store import SessionSummary
-from sessions.store_api import StoreTarget, describe, open_store, store_exists
-from tui.headless import Echo, money, safe_cells
+from tokenmaxx.sessions.store import SessionSummary
+from tokenmaxx.sessions.store_api import StoreTarget, describe, open_store, store_exists
+from tokenmaxx.tui.headless import Echo, money, safe_cells
 
 
 def session_json(summary: SessionSummary) -> dict[str, object]:

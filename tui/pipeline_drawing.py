@@ -14,11 +14,11 @@ from pathlib import PurePosixPath
 from textual.content import Content
 from textual.geometry import Region
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import AgentState
-from tui.format import count, iteration_label, plan_note, status_of
-from tui.headless import money
-from tui.pipeline_layout import Edge, Layout, Slot
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.format import count, iteration_label, plan_note, status_of
+from tokenmaxx.tui.headless import money
+from tokenmaxx.tui.pipeline_layout import Edge, Layout, Slot
 
 NODE_W = 26
 NODE_H = 6

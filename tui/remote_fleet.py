@@ -14,14 +14,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import wire
-from agents.commands import Command, CommandError, refusal
-from agents.fleet_client import FleetConnection, FleetGone
-from agents.tasks import cancel_and_drain
-from sessions.events import Event
-from sessions.state import FleetState, reduce
-from sessions.store import Store
-from tui.fleet_view import Subscriber
+from tokenmaxx.agents import wire
+from tokenmaxx.agents.commands import Command, CommandError, refusal
+from tokenmaxx.agents.fleet_client import FleetConnection, FleetGone
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.state import FleetState, reduce
+from tokenmaxx.sessions.store import Store
+from tokenmaxx.tui.fleet_view import Subscriber
 
 Notice = Callable[[str, str], None]
 """notice(message, severity), as `Control.notify`."""

@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from agents.commands import Command
-from agents.plan import PlanError, load_plan
-from agents.supervisor import CommandError
-from sessions.events import Event, SessionStarted
-from sessions.player import Cursor, Player
-from sessions.replay import Marker, Replay
-from sessions.state import FleetState, reduce
-from sessions.store import StoreError
-from sessions.store_api import SessionStore, StoreTarget, open_store, store_exists
-from tui.fleet_view import Subscriber
+from tokenmaxx.agents.commands import Command
+from tokenmaxx.agents.plan import PlanError, load_plan
+from tokenmaxx.agents.supervisor import CommandError
+from tokenmaxx.sessions.events import Event, SessionStarted
+from tokenmaxx.sessions.player import Cursor, Player
+from tokenmaxx.sessions.replay import Marker, Replay
+from tokenmaxx.sessions.state import FleetState, reduce
+from tokenmaxx.sessions.store import StoreError
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, open_store, store_exists
+from tokenmaxx.tui.fleet_view import Subscriber
 
 REPLAY_OFF = "replay: supervision is off, this is a recording of what already happened (nothing here can be changed)"
 TOLD_EVENTS = 2_000

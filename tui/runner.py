@@ -8,23 +8,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.lifetime import end_fleet as _end
-from agents.lifetime import ready_to_record as _ready_to_record
-from agents.lifetime import until_done_or_fault as _until_done_or_fault
-from agents.notify import fleet_notifications
-from agents.plan import Plan
-from agents.resume import Warn
-from agents.supervisor import Supervisor
-from agents.tasks import cancel_and_drain
-from sessions.store import AmbiguousSession
-from sessions.store_api import SessionStore, StoreTarget, describe, open_store
-from tui.headless import Echo, ProgressPrinter, exit_code, summary_table
-from tui.heap import HEAP_SETTLED_S, freeze_heap
+from tokenmaxx.agents.lifetime import end_fleet as _end
+from tokenmaxx.agents.lifetime import ready_to_record as _ready_to_record
+from tokenmaxx.agents.lifetime import until_done_or_fault as _until_done_or_fault
+from tokenmaxx.agents.notify import fleet_notifications
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.resume import Warn
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions.store import AmbiguousSession
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, describe, open_store
+from tokenmaxx.tui.headless import Echo, ProgressPrinter, exit_code, summary_table
+from tokenmaxx.tui.heap import HEAP_SETTLED_S, freeze_heap
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from tui.config import Config
+    from tokenmaxx.tui.config import Config
 
 Prepare = Callable[[Path], None]
 Starter = Callable[[Supervisor], Awaitable[None]]
@@ -50,7 +50,7 @@ async def resume_headless(
     session: str, db_path: StoreTarget, *, yes: bool, echo: Echo, force: Warn | None = None, accept: Accept | None = None
 ) -> int:
     """Resume an interrupted session and run its unfinished agents to the end, once `accept` passes its plan (`force`: see `resumed_supervisor`)."""
-    from agents.resume import resume, resumed_supervisor
+    from tokenmaxx.agents.resume import resume, resumed_supervisor
 
     async with await open_store(db_path) as store:
         session_id = await store.resolve(session)
@@ -62,7 +62,7 @@ async def resume_headless(
 
 
 async def _headless(supervisor: Supervisor, store: SessionStore, start: Starter, echo: Echo, db_path: StoreTarget) -> int:
-    from tui.config import load_config
+    from tokenmaxx.tui.config import load_config
 
     supervisor.log.subscribe(ProgressPrinter(echo))
     await _ready_to_record(store)
@@ -105,9 +105,9 @@ async def run_tui(plan: Plan, db_path: StoreTarget, *, echo: Echo, prepare: Prep
 
     `replay_db` is the database the replay hint names with --db (None: the default one).
     """
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
-    from tui.fleet_view import LiveFleet
+    from tokenmaxx.tui.app import TokenmaxxApp
+    from tokenmaxx.tui.config import load_config
+    from tokenmaxx.tui.fleet_view import LiveFleet
 
     async with await open_store(db_path) as store:
         supervisor = Supervisor.create(plan, store, watch_plan=True)
@@ -167,10 +167,10 @@ def _from_here(path: Path) -> str:
 
 async def replay_tui(session: str, db_path: StoreTarget, *, speed: int, at: int | None = None) -> int:
     """Open the replay screen on a stored session (id or unique prefix), paused at `at`, else playing (see Player.open)."""
-    from sessions.player import SPEEDS
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
-    from tui.replay_fleet import ReplayFleet
+    from tokenmaxx.sessions.player import SPEEDS
+    from tokenmaxx.tui.app import TokenmaxxApp
+    from tokenmaxx.tui.config import load_config
+    from tokenmaxx.tui.replay_fleet import ReplayFleet
 
     config = load_config()
     fleet = await ReplayFleet.open(db_path, session, speed=max(s for s in SPEEDS if s <= speed), at=at)
@@ -183,9 +183,9 @@ async def replay_tui(session: str, db_path: StoreTarget, *, speed: int, at: int 
 
 async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
     """Open the sessions browser on the store at `db_path`; enter replays a session or attaches to a running fleet, r resumes one, once the browser closes."""
-    from agents.resume import CannotResume
-    from tui.app import TokenmaxxApp
-    from tui.config import load_config
+    from tokenmaxx.agents.resume import CannotResume
+    from tokenmaxx.tui.app import TokenmaxxApp
+    from tokenmaxx.tui.config import load_config
 
     app = TokenmaxxApp(None, config=load_config(), store_path=db_path)
     await app.run_async()
@@ -193,7 +193,7 @@ async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
         return await _attach_chosen(app.attach_after, echo)
     if app.resume_after is None:
         return 0
-    from tui.fleet_cli import FleetCommandError, resume_spec, start_fleet
+    from tokenmaxx.tui.fleet_cli import FleetCommandError, resume_spec, start_fleet
 
     try:
         spec = await resume_spec(app.resume_after, db_path, force=None, accept=lambda plan: None, notify=app.config.settings.notify)
@@ -206,8 +206,8 @@ async def browse_tui(db_path: StoreTarget, echo: Echo = print) -> int:
 
 async def _attach_chosen(session_id: str, echo: Echo) -> int:
     """Attach to the fleet chosen in the browser; 2 with why when it ended meanwhile."""
-    from agents.wire import WireError, socket_path
-    from tui.fleet_cli import attach_tui
+    from tokenmaxx.agents.wire import WireError, socket_path
+    from tokenmaxx.tui.fleet_cli import attach_tui
 
     try:
         return await attach_tui(socket_path(session_id), echo)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from sessions.store_api import StoreTarget, open_store
-from tui.history_cli import ExportFormat, export_session
+from tokenmaxx.sessions.store_api import StoreTarget, open_store
+from tokenmaxx.tui.history_cli import ExportFormat, export_session
 
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("md", "jsonl")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sessions.store import SessionSummary
-from tui.agent_filter import text_matches
-from tui.history_cli import SORT_KEYS
+from tokenmaxx.sessions.store import SessionSummary
+from tokenmaxx.tui.agent_filter import text_matches
+from tokenmaxx.tui.history_cli import SORT_KEYS
 
 STATUSES: tuple[str, ...] = ("all", "running", "interrupted", "done", "failed", "stopped")
 SORTS: tuple[str, ...] = ("started", "duration", "cost", "tokens", "name")

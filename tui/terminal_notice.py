@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias, assert_never
 
-from agents.notify import Notice, Notifier, NotifySettings, TerminalStyle
-from sessions.events import Event
-from sessions.safe_text import terminal_safe_line
-from sessions.state import FleetState
+from tokenmaxx.agents.notify import Notice, Notifier, NotifySettings, TerminalStyle
+from tokenmaxx.sessions.events import Event
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import FleetState
 
 Style: TypeAlias = Literal["osc9", "osc777", "bell"]
 OSC9_PROGRAMS = frozenset({"iTerm.app", "WezTerm", "ghostty"})

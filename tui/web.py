@@ -26,7 +26,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
-from tui.web_theme import PAGE_BACKGROUND
+from tokenmaxx.tui.web_theme import PAGE_BACKGROUND
 
 PAGE = "web_page.html"
 TOKEN_PARAM = "token"
@@ -42,7 +42,7 @@ Echo = Callable[..., None]
 
 def tab_command(session_id: str | None) -> str:
     """The shell command each tab runs: attach to the fleet of `session_id`, or the sessions browser."""
-    argv = [sys.executable, "-m", "tui"]
+    argv = [sys.executable, "-m", "tokenmaxx.tui"]
     return shlex.join([*argv, "attach", session_id] if session_id else argv)
 
 
@@ -186,7 +186,7 @@ def _exposed_warning(host: str, port: int) -> str:
 
 def theme_background(theme_name: str, themes_dir: Path) -> str:
     """The background colour of the theme called `theme_name`, built-in or the user's; the default theme's otherwise."""
-    from themes import BUILTIN_THEMES, DEFAULT_THEME, load_user_themes
+    from tokenmaxx.themes import BUILTIN_THEMES, DEFAULT_THEME, load_user_themes
 
     themes: dict[str, Any] = {t.name: t for t in BUILTIN_THEMES}
     themes.update((t.name, t) for t in load_user_themes(themes_dir).themes)

@@ -14,10 +14,10 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from agents.demo.sample_repo import create_sample_repo
+from tokenmaxx.agents.demo.sample_repo import create_sample_repo
 
 if TYPE_CHECKING:
-    from agents.plan import Plan
+    from tokenmaxx.agents.plan import Plan
 
 DEMO_DIR = ".demo"
 INPUTS = ("talk-notes.md", "sources.md")
@@ -43,7 +43,7 @@ def prepare_demo(cwd: Path, out_root: Path, *, speed: float = 1.0, seed: int = 0
 
 def demo_plan(cwd: Path, out_root: Path, *, speed: float = 1.0, seed: int = 0) -> Plan:
     """The demo plan, written by `prepare_demo` and loaded."""
-    from agents.plan import load_plan
+    from tokenmaxx.agents.plan import load_plan
 
     return load_plan(prepare_demo(cwd, out_root, speed=speed, seed=seed))
 
@@ -77,4 +77,4 @@ def demo_workdir(cwd: Path, sample: Path) -> Path:
 
 
 def _resource(name: str) -> str:
-    return files("agents.demo").joinpath(name).read_text(encoding="utf-8")
+    return files("tokenmaxx.agents.demo").joinpath(name).read_text(encoding="utf-8")

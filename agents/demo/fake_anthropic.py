@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agents.tasks import cancel_and_drain
+from tokenmaxx.agents.tasks import cancel_and_drain
 
 DEMO_MODEL = "claude-sonnet-4-6"
 READ_LIMIT = 16 * 1024 * 1024

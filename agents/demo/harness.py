@@ -6,12 +6,12 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from agents.demo.fake_anthropic import DEMO_MODEL, FakeAnthropic
-from agents.plan_harness import INSTALL
-from agents.plan_models import ProviderConfig
+from tokenmaxx.agents.demo.fake_anthropic import DEMO_MODEL, FakeAnthropic
+from tokenmaxx.agents.plan_harness import INSTALL
+from tokenmaxx.agents.plan_models import ProviderConfig
 
 if TYPE_CHECKING:
-    from agents.plan import Plan
+    from tokenmaxx.agents.plan import Plan
 
 PROVIDER = "demo-model"
 KEY_ENV = "TOKENMAXX_DEMO_KEY"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from agents.plan_models import ProviderConfig
-from agents.providers.base import Provider, ProviderFailure
+from tokenmaxx.agents.plan_models import ProviderConfig
+from tokenmaxx.agents.providers.base import Provider, ProviderFailure
 
 
 class MissingKey(ProviderFailure):
@@ -26,7 +26,7 @@ def make_provider(name: str, config: ProviderConfig) -> Provider:
     a variable the plan names must be set.
     """
     if config.kind == "sim":
-        from agents.providers.sim import SimProvider
+        from tokenmaxx.agents.providers.sim import SimProvider
 
         return SimProvider(name, price_as=config.price_as, speed=config.speed, seed=config.seed)
     env_var = config.key_env or ""
@@ -37,9 +37,9 @@ def make_provider(name: str, config: ProviderConfig) -> Provider:
     if not key:
         raise MissingKey(name, env_var)
     if config.kind == "anthropic":
-        from agents.providers.anthropic import AnthropicProvider
+        from tokenmaxx.agents.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(name, api_key=key, api_key_env=env_var, base_url=config.base_url, headers=config.headers)
-    from agents.providers.openai import OpenAIProvider
+    from tokenmaxx.agents.providers.openai import OpenAIProvider
 
     return OpenAIProvider(name, api_key=key, api_key_env=env_var, base_url=config.base_url, headers=config.headers)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.providers.base import (
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -34,8 +34,8 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import parse_tool_arguments
-from agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
+from tokenmaxx.agents.providers.errors import parse_tool_arguments
+from tokenmaxx.agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
 
 EPHEMERAL = {"type": "ephemeral"}
 _STOP_REASONS: dict[str | None, Any] = {

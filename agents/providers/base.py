@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
-from sessions.events import ErrorKind
+from tokenmaxx.sessions.events import ErrorKind
 
 
 @dataclass(frozen=True, slots=True)

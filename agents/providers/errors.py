@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from agents.providers.base import ProviderFailure, Usage
-from sessions.events import ErrorKind
+from tokenmaxx.agents.providers.base import ProviderFailure, Usage
+from tokenmaxx.sessions.events import ErrorKind
 
 _CONTEXT_LENGTH = re.compile(
     r"context[ _-]?(length|window|limit)|prompt is too long|prompt too long|maximum context"

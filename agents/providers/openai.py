@@ -26,8 +26,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.pricing import provider_id_for_url
-from agents.providers.base import (
+from tokenmaxx.agents.pricing import provider_id_for_url
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -39,8 +39,8 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import parse_tool_arguments
-from agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
+from tokenmaxx.agents.providers.errors import parse_tool_arguments
+from tokenmaxx.agents.providers.sdk_stream import FailureContext, InStreamError, SdkProvider, guarded_stream, malformed, open_raw
 
 _STOP_REASONS: dict[str | None, Any] = {
     "stop": "end_turn",

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
-from agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
-from agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
-from agents.providers.sse import SseDecoder
+from tokenmaxx.agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
+from tokenmaxx.agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
+from tokenmaxx.agents.providers.sse import SseDecoder
 
 DRAIN_S = 0.1
 FRESH_READ_S = 0.0005

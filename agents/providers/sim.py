@@ -15,8 +15,8 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from agents.conversation import INTERRUPTED
-from agents.providers.base import (
+from tokenmaxx.agents.conversation import INTERRUPTED
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -29,8 +29,8 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.sim import Context, Step, context_from, is_fresh, policy_for
-from agents.sim.context import Call
+from tokenmaxx.agents.sim import Context, Step, context_from, is_fresh, policy_for
+from tokenmaxx.agents.sim.context import Call
 
 TOKENS_PER_S = 45.0
 CHARS_PER_TOKEN = 4

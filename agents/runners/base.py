@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from agents.conversation import FRESH_START
-from agents.plan_models import AgentSpec, ProviderConfig
-from agents.providers.base import ToolCallPart, Usage
-from agents.tools import Workspace
-from sessions import events as ev
+from tokenmaxx.agents.conversation import FRESH_START
+from tokenmaxx.agents.plan_models import AgentSpec, ProviderConfig
+from tokenmaxx.agents.providers.base import ToolCallPart, Usage
+from tokenmaxx.agents.tools import Workspace
+from tokenmaxx.sessions import events as ev
 
 HARNESS_TOOLS = {"Bash": "run_command", "Write": "write_file", "Edit": "write_file", "MultiEdit": "write_file", "Read": "read_file"}
 """A harness's own tool names, as the plan's policies name them."""

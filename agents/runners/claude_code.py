@@ -31,14 +31,14 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from agents.loop import TextCoalescer
-from agents.providers.base import ToolCallPart
-from agents.runners.base import RunnerSetup, TurnResult, harness_session, harness_tool
-from agents.runners.claude_env import cli_wrapper, harness_env
-from agents.runners.claude_meter import TurnMeter, recorded_cost
-from agents.tasks import cancel_and_drain
-from agents.summary import reports_failure, summary_of
-from sessions import events as ev
+from tokenmaxx.agents.loop import TextCoalescer
+from tokenmaxx.agents.providers.base import ToolCallPart
+from tokenmaxx.agents.runners.base import RunnerSetup, TurnResult, harness_session, harness_tool
+from tokenmaxx.agents.runners.claude_env import cli_wrapper, harness_env
+from tokenmaxx.agents.runners.claude_meter import TurnMeter, recorded_cost
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.agents.summary import reports_failure, summary_of
+from tokenmaxx.sessions import events as ev
 
 DRAIN_S = 3.0
 CLOSE_S = 0.5

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from agents.plan_models import ProviderConfig
+from tokenmaxx.agents.plan_models import ProviderConfig
 
 QUIET = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agents.conversation import FRESH_START
-from agents.providers.base import Usage
-from agents.runners.base import AgentHost
-from sessions import events as ev
+from tokenmaxx.agents.conversation import FRESH_START
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.runners.base import AgentHost
+from tokenmaxx.sessions import events as ev
 
 CHARS_PER_TOKEN = 4
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.conversation import initial_text
-from agents.loop import CHARS_PER_TOKEN
-from agents.providers.base import ToolCallPart
-from agents.runners.base import RunnerSetup, TurnResult, harness_session
-from agents.runners.codex_home import (
+from tokenmaxx.agents.conversation import initial_text
+from tokenmaxx.agents.loop import CHARS_PER_TOKEN
+from tokenmaxx.agents.providers.base import ToolCallPart
+from tokenmaxx.agents.runners.base import RunnerSetup, TurnResult, harness_session
+from tokenmaxx.agents.runners.codex_home import (
     DEFAULT_BASE_URL,
     CodexSetup,
     app_server_argv,
@@ -29,10 +29,10 @@ from agents.runners.codex_home import (
     missing_codex_message,
     prepare_home,
 )
-from agents.runners.codex_rpc import CodexExited, CodexRpc, RpcError
-from agents.runners.codex_turn import COMMAND_TOOL, FILE_TOOL, CodexTurn
-from agents.tasks import cancel_and_drain
-from sessions import events as ev
+from tokenmaxx.agents.runners.codex_rpc import CodexExited, CodexRpc, RpcError
+from tokenmaxx.agents.runners.codex_turn import COMMAND_TOOL, FILE_TOOL, CodexTurn
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.sessions import events as ev
 
 Json = dict[str, Any]
 INTERRUPT_S = 2.0

@@ -18,8 +18,8 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from agents.tasks import cancel_and_drain
-from agents.tools.process import group_gone, signal_group
+from tokenmaxx.agents.tasks import cancel_and_drain
+from tokenmaxx.agents.tools.process import group_gone, signal_group
 
 MAX_LINE = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024

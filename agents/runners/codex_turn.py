@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.loop import CHARS_PER_TOKEN, TextCoalescer, report_usage
-from agents.providers.base import Usage
-from agents.runners.base import AgentHost, TurnResult
-from agents.summary import reports_failure, summary_of
-from sessions import events as ev
+from tokenmaxx.agents.loop import CHARS_PER_TOKEN, TextCoalescer, report_usage
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.runners.base import AgentHost, TurnResult
+from tokenmaxx.agents.summary import reports_failure, summary_of
+from tokenmaxx.sessions import events as ev
 
 Json = dict[str, Any]
 COMMAND_TOOL = "run_command"

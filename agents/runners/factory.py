@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import assert_never
 
-from agents.providers.base import Provider
-from agents.runners.base import AgentRunner, RunnerSetup
-from agents.tools import tool_specs
+from tokenmaxx.agents.providers.base import Provider
+from tokenmaxx.agents.runners.base import AgentRunner, RunnerSetup
+from tokenmaxx.agents.tools import tool_specs
 
 ProviderFor = Callable[[str], tuple[Provider, asyncio.Semaphore | None]]
 
@@ -20,11 +20,11 @@ def make_runner(setup: RunnerSetup, provider_for: ProviderFor) -> AgentRunner:
         case None:
             return _own_loop(setup, provider_for)
         case "claude-code":
-            from agents.runners.claude_code import ClaudeCodeRunner
+            from tokenmaxx.agents.runners.claude_code import ClaudeCodeRunner
 
             return ClaudeCodeRunner(setup)
         case "codex":
-            from agents.runners.codex import CodexRunner
+            from tokenmaxx.agents.runners.codex import CodexRunner
 
             return CodexRunner(setup)
         case _:
@@ -32,8 +32,8 @@ def make_runner(setup: RunnerSetup, provider_for: ProviderFor) -> AgentRunner:
 
 
 def _own_loop(setup: RunnerSetup, provider_for: ProviderFor) -> AgentRunner:
-    from agents.loop import AgentLoop
-    from agents.providers.sim import SimProvider
+    from tokenmaxx.agents.loop import AgentLoop
+    from tokenmaxx.agents.providers.sim import SimProvider
 
     spec = setup.spec
     provider, slots = provider_for(spec.provider)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agents.sim import charts, critic, deck, factcheck, generic, logs
-from agents.sim.context import Call, Context, Exchange, Step, context_from, is_fresh
+from tokenmaxx.agents.sim import charts, critic, deck, factcheck, generic, logs
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, context_from, is_fresh
 
 Policy = Callable[[Context], Step]
 

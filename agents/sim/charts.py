@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
-from agents.sim.scripts.svgplot import Series, line_chart
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
+from tokenmaxx.agents.sim.scripts.svgplot import Series, line_chart
 
 GIT_DAYS = (
     'git -C "$TOKENMAXX_PROJECT" rev-parse --verify -q HEAD >/dev/null'

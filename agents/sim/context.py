@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agents.providers.base import Message, ModelRequest, ToolCallPart, ToolResultPart
-from agents.summary import TASK_FAILED
+from tokenmaxx.agents.providers.base import Message, ModelRequest, ToolCallPart, ToolResultPart
+from tokenmaxx.agents.summary import TASK_FAILED
 
 PATH_IN_TASK = re.compile(r"(?<![\w:])((?:out:)?[\w./-]+\.(?:md|html|svg|csv|txt))\b")
 TRUNCATED = re.compile(r"\n\[truncated: \d+ more characters; continue with offset=(\d+)\]$")

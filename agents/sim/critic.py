@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
-from agents.sim.factcheck import report_rows
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
+from tokenmaxx.agents.sim.factcheck import report_rows
 
 DECK = "out:deck/index.html"
 REPORT = "out:factcheck/report.md"

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 
-from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
-from agents.sim.factcheck import report_rows
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line, plural
+from tokenmaxx.agents.sim.factcheck import report_rows
 
 LISTING = {"path": "out:", "recursive": True}
 DATA_LOC = re.compile(r'data-day="([\d-]+)" data-loc="(-?\d+)"')

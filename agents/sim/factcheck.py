@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line
 
 REPORT = "report.md"
 NOTES = "out:inputs/talk-notes.md"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line
+from tokenmaxx.agents.sim.context import Call, Context, Exchange, Step, gave_up, first_line
 
 PREFERRED = ("README.md", "README.rst", "README", "pyproject.toml", "package.json", "Cargo.toml", "go.mod")
 TEXT_SUFFIXES = (".md", ".txt", ".py", ".toml", ".json", ".rs", ".go", ".js", ".ts", ".yaml", ".yml", ".cfg")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 
-from agents.sim.context import Call, Context, Step, gave_up, first_line, plural
+from tokenmaxx.agents.sim.context import Call, Context, Step, gave_up, first_line, plural
 
 SCRIPTS = ("svgplot.py", "failures.py")
 RUN = "python3 failures.py"
@@ -16,7 +16,7 @@ SCANNED_LINE = re.compile(r"^scanned (\d+) events in (\d+) sessions", re.MULTILI
 
 def script_source(name: str) -> str:
     """The text of one of the shipped analysis scripts."""
-    return files("agents.sim.scripts").joinpath(name).read_text(encoding="utf-8")
+    return files("tokenmaxx.agents.sim.scripts").joinpath(name).read_text(encoding="utf-8")
 
 
 def next_step(ctx: Context) -> Step:

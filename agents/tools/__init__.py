@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from agents.providers.base import ToolSpec
-from agents.tools.base import Tool
-from agents.tools.command import RunCommand
-from agents.tools.files import ListFiles, ReadFile, WriteFile
-from agents.tools.workspace import OUT_PREFIX, PATH_RULES, ToolError, ToolOutcome, Workspace
+from tokenmaxx.agents.providers.base import ToolSpec
+from tokenmaxx.agents.tools.base import Tool
+from tokenmaxx.agents.tools.command import RunCommand
+from tokenmaxx.agents.tools.files import ListFiles, ReadFile, WriteFile
+from tokenmaxx.agents.tools.workspace import OUT_PREFIX, PATH_RULES, ToolError, ToolOutcome, Workspace
 
 __all__ = [
     "OUT_PREFIX",

@@ -10,8 +10,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from agents.providers.base import ToolSpec
-from agents.tools.workspace import ToolError, ToolOutcome, Workspace
+from tokenmaxx.agents.providers.base import ToolSpec
+from tokenmaxx.agents.tools.workspace import ToolError, ToolOutcome, Workspace
 
 ParamType = Literal["string", "integer", "boolean"]
 

@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from agents.tools.base import BaseTool, Param
-from agents.tools.process import CommandResult, run_in_group
-from agents.tools.sandbox import Sandbox, SandboxRefusal
-from agents.tools.workspace import ToolError, ToolOutcome, Workspace, real_root
+from tokenmaxx.agents.tools.base import BaseTool, Param
+from tokenmaxx.agents.tools.process import CommandResult, run_in_group
+from tokenmaxx.agents.tools.sandbox import Sandbox, SandboxRefusal
+from tokenmaxx.agents.tools.workspace import ToolError, ToolOutcome, Workspace, real_root
 
 WRITTEN_SHOWN = 20
 BASE_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ")

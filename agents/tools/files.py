@@ -13,8 +13,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from agents.tools.base import BaseTool, Param
-from agents.tools.workspace import (
+from tokenmaxx.agents.tools.base import BaseTool, Param
+from tokenmaxx.agents.tools.workspace import (
     ToolError,
     ToolOutcome,
     Workspace,

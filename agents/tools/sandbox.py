@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from agents.plan_models import SandboxMode
+from tokenmaxx.agents.plan_models import SandboxMode
 
 if TYPE_CHECKING:
-    from agents.tools.workspace import Workspace
+    from tokenmaxx.agents.tools.workspace import Workspace
 
 SANDBOX_HOME = "/tmp/home"
 HISTORY_MOUNT = "/run/tokenmaxx/history.db"

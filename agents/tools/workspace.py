@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from agents.tools.sandbox import NoSandbox, Sandbox
+from tokenmaxx.agents.tools.sandbox import NoSandbox, Sandbox
 
 OUT_PREFIX = "out:"
 

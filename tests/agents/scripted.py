@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.plan import Plan, parse_plan
-from agents.providers.base import (
+from tokenmaxx.agents.plan import Plan, parse_plan
+from tokenmaxx.agents.providers.base import (
     ModelRequest,
     ProviderEvent,
     ProviderFailure,
@@ -19,7 +19,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 
 
 class Hang:

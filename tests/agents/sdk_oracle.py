@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.providers import anthropic as anthropic_provider
-from agents.providers import openai as openai_provider
-from agents.providers.base import ModelRequest, ProviderEvent, ProviderFailure, TextDelta, Usage, UsageReport
-from agents.providers.base import Stop, ToolCallRequested
-from agents.providers.errors import caught_errors, parse_tool_arguments
+from tokenmaxx.agents.providers import anthropic as anthropic_provider
+from tokenmaxx.agents.providers import openai as openai_provider
+from tokenmaxx.agents.providers.base import ModelRequest, ProviderEvent, ProviderFailure, TextDelta, Usage, UsageReport
+from tokenmaxx.agents.providers.base import Stop, ToolCallRequested
+from tokenmaxx.agents.providers.errors import caught_errors, parse_tool_arguments
 
 
 @dataclass

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.history import HistorySnapshots
-from agents.plan_models import AgentSpec
-from agents.providers.base import (
+from tokenmaxx.agents.history import HistorySnapshots
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -20,11 +20,11 @@ from agents.providers.base import (
     ToolResultPart,
     Usage,
 )
-from agents.providers.sim import SimProvider
-from agents.tools import Workspace, run_tool, tool_specs
-from agents.tools.workspace import HistoryCopy
-from sessions import events as ev
-from sessions.store import Store
+from tokenmaxx.agents.providers.sim import SimProvider
+from tokenmaxx.agents.tools import Workspace, run_tool, tool_specs
+from tokenmaxx.agents.tools.workspace import HistoryCopy
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
 
 ALL_TOOLS = ("read_file", "list_files", "write_file", "run_command")
 SYSTEM = "You are an agent in a simulated fleet. Use the tools to do the task."

@@ -7,13 +7,13 @@ import hashlib
 import time
 from pathlib import Path
 
-from agents import commands as cmd
-from agents.artifact_watch import already_reported
-from agents.providers.base import ModelRequest
-from agents.supervisor import Supervisor
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.state import FleetState, reduce_all
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.artifact_watch import already_reported
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.state import FleetState, reduce_all
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, Step, make_plan, reply, until
 
 WAIT_S = 10.0

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo import DemoError, copy_inputs, demo_plan, demo_workdir, prepare_demo
-from agents.demo.sample_repo import COMMITS, commit_days, create_sample_repo
-from agents.plan import load_plan
-from agents.providers.sim import SimProvider
-from agents.sim.factcheck import check_all, claims_of, report_rows, sources_of
-from sessions import events as ev
+from tokenmaxx.agents.demo import DemoError, copy_inputs, demo_plan, demo_workdir, prepare_demo
+from tokenmaxx.agents.demo.sample_repo import COMMITS, commit_days, create_sample_repo
+from tokenmaxx.agents.plan import load_plan
+from tokenmaxx.agents.providers.sim import SimProvider
+from tokenmaxx.agents.sim.factcheck import check_all, claims_of, report_rows, sources_of
+from tokenmaxx.sessions import events as ev
 from tests.agents.sim_driver import drive_spec, failure_db, recorded_history
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.plan import load_plan
+from tokenmaxx.agents.plan import load_plan
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
 

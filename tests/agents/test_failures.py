@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.artifact_watch import digest
-from agents.providers.base import ModelRequest
-from agents.supervisor import BUG_HINT
-from sessions import events as ev
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.artifact_watch import digest
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.supervisor import BUG_HINT
+from tokenmaxx.sessions import events as ev
 from tests.agents.scripted import Step, reply
 from tests.agents.test_supervisor import ONE_AGENT, run_to_end, supervisor, turns, writer_script
 

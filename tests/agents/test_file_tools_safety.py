@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.tools import ToolOutcome, Workspace, run_tool
+from tokenmaxx.agents.tools import ToolOutcome, Workspace, run_tool
 
 RELEASE_AFTER_S = 10
 BIG = 200 * 1024 * 1024

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.plan import PlanError
-from agents.pricing import price_usage
-from agents.providers.base import Usage
-from agents.supervisor import Supervisor
-from sessions.export import to_markdown
-from sessions.store import Store
+from tokenmaxx.agents.plan import PlanError
+from tokenmaxx.agents.pricing import price_usage
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.export import to_markdown
+from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import make_plan
 from tests.fakes import Call, ServerUsage, anthropic_server, openai_server
 from tests.fakes.anthropic_server import AnthropicFakeServer
@@ -26,7 +26,7 @@ KEY = "sk-test-gateway-key-51c0e9"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.loop.backoff_delay", lambda attempt, after: 0.01)
+    monkeypatch.setattr("tokenmaxx.agents.loop.backoff_delay", lambda attempt, after: 0.01)
     monkeypatch.setenv("GATEWAY_KEY", KEY)
 
 
@@ -149,7 +149,7 @@ async def test_a_keyless_local_server_is_written_without_api_key_env_and_errors_
 )
 def test_gateway_names_and_aliases_are_priced_so_a_usd_budget_is_kept(tmp_path: Path, model: str, extra: str, prices: str) -> None:
     plan = make_plan(tmp_path, agent(model, extra + "budget = { usd = 0.5 }\n"), provider_head("openai", "http://127.0.0.1:9/v1") + prices)
-    from agents.budget import Budgets
+    from tokenmaxx.agents.budget import Budgets
 
     cost, _ = Budgets(plan).price(plan.agents[0], _Gateway(), Usage(input_tokens=1000, output_tokens=100))
     assert cost is not None and cost > 0
@@ -193,7 +193,7 @@ def run_cli(tmp_path: Path, url: str, *flags: str) -> subprocess.CompletedProces
     (tmp_path / "project").mkdir(exist_ok=True)
     (tmp_path / "fleet.toml").write_text(FLEET.format(url=url))
     env = {**os.environ, "TOKENMAXX_DB": str(tmp_path / "s.db")}
-    command = [sys.executable, "-m", "tui", "run", "fleet.toml", "--headless", *flags]
+    command = [sys.executable, "-m", "tokenmaxx.tui", "run", "fleet.toml", "--headless", *flags]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.history import HistorySnapshots
-from agents.plan_models import AgentSpec
-from agents.providers.base import ModelRequest
-from agents.supervisor import Supervisor
-from agents.tools import Workspace, run_tool
-from agents.tools.sandbox import HISTORY_MOUNT
-from sessions import events as ev
-from sessions.store import Store
-from sessions.store_api import SessionStore, StoreTarget, open_store
+from tokenmaxx.agents.history import HistorySnapshots
+from tokenmaxx.agents.plan_models import AgentSpec
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.tools import Workspace, run_tool
+from tokenmaxx.agents.tools.sandbox import HISTORY_MOUNT
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, open_store
 from tests.agents.scripted import ScriptedProvider, Step, make_plan, reply
 from tests.agents.test_sandbox import needs_bwrap
 from tests.agents.test_supervisor import turns

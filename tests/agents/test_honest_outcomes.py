@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agents.plan import load_plan
-from agents.starter import sample_plan_text
-from agents.supervisor import Supervisor
-from sessions.log import EventLog
+from tokenmaxx.agents.plan import load_plan
+from tokenmaxx.agents.starter import sample_plan_text
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.scripted import MemorySink
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 FAST_SIM = '\n[providers.sim]\nkind = "sim"\nspeed = 200\n'
 

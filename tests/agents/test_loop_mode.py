@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.plan import parse_plan
-from agents.providers.base import ModelRequest, ProviderFailure, TextPart, Usage
-from agents.reload import PlanReloader
-from agents.supervisor import Supervisor
-from sessions import events as ev
-from sessions.log import EventLog
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.plan import parse_plan
+from tokenmaxx.agents.providers.base import ModelRequest, ProviderFailure, TextPart, Usage
+from tokenmaxx.agents.reload import PlanReloader
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, Step, make_plan, reply, until
 
 WAIT_S = 10.0
@@ -185,7 +185,7 @@ async def test_a_looping_agent_changed_in_the_plan_takes_the_change_at_its_next_
 
 
 def test_each_iteration_keeps_its_own_cost_in_the_state() -> None:
-    from sessions.state import reduce_all
+    from tokenmaxx.sessions.state import reduce_all
 
     def spent(usd: float) -> ev.UsageReported:
         return ev.UsageReported(agent="a", provider="sim", model="m", input_tokens=10, cost_usd=usd)

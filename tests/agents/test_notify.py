@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.confinement import sandbox_notices
-from agents.notify import (
+from tokenmaxx.agents.confinement import sandbox_notices
+from tokenmaxx.agents.notify import (
     DesktopSink,
     HookSink,
     Notifications,
@@ -21,12 +21,12 @@ from agents.notify import (
     fleet_sinks,
     run_bounded,
 )
-from agents.plan import PlanError
-from agents.plan_models import NotifySpec
-from agents.tools.process import group_alive
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.state import initial_state
+from tokenmaxx.agents.plan import PlanError
+from tokenmaxx.agents.plan_models import NotifySpec
+from tokenmaxx.agents.tools.process import group_alive
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.state import initial_state
 from tests.agents.scripted import make_plan
 
 T0 = 1_767_225_600.0

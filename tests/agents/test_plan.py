@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.plan import (
+from tokenmaxx.agents.plan import (
     KNOWN_TOOLS,
     Plan,
     PlanError,
@@ -15,8 +15,8 @@ from agents.plan import (
     load_plan,
     parse_plan,
 )
-from agents.roles import BUILTIN_ROLES, UnknownRole
-from agents.starter import SAMPLE_NOTES, Site, sample_plan_text, write_sample_plan
+from tokenmaxx.agents.roles import BUILTIN_ROLES, UnknownRole
+from tokenmaxx.agents.starter import SAMPLE_NOTES, Site, sample_plan_text, write_sample_plan
 
 FLEET = Path("fleet.toml")
 

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.starter import Site, sample_plan_text
-from agents.plan_lines import KeyPath, key_lines, line_of
+from tokenmaxx.agents.starter import Site, sample_plan_text
+from tokenmaxx.agents.plan_lines import KeyPath, key_lines, line_of
 
 TRICKY = '''\
 # a comment with [brackets] and key = "value"

@@ -8,7 +8,7 @@ from decimal import Decimal
 import genai_prices
 import pytest
 
-from agents.pricing import (
+from tokenmaxx.agents.pricing import (
     PlanPrice,
     PricingError,
     Rates,
@@ -18,7 +18,7 @@ from agents.pricing import (
     price_usage,
     provider_id_for_url,
 )
-from agents.providers.base import Usage
+from tokenmaxx.agents.providers.base import Usage
 
 USAGE = Usage(input_tokens=12_000, output_tokens=800, cache_read_tokens=9_000, cache_write_tokens=1_000)
 

@@ -13,9 +13,9 @@ from contextlib import aclosing
 import genai_prices
 import pytest
 
-from agents.pricing import price_usage
-from agents.providers.anthropic import AnthropicProvider, request_params
-from agents.providers.base import (
+from tokenmaxx.agents.pricing import price_usage
+from tokenmaxx.agents.providers.anthropic import AnthropicProvider, request_params
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -30,7 +30,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.retry import backoff_delay
+from tokenmaxx.agents.providers.retry import backoff_delay
 
 from tests import fakes
 from tests.fakes import Call, ServerUsage, Stream

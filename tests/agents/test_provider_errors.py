@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from agents.providers.errors import kind_for, redact, retry_after_seconds, status_failure, tool_arguments
-from agents.providers.retry import RETRY_AFTER_CAP_S, backoff_delay
+from tokenmaxx.agents.providers.errors import kind_for, redact, retry_after_seconds, status_failure, tool_arguments
+from tokenmaxx.agents.providers.retry import RETRY_AFTER_CAP_S, backoff_delay
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from agents.providers.anthropic import AnthropicProvider
-from agents.providers.base import (
+from tokenmaxx.agents.providers.anthropic import AnthropicProvider
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderNotice,
@@ -18,8 +18,8 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.errors import redact
-from agents.providers.openai import OpenAIProvider
+from tokenmaxx.agents.providers.errors import redact
+from tokenmaxx.agents.providers.openai import OpenAIProvider
 from tests import fakes
 from tests.fakes import Call, ServerUsage, Status
 from tests.fakes import anthropic_server as anthropic_wire

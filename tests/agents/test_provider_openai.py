@@ -8,8 +8,8 @@ import logging
 import genai_prices
 import pytest
 
-from agents.pricing import price_usage
-from agents.providers.base import (
+from tokenmaxx.agents.pricing import price_usage
+from tokenmaxx.agents.providers.base import (
     Message,
     ModelRequest,
     ProviderEvent,
@@ -24,7 +24,7 @@ from agents.providers.base import (
     Usage,
     UsageReport,
 )
-from agents.providers.openai import OpenAIProvider, request_params
+from tokenmaxx.agents.providers.openai import OpenAIProvider, request_params
 
 from tests import fakes
 from tests.fakes import Call, ServerUsage, Stream

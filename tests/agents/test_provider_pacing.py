@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agents.providers.anthropic import AnthropicProvider
-from agents.providers.base import Message, ModelRequest, TextDelta, TextPart
-from agents.providers.openai import OpenAIProvider
+from tokenmaxx.agents.providers.anthropic import AnthropicProvider
+from tokenmaxx.agents.providers.base import Message, ModelRequest, TextDelta, TextPart
+from tokenmaxx.agents.providers.openai import OpenAIProvider
 from tests import fakes
 from tests.fakes import Call, Stream
 from tests.fakes import anthropic_server, openai_server

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.providers.anthropic import AnthropicProvider
-from agents.providers.base import Message, ModelRequest, ProviderFailure, TextDelta, TextPart
-from agents.providers.openai import OpenAIProvider
-from agents.providers.sse import SseDecoder
+from tokenmaxx.agents.providers.anthropic import AnthropicProvider
+from tokenmaxx.agents.providers.base import Message, ModelRequest, ProviderFailure, TextDelta, TextPart
+from tokenmaxx.agents.providers.openai import OpenAIProvider
+from tokenmaxx.agents.providers.sse import SseDecoder
 from tests.agents.sdk_oracle import described, sdk_outcome
 
 REQUEST = ModelRequest(model="m", system="s", messages=(Message("user", (TextPart("hi"),)),))

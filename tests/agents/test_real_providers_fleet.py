@@ -10,10 +10,10 @@ from types import ModuleType
 
 import pytest
 
-from agents.pricing import price_usage
-from agents.providers.base import Usage
-from agents.supervisor import Supervisor
-from sessions.store import Store
+from tokenmaxx.agents.pricing import price_usage
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import make_plan
 from tests.fakes import Call, ServerUsage, anthropic_server, openai_server
 from tests.fakes.anthropic_server import AnthropicFakeServer
@@ -38,7 +38,7 @@ def server(kind: str) -> Iterator[AnthropicFakeServer | OpenAIFakeServer]:
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.loop.backoff_delay", lambda attempt, after: after if after is not None else 0.01)
+    monkeypatch.setattr("tokenmaxx.agents.loop.backoff_delay", lambda attempt, after: after if after is not None else 0.01)
     monkeypatch.setenv("TEST_MODEL_KEY", KEY)
 
 
@@ -188,7 +188,7 @@ async def test_a_missing_key_fails_the_agent_not_the_fleet(tmp_path: Path, monke
 
 @pytest.mark.parametrize("command", ["kill", "reprompt"])
 async def test_kill_and_reprompt_hang_up_the_stream_at_once(tmp_path: Path, kind: str, server, command: str) -> None:  # type: ignore[no-untyped-def]
-    from agents import commands as cmd
+    from tokenmaxx.agents import commands as cmd
     from tests.agents.scripted import until
 
     model, _ = MODELS[kind]

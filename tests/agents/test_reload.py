@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.plan import load_plan, parse_plan
-from agents.providers.base import ModelRequest, TextPart
-from agents.reload import REMOVED, Slots, plan_changes
-from agents.supervisor import Supervisor
-from sessions import events as ev
-from sessions.log import EventLog
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.plan import load_plan, parse_plan
+from tokenmaxx.agents.providers.base import ModelRequest, TextPart
+from tokenmaxx.agents.reload import REMOVED, Slots, plan_changes
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, Step, reply, until
 
 WAIT_S = 10.0
@@ -328,7 +328,7 @@ async def test_a_slot_granted_to_a_cancelled_waiter_is_given_back(granted_first:
 
 
 def test_the_reducer_marks_changes_on_restart_and_agents_gone_from_the_plan() -> None:
-    from sessions.state import reduce_all
+    from tokenmaxx.sessions.state import reduce_all
 
     queued = [ev.AgentQueued(agent=name, role="critic", provider="sim", model="m") for name in ("a", "b", "c")]
     state = reduce_all([*queued, ev.PlanLoaded(path="fleet.toml", agents=["b", "c"], reload=True, changed_on_restart=["b"])])

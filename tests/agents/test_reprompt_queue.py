@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sessions.state import AgentState
-from agents.reprompt_queue import RepromptQueue, is_busy
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.agents.reprompt_queue import RepromptQueue, is_busy
 
 
 def agent(status: str, turn: int = 1, name: str = "a") -> AgentState:

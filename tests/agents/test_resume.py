@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.conversation import rebuild
-from agents.loop import AgentLoop
-from agents.resume import CannotResume, resume, resumed_supervisor
-from agents.runs import AgentRun
-from sessions.store import Store
+from tokenmaxx.agents.conversation import rebuild
+from tokenmaxx.agents.loop import AgentLoop
+from tokenmaxx.agents.resume import CannotResume, resume, resumed_supervisor
+from tokenmaxx.agents.runs import AgentRun
+from tokenmaxx.sessions.store import Store
 
 PLAN = """
 name = "resumable"
@@ -63,7 +63,7 @@ def committed_usages(db: Path) -> int:
 
 def kill_mid_run(plan: Path, db: Path) -> None:
     runner = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(db)],
+        [sys.executable, "-m", "tokenmaxx.tui", "run", str(plan), "--headless", "--db", str(db)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -157,7 +157,7 @@ async def test_finished_and_running_sessions_are_not_resumed(tmp_path: Path) -> 
 
 
 async def test_a_stopped_session_reads_as_running_once_resumed(tmp_path: Path) -> None:
-    from sessions import events as ev
+    from tokenmaxx.sessions import events as ev
 
     async with await Store.open(tmp_path / "s.db") as store:
         store.append("s1", ev.SessionStarted(name="n", cwd="/", version="0"))
@@ -172,7 +172,7 @@ async def test_a_stopped_session_reads_as_running_once_resumed(tmp_path: Path) -
 
 async def test_a_resumed_session_writes_where_it_wrote_before(tmp_path: Path) -> None:
     """A run given --out keeps its folder on resume, not the plan's `out`."""
-    from sessions import events as ev
+    from tokenmaxx.sessions import events as ev
 
     plan = write_plan(tmp_path)
     elsewhere = tmp_path / "given-with-out" / "s2"

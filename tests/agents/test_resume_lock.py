@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.resume import resumed_supervisor
-from sessions.session_lock import lock_dir
-from sessions.store import Store
+from tokenmaxx.agents.resume import resumed_supervisor
+from tokenmaxx.sessions.session_lock import lock_dir
+from tokenmaxx.sessions.store import Store
 from tests.agents.test_resume import committed_usages, kill_mid_run, write_plan
 
 EXIT_SOON_S = 30  # only a guard against a hang: the loser exits at once
@@ -26,13 +26,13 @@ EXIT_SOON_S = 30  # only a guard against a hang: the loser exits at once
 
 def tokenmaxx(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args, "--db", str(db)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "tokenmaxx.tui", *args, "--db", str(db)], capture_output=True, text=True, timeout=60, check=False
     )
 
 
 def start(*args: str, db: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tui", *args, "--db", str(db)],
+        [sys.executable, "-m", "tokenmaxx.tui", *args, "--db", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agents.plan import load_plan
-from agents.resume import RESUME_NOTE, resume, resumed_supervisor
-from agents.supervisor import Supervisor
-from sessions import events as ev
-from sessions.export import to_markdown
-from sessions.store import Store
+from tokenmaxx.agents.plan import load_plan
+from tokenmaxx.agents.resume import RESUME_NOTE, resume, resumed_supervisor
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import to_markdown
+from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import until
-from tui.headless import ProgressPrinter
+from tokenmaxx.tui.headless import ProgressPrinter
 
 PLAN = """
 name = "resumable"

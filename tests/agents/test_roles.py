@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.plan import KNOWN_TOOLS
-from agents.roles import BUILTIN_ROLE_NAMES, BUILTIN_ROLES, Role, RoleFileError, UnknownRole, get_role, parse_role
+from tokenmaxx.agents.plan import KNOWN_TOOLS
+from tokenmaxx.agents.roles import BUILTIN_ROLE_NAMES, BUILTIN_ROLES, Role, RoleFileError, UnknownRole, get_role, parse_role
 
 DELIVERABLES = {
     "chart-builder": ["loc.svg", "loc.csv"],

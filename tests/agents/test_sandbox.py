@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.plan import PlanError
-from agents.providers.base import ModelRequest
-from agents.tools import Workspace, run_tool
-from agents.tools.sandbox import Bubblewrap, NoSandbox, bwrap_problem, choose_sandbox
+from tokenmaxx.agents.plan import PlanError
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.tools import Workspace, run_tool
+from tokenmaxx.agents.tools.sandbox import Bubblewrap, NoSandbox, bwrap_problem, choose_sandbox
 from tests.agents.scripted import Step, make_plan, reply, until
 from tests.agents.test_supervisor import run_to_end, supervisor, turns
 
@@ -160,8 +160,8 @@ async def test_setsid_children_die_with_the_command(ws: Workspace, marker: str, 
 DRIVER = """
 import asyncio, sys
 from pathlib import Path
-from agents.tools import Workspace, run_tool
-from agents.tools.sandbox import choose_sandbox
+from tokenmaxx.agents.tools import Workspace, run_tool
+from tokenmaxx.agents.tools.sandbox import choose_sandbox
 
 ws = Workspace(Path(sys.argv[1]), Path(sys.argv[2]), "a", sandbox=choose_sandbox(sys.argv[3]))
 command = "sh -c 'sleep 300; echo " + sys.argv[4] + "' & setsid sh -c 'sleep 300; echo " + sys.argv[4] + "' & echo go > started; wait"

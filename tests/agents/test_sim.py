@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.providers.base import (
+from tokenmaxx.agents.providers.base import (
     Message,
     Stop,
     TextDelta,
@@ -21,8 +21,8 @@ from agents.providers.base import (
     ToolResultPart,
     UsageReport,
 )
-from agents.providers.sim import SimProvider, acknowledge, chunks, price_provider_for
-from agents.sim import Context
+from tokenmaxx.agents.providers.sim import SimProvider, acknowledge, chunks, price_provider_for
+from tokenmaxx.agents.sim import Context
 from tests.agents.sim_driver import collect, drive, history_repo, request
 
 FAST = 1000.0
@@ -166,7 +166,7 @@ async def test_loop_repeats_one_call_on_the_first_run_and_behaves_after_a_fresh_
 
 
 async def test_loop_gives_up_after_its_limit_of_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.providers.sim.MAX_LOOP_TURNS", 20)
+    monkeypatch.setattr("tokenmaxx.agents.providers.sim.MAX_LOOP_TURNS", 20)
     provider = SimProvider(speed=FAST)
     provider.configure("fc", {"loop_on_first_run": True})
     messages = [Message("user", (TextPart("check"),))]

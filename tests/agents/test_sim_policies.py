@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.providers.base import Message, ModelRequest, TextPart, ToolCallPart, ToolResultPart
-from agents.providers.sim import SimProvider
-from agents.sim import Call, Context, context_from
-from agents.sim.critic import deck_stats
-from agents.sim.deck import Inputs, deck_html
-from agents.sim.scripts.failures import tool_reason
-from agents.sim.scripts.svgplot import Series, line_chart
-from sessions import events as ev
-from agents.plan_models import AgentSpec
+from tokenmaxx.agents.providers.base import Message, ModelRequest, TextPart, ToolCallPart, ToolResultPart
+from tokenmaxx.agents.providers.sim import SimProvider
+from tokenmaxx.agents.sim import Call, Context, context_from
+from tokenmaxx.agents.sim.critic import deck_stats
+from tokenmaxx.agents.sim.deck import Inputs, deck_html
+from tokenmaxx.agents.sim.scripts.failures import tool_reason
+from tokenmaxx.agents.sim.scripts.svgplot import Series, line_chart
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.agents.plan_models import AgentSpec
 from tests.agents.sim_driver import EXPECTED_LOC, drive, drive_spec, failure_db, git, history_repo, recorded_history
 
 SVG = "{http://www.w3.org/2000/svg}"

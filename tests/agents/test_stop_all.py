@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.commanding import STOPPED_NOTE
-from agents.conversation import rebuild
-from agents.providers.base import ModelRequest, TextPart
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.commanding import STOPPED_NOTE
+from tokenmaxx.agents.conversation import rebuild
+from tokenmaxx.agents.providers.base import ModelRequest, TextPart
 from tests.agents.scripted import Hang, Step, reply, until
 from tests.agents.test_supervisor import ONE_AGENT, supervisor
 

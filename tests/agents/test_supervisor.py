@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.conversation import rebuild
-from agents.providers.base import ModelRequest, ProviderFailure, TextPart, ToolResultPart, Usage
-from agents.supervisor import CommandError, Supervisor
-from sessions.log import EventLog
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.conversation import rebuild
+from tokenmaxx.agents.providers.base import ModelRequest, ProviderFailure, TextPart, ToolResultPart, Usage
+from tokenmaxx.agents.supervisor import CommandError, Supervisor
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, Step, make_plan, reply, until
 
 ONE_AGENT = """
@@ -221,7 +221,7 @@ async def test_dependants_get_the_artifacts_they_wait_for(tmp_path: Path) -> Non
 
 
 async def test_retryable_errors_retry_and_count_billed_usage_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.loop.backoff_delay", lambda attempt, after: 0.01)
+    monkeypatch.setattr("tokenmaxx.agents.loop.backoff_delay", lambda attempt, after: 0.01)
     attempts: list[int] = []
 
     def script(request: ModelRequest) -> list[Step]:
@@ -315,7 +315,7 @@ async def test_a_reply_cut_short_by_the_supervisor_is_billed_as_an_estimate(tmp_
 
 
 def test_text_events_thin_out_only_for_fleets_past_a_hundred_running_agents() -> None:
-    from agents.loop import TEXT_FLUSH_S, text_flush_interval
+    from tokenmaxx.agents.loop import TEXT_FLUSH_S, text_flush_interval
 
     assert text_flush_interval(0) == text_flush_interval(100) == TEXT_FLUSH_S
     assert text_flush_interval(200) == pytest.approx(0.1) and text_flush_interval(500) == pytest.approx(0.25)

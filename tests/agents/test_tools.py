@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from agents.tools import PATH_RULES, TOOLS, ToolOutcome, Workspace, run_tool, tool_specs
-from agents.tools import files as files_module
-from agents.tools.workspace import real_root
+from tokenmaxx.agents.tools import PATH_RULES, TOOLS, ToolOutcome, Workspace, run_tool, tool_specs
+from tokenmaxx.agents.tools import files as files_module
+from tokenmaxx.agents.tools.workspace import real_root
 
 DEADLINE_S = 15
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents import commands as cmd
-from sessions.stats import compute_stats
-from sessions.store_api import open_store
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.sessions.stats import compute_stats
+from tokenmaxx.sessions.store_api import open_store
 from tests.agents.scripted import until
 from tests.agents.test_worktrees import agents_toml, diff_of, run_agents, setup
-from tui.history_cli import stats_text
+from tokenmaxx.tui.history_cli import stats_text
 
 
 async def test_stats_count_changes_rework_and_lines_per_dollar(tmp_path: Path, store_target: Path | str) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.providers.base import ModelRequest
-from agents.supervisor import CommandError, Supervisor
-from agents.tools.sandbox import bwrap_problem
-from agents.worktree_runs import REWORK_PREFIX
-from sessions.log import EventLog
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.supervisor import CommandError, Supervisor
+from tokenmaxx.agents.tools.sandbox import bwrap_problem
+from tokenmaxx.agents.worktree_runs import REWORK_PREFIX
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.gitrepo import branches, commit_files, git, make_repo
 from tests.agents.scripted import MemorySink, ScriptedProvider, Step, make_plan, reply, until
 
@@ -233,7 +233,7 @@ async def test_commands_in_the_sandbox_write_the_worktree_and_nothing_else(tmp_p
 
 
 async def test_the_meter_counts_rework_and_lines_per_dollar(tmp_path: Path) -> None:
-    from tui.widgets.token_meter import _code_outcomes
+    from tokenmaxx.tui.widgets.token_meter import _code_outcomes
 
     sup, sink, provider, repo = setup(tmp_path, agents_toml("a", "b"))
     await run_agents(sup)

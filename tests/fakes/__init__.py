@@ -129,7 +129,7 @@ async def collect(provider: Any, request: Any) -> list[Any]:
 
 async def collect_until_failure(provider: Any, request: Any) -> tuple[list[Any], Any]:
     """The events yielded before the stream raised, and the `ProviderFailure` it raised."""
-    from agents.providers.base import ProviderFailure
+    from tokenmaxx.agents.providers.base import ProviderFailure
 
     events: list[Any] = []
     try:
@@ -142,7 +142,7 @@ async def collect_until_failure(provider: Any, request: Any) -> tuple[list[Any],
 
 async def cancel_mid_stream(provider: Any, request: Any, server: FakeServer) -> float:
     """Cancel a consumer after its first text delta; seconds until `server` saw the hang-up."""
-    from agents.providers.base import TextDelta
+    from tokenmaxx.agents.providers.base import TextDelta
 
     first_text = asyncio.Event()
 

@@ -14,12 +14,12 @@ import pytest
 
 pytest.importorskip("claude_agent_sdk", reason="Claude Code tests need the extra: pip install -e '.[claude-code]'")
 
-from agents import commands as cmd  # noqa: E402
-from agents.pricing import price_usage  # noqa: E402
-from agents.providers.base import Usage  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.agents import commands as cmd  # noqa: E402
+from tokenmaxx.agents.pricing import price_usage  # noqa: E402
+from tokenmaxx.agents.providers.base import Usage  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 from tests.agents.scripted import make_plan, until  # noqa: E402
 from tests.fakes import Call, ServerUsage, anthropic_server  # noqa: E402
 from tests.fakes.anthropic_server import AnthropicFakeServer  # noqa: E402
@@ -222,7 +222,7 @@ async def test_reprompt_mid_turn_goes_on_in_the_same_session(tmp_path: Path, ser
 
 
 def test_a_harness_on_the_wrong_provider_kind_or_with_a_typo_is_a_plan_error(tmp_path: Path) -> None:
-    from agents.plan import PlanError
+    from tokenmaxx.agents.plan import PlanError
 
     agent = '[[agents]]\nname = "cc"\nrole = "critic"\nmodel = "m"\nprovider = "openai"\nharness = "claude-code"\ntask = "t"\n'
     with pytest.raises(PlanError, match='needs a provider of kind "anthropic"'):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions.store import Store
+from tokenmaxx.sessions.store import Store
 
 DELIVERABLES = ("charts/loc.svg", "charts/loc.csv", "logs/failures.csv", "logs/failures.svg", "factcheck/report.md", "deck/index.html", "critique/critique.md")
 HANG_GUARD_S = 120
@@ -22,7 +22,7 @@ def demo(tmp_path: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 async def test_the_demo_runs_its_five_roles_through_claude_code(tmp_path: Path) -> None:
     pytest.importorskip("claude_agent_sdk", reason="the Claude Code demo needs the extra: pip install -e '.[claude-code]'")
-    done = demo(tmp_path, "-m", "tui")
+    done = demo(tmp_path, "-m", "tokenmaxx.tui")
     assert done.returncode == 0, done.stderr
     async with await Store.open(tmp_path / "s.db") as store:
         (summary,) = await store.sessions()
@@ -37,7 +37,7 @@ async def test_the_demo_runs_its_five_roles_through_claude_code(tmp_path: Path) 
 
 
 def test_the_demo_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None:
-    hide = "import sys; sys.modules['claude_agent_sdk'] = None; from tui.cli import main; main()"
+    hide = "import sys; sys.modules['claude_agent_sdk'] = None; from tokenmaxx.tui.cli import main; main()"
     refused = demo(tmp_path, "-c", hide)
     assert refused.returncode == 2
     assert 'pip install "tokenmaxx[claude-code]"' in refused.stderr and "Traceback" not in refused.stderr

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from agents.providers.base import Usage
-from agents.runners.claude_meter import TurnMeter
-from sessions import events as ev
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.runners.claude_meter import TurnMeter
+from tokenmaxx.sessions import events as ev
 
 
 class Host:

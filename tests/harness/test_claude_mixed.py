@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("claude_agent_sdk", reason="Claude Code tests need the extra: pip install -e '.[claude-code]'")
 
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 from tests.fakes import ServerUsage, anthropic_server  # noqa: E402
 from tests.fakes.anthropic_server import AnthropicFakeServer  # noqa: E402
 
@@ -59,7 +59,7 @@ def server() -> Iterator[AnthropicFakeServer]:
 
 def tokenmaxx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TEST_MODEL_KEY": "sk-test-mixed", "CLAUDE_CODE_MAX_RETRIES": "0"}
-    command = [sys.executable, "-m", "tui", *args, "--db", str(tmp_path / "s.db")]
+    command = [sys.executable, "-m", "tokenmaxx.tui", *args, "--db", str(tmp_path / "s.db")]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=HANG_GUARD_S)
 
 

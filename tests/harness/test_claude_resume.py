@@ -16,12 +16,12 @@ import pytest
 
 pytest.importorskip("claude_agent_sdk", reason="Claude Code tests need the extra: pip install -e '.[claude-code]'")
 
-from agents.pricing import price_usage  # noqa: E402
-from agents.providers.base import Usage  # noqa: E402
-from agents.runners.claude_env import claude_cli  # noqa: E402
-from agents.supervisor import STALL_NUDGE  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.agents.pricing import price_usage  # noqa: E402
+from tokenmaxx.agents.providers.base import Usage  # noqa: E402
+from tokenmaxx.agents.runners.claude_env import claude_cli  # noqa: E402
+from tokenmaxx.agents.supervisor import STALL_NUDGE  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 from tests.fakes import Call, ServerUsage, anthropic_server  # noqa: E402
 from tests.fakes.anthropic_server import AnthropicFakeServer  # noqa: E402
 
@@ -91,7 +91,7 @@ def recorded(db: Path, kind: str) -> int:
 def kill_mid_turn(plan: Path, db: Path, server: AnthropicFakeServer) -> None:
     """Start a headless run, wait until the CLI streams its second turn, SIGKILL the run."""
     run = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(db)],
+        [sys.executable, "-m", "tokenmaxx.tui", "run", str(plan), "--headless", "--db", str(db)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=tokenmaxx_env(),
@@ -138,7 +138,7 @@ async def test_a_killed_run_leaves_no_cli_and_resumes_the_same_claude_code_sessi
     kill_mid_turn(plan, db, server)
     assert wait_until_gone(tmp_path / "out") == [], "the Claude Code CLI outlived tokenmaxx"
     resumed = subprocess.run(
-        [sys.executable, "-m", "tui", "resume", "--db", str(db), "--headless", session_of(db)],
+        [sys.executable, "-m", "tokenmaxx.tui", "resume", "--db", str(db), "--headless", session_of(db)],
         capture_output=True, text=True, env=tokenmaxx_env(), timeout=HANG_GUARD_S,
     )
     assert resumed.returncode == 0, resumed.stderr

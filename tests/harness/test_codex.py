@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.pricing import price_usage
-from agents.resume import resume, resumed_supervisor
-from agents.providers.base import Usage
-from agents.runners.codex_home import find_codex
-from agents.supervisor import Supervisor
-from agents.tools.process import group_alive
-from sessions.store import Store
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.pricing import price_usage
+from tokenmaxx.agents.resume import resume, resumed_supervisor
+from tokenmaxx.agents.providers.base import Usage
+from tokenmaxx.agents.runners.codex_home import find_codex
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.agents.tools.process import group_alive
+from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import make_plan, until
 from tests.fakes import ServerUsage, responses_server as wire
 from tests.fakes.responses_server import ResponsesFakeServer
@@ -280,7 +280,7 @@ def codex_servers_under(folder: Path) -> list[int]:
 def run_then_kill_9(plan: Path, db: Path, server: ResponsesFakeServer) -> None:
     """Run the plan headless in a subprocess and SIGKILL it once the second model request is streaming."""
     runner = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(db)],
+        [sys.executable, "-m", "tokenmaxx.tui", "run", str(plan), "--headless", "--db", str(db)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

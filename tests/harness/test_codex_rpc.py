@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.runners.codex_home import CodexSetup, codex_env, config_toml
-from agents.runners.codex_rpc import CodexExited, CodexRpc, LineReader
-from agents.tools.process import group_alive
+from tokenmaxx.agents.runners.codex_home import CodexSetup, codex_env, config_toml
+from tokenmaxx.agents.runners.codex_rpc import CodexExited, CodexRpc, LineReader
+from tokenmaxx.agents.tools.process import group_alive
 
 HUGE_THEN_ANSWER = """
 import json, sys
@@ -94,7 +94,7 @@ def test_a_plan_naming_a_missing_codex_exits_2_with_the_install_command(tmp_path
         f'[agents.harness_options]\ncodex_path = "{tmp_path / "no-codex"}"\n'
     )
     run = subprocess.run(
-        [sys.executable, "-m", "tui", "run", str(plan), "--headless", "--db", str(tmp_path / "s.db")],
+        [sys.executable, "-m", "tokenmaxx.tui", "run", str(plan), "--headless", "--db", str(tmp_path / "s.db")],
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert run.returncode == 2, run.stderr

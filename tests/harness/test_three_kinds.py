@@ -19,22 +19,22 @@ from textual.pilot import Pilot
 
 pytest.importorskip("claude_agent_sdk", reason="Claude Code tests need the extra: pip install -e '.[claude-code]'")
 
-from agents.plan import load_plan  # noqa: E402
-from agents.runners.codex_home import find_codex  # noqa: E402
-from agents.conversation import FRESH_START  # noqa: E402
-from agents.supervisor import Supervisor  # noqa: E402
-from sessions import events as ev  # noqa: E402
-from sessions.store import Store  # noqa: E402
+from tokenmaxx.agents.plan import load_plan  # noqa: E402
+from tokenmaxx.agents.runners.codex_home import find_codex  # noqa: E402
+from tokenmaxx.agents.conversation import FRESH_START  # noqa: E402
+from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
+from tokenmaxx.sessions import events as ev  # noqa: E402
+from tokenmaxx.sessions.store import Store  # noqa: E402
 from tests.agents.scripted import until  # noqa: E402
 from tests.fakes import Call, ServerUsage, anthropic_server, responses_server  # noqa: E402
 from tests.fakes.anthropic_server import AnthropicFakeServer  # noqa: E402
 from tests.fakes.responses_server import ResponsesFakeServer  # noqa: E402
 from tests.harness.test_claude_mixed import PLAN as CLAUDE_AFTER_SIM  # noqa: E402
 from tests.tui.helpers import SIZE, pane, settle, shown  # noqa: E402
-from tui.app import TokenmaxxApp  # noqa: E402
-from tui.config import Config  # noqa: E402
-from tui.fleet_view import LiveFleet  # noqa: E402
-from tui.screens.approvals import ApprovalsModal  # noqa: E402
+from tokenmaxx.tui.app import TokenmaxxApp  # noqa: E402
+from tokenmaxx.tui.config import Config  # noqa: E402
+from tokenmaxx.tui.fleet_view import LiveFleet  # noqa: E402
+from tokenmaxx.tui.screens.approvals import ApprovalsModal  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -105,7 +105,7 @@ def scripted(tmp_path: Path, claude: AnthropicFakeServer, codex: ResponsesFakeSe
 
 
 def tokenmaxx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tui", *args, "--db", str(tmp_path / "s.db")]
+    command = [sys.executable, "-m", "tokenmaxx.tui", *args, "--db", str(tmp_path / "s.db")]
     return subprocess.run(command, capture_output=True, text=True, env=dict(os.environ), cwd=tmp_path, timeout=HANG_GUARD_S)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents.runners.codex_home import find_codex
-from agents.supervisor import Supervisor
-from sessions.store import Store
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.runners.codex_home import find_codex
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.store import Store
 from tests.agents.gitrepo import branches, git, make_repo
 from tests.agents.scripted import make_plan, until
 from tests.fakes import Call, anthropic_server, responses_server

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 
 
 def every_kind() -> list[ev.Event]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from sessions import events as ev
-from sessions.store import new_session_id
-from sessions.store_api import as_target, open_store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import new_session_id
+from tokenmaxx.sessions.store_api import as_target, open_store
 
 EVENTS_PER_FLUSH = 150
 

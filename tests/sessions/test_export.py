@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.export import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import (
     OUTPUT_MAX_LINES,
     ImportFileError,
     read_jsonl,
     to_markdown,
     write_jsonl,
 )
-from sessions.state import reduce_all
-from sessions.store import new_session_id
-from sessions.store_api import StoreTarget, open_store
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.store import new_session_id
+from tokenmaxx.sessions.store_api import StoreTarget, open_store
 from tests.sessions.samples import every_kind
 
 

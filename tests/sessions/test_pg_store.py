@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sessions import events as ev
-from sessions.faults import StorageFault
-from sessions.store import Store, new_session_id
-from sessions.store_api import open_store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.faults import StorageFault
+from tokenmaxx.sessions.store import Store, new_session_id
+from tokenmaxx.sessions.store_api import open_store
 from tests.sessions.samples import every_kind
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 TIMEOUT_S = 60
 
@@ -173,6 +173,6 @@ def test_a_team_login_records_its_user_and_host_and_the_filters_find_them(pg_clu
 
 
 def _user() -> str:
-    from sessions.schema import USER
+    from tokenmaxx.sessions.schema import USER
 
     return USER

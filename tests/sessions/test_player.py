@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.player import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.player import (
     MAX_IDLE_S,
     REFRESH_EVERY_S,
     SPEEDS,
@@ -17,8 +17,8 @@ from sessions.player import (
     Cursor,
     Player,
 )
-from sessions.state import reduce_all
-from sessions.store import Store, new_session_id
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.store import Store, new_session_id
 
 BASE_TS = 1_790_000_000.0
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sessions import events as ev
-from sessions.export import read_jsonl
-from sessions.log import EventLog
-from sessions.replay import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import read_jsonl
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.replay import (
     GAP_STRETCH,
     SNAPSHOT_EVERY,
     Marker,
@@ -26,9 +26,9 @@ from sessions.replay import (
     marker_columns,
     next_marker,
 )
-from sessions.state import FleetState, reduce_all
-from sessions.store import AmbiguousSession, SessionNotFound, Store, new_session_id
-from sessions.store_api import SessionStore, StoreTarget, open_store
+from tokenmaxx.sessions.state import FleetState, reduce_all
+from tokenmaxx.sessions.store import AmbiguousSession, SessionNotFound, Store, new_session_id
+from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, open_store
 from tests.sessions.samples import every_kind
 
 DEMO = Path(__file__).with_name("data") / "demo_session.jsonl"
@@ -235,8 +235,8 @@ async def test_markers_are_flags_interventions_artifacts_and_errors(store: Sessi
 
 
 async def test_markers_read_only_the_kind_index(tmp_path: Path) -> None:
-    from sessions.history_sql import markers_sql
-    from sessions.replay import MARKER_EVENT_KINDS
+    from tokenmaxx.sessions.history_sql import markers_sql
+    from tokenmaxx.sessions.replay import MARKER_EVENT_KINDS
 
     async with await Store.open(tmp_path / "sessions.db") as store:  # the plan is SQLite's own
         store.append("s1", ev.Text(agent="a", text="x"))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessions.safe_text import PAYLOAD_CHARS, terminal_safe, terminal_safe_line
+from tokenmaxx.sessions.safe_text import PAYLOAD_CHARS, terminal_safe, terminal_safe_line
 from tests.hostile_text import (
     BIDI,
     C1_CSI,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.schema import HOST
-from sessions.session_lock import Probe, SessionBusy, SessionLocks, lock_dir, lock_path
-from sessions.store import Store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.schema import HOST
+from tokenmaxx.sessions.session_lock import Probe, SessionBusy, SessionLocks, lock_dir, lock_path
+from tokenmaxx.sessions.store import Store
 
 
 async def test_a_store_holds_the_lock_of_a_session_it_writes_until_it_closes(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions import events as ev
-from sessions.state import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import (
     TAIL_LINES,
     burn_rate,
     cost_per_accepted,

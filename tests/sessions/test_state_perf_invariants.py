@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sessions import events as ev
-from sessions.log import SNAPSHOT_STRETCH, EventLog
-from sessions.state import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import SNAPSHOT_STRETCH, EventLog
+from tokenmaxx.sessions.state import (
     AgentState,
     FleetState,
     Tokens,

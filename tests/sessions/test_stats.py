@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.stats import Group, compute_stats
-from sessions.store import Store
-from sessions.store_api import is_url, open_store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.stats import Group, compute_stats
+from tokenmaxx.sessions.store import Store
+from tokenmaxx.sessions.store_api import is_url, open_store
 
 DAY_ONE = datetime(2026, 3, 1, 12, 0).timestamp()
 DAY_TWO = datetime(2026, 3, 2, 12, 0).timestamp()
@@ -144,7 +144,7 @@ async def test_json_names_every_figure(store: Store) -> None:
 async def test_the_sums_read_the_kind_index_not_every_event(store: Store) -> None:
     if is_url(str(store.path)):
         pytest.skip("SQLite's query plans")
-    from sessions import history_sql
+    from tokenmaxx.sessions import history_sql
 
     for sql in (history_sql.USAGE_SQL, history_sql.REVIEWS_SQL, history_sql.ACTIONS_SQL, history_sql.STARTS_SQL, history_sql.FINISHES_SQL):
         plan = " ".join(str(row[-1]) for row in await store.fetch_rows("EXPLAIN QUERY PLAN " + sql, (0.0,)))
@@ -169,7 +169,7 @@ def crashed() -> list[ev.Event]:
 
 
 async def test_time_a_session_was_dead_counts_as_no_ones_work(tmp_path: Path) -> None:
-    from sessions.export import to_markdown
+    from tokenmaxx.sessions.export import to_markdown
 
     async with await Store.open(tmp_path / "crash.db") as opened:
         await opened.import_events(crashed())

@@ -13,9 +13,9 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from sessions import events as ev
-from sessions.schema import MIGRATIONS, SCHEMA_VERSION
-from sessions.store import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.schema import MIGRATIONS, SCHEMA_VERSION
+from tokenmaxx.sessions.store import (
     AmbiguousSession,
     ImportRejected,
     NotADatabase,
@@ -27,7 +27,7 @@ from sessions.store import (
     default_db_path,
     new_session_id,
 )
-from sessions.store_api import SessionStore, is_url, open_store
+from tokenmaxx.sessions.store_api import SessionStore, is_url, open_store
 from tests.sessions.samples import every_kind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ async def test_import_streams_in_chunks_and_a_bad_late_chunk_leaves_nothing(stor
 
 async def test_other_writers_are_not_held_up_while_an_import_is_read(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
     sqlite_only(str(store.path) if not isinstance(store.path, Path) else store.path)
-    monkeypatch.setattr("sessions.store.IMPORT_CHUNK", 4)
+    monkeypatch.setattr("tokenmaxx.sessions.store.IMPORT_CHUNK", 4)
     events = stamped("e6e6e6e6e6e6", every_kind())
     wrote: list[str] = []
 

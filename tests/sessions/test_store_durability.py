@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.store import ROOM_EVENTS, Store, new_session_id
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.store import ROOM_EVENTS, Store, new_session_id
 
 HANG_GUARD_S = 20.0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from textual.color import Color
 
-from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, ThemeFileError, load_theme_file, load_user_themes
+from tokenmaxx.themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES, ThemeFileError, load_theme_file, load_user_themes
 
 GOOD = """
 name = "sunset"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agents import commands as cmd
-from agents.supervisor import CommandError
-from sessions import events as ev
-from sessions.log import EventLog
-from sessions.state import FleetState
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.supervisor import CommandError
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.log import EventLog
+from tokenmaxx.sessions.state import FleetState
 
 T0 = 1_767_225_600.0
 """The sample session starts at 2026-01-01 00:00 UTC; the sample clock reads T0 + 125."""

@@ -9,10 +9,10 @@ from textual.widget import Widget
 
 from tests.tui.fake_fleet import FakeFleet
 from tests.tui.sample_fleet import clock, sample_fleet
-from tui.app import TokenmaxxApp
-from tui.config import Config, Settings
-from tui.widgets.agent_grid import AgentGrid
-from tui.widgets.agent_pane import AgentPane
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config, Settings
+from tokenmaxx.tui.widgets.agent_grid import AgentGrid
+from tokenmaxx.tui.widgets.agent_pane import AgentPane
 
 SIZE = (120, 40)
 

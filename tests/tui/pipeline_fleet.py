@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0, FakeFleet
 
 DEMO_AFTER = {"charts": [], "logs": ["charts"], "factcheck": [], "deck": ["charts", "logs", "factcheck"], "critique": ["deck"]}

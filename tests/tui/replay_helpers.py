@@ -7,14 +7,14 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from sessions import events as ev
-from sessions.export import read_jsonl
-from sessions.store import Store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import read_jsonl
+from tokenmaxx.sessions.store import Store
 from tests.tui.sample_fleet import clock
-from tui.app import TokenmaxxApp
-from tui.config import Config, Settings
-from tui.fleet_view import FleetView
-from tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config, Settings
+from tokenmaxx.tui.fleet_view import FleetView
+from tokenmaxx.tui.replay_fleet import ReplayFleet
 
 DEMO = Path(__file__).parents[1] / "sessions" / "data" / "demo_session.jsonl"
 DEMO_EVENTS: list[ev.Event] = read_jsonl(DEMO)

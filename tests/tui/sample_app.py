@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 from tests.tui.sample_fleet import clock, sample_fleet
-from tui.app import TokenmaxxApp
-from tui.config import Config, Settings
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config, Settings
 
 
 def build(directory: Path, theme: str = "tokenmaxx-dark", *, live: bool = True) -> TokenmaxxApp:

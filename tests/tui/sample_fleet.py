@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import NOW, T0, FakeFleet
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">\n  <polyline points="0,90 50,60 100,40 150,20" />\n</svg>\n'

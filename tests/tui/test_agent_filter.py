@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sessions.state import AgentState, Tokens
-from tui.agent_filter import AgentFilter, arrange
+from tokenmaxx.sessions.state import AgentState, Tokens
+from tokenmaxx.tui.agent_filter import AgentFilter, arrange
 
 AGENTS = [
     AgentState(name="charts", role="chart-builder", provider="sim", model="claude-sonnet-4-6", status="streaming", cost_usd=0.3, started_at=0),

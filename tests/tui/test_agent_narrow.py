@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.tui.helpers import make_app, settle
 from tests.tui.test_snapshots import wait_for_workers
-from tui.widgets.usage_table import UsageTable
+from tokenmaxx.tui.widgets.usage_table import UsageTable
 
 
 async def test_the_usage_table_shows_several_rows_at_80x24(tmp_path: Path) -> None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents import commands as cmd
-from sessions import events as ev
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.sessions import events as ev
 from tests.tui.helpers import SIZE, fleet_of, make_app, select, settle, shown
-from tui.app import TokenmaxxApp
-from tui.format import money_plain
-from tui.screens.agent import AgentScreen
-from tui.screens.confirm import ConfirmModal
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.artifact_preview import ArtifactPreview
-from tui.widgets.transcript import Transcript
-from tui.widgets.usage_table import UsageTable
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.format import money_plain
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.widgets.agent_pane import AgentPane
+from tokenmaxx.tui.widgets.artifact_preview import ArtifactPreview
+from tokenmaxx.tui.widgets.transcript import Transcript
+from tokenmaxx.tui.widgets.usage_table import UsageTable
 from textual.pilot import Pilot
 from textual.widgets import Static
 

@@ -8,11 +8,11 @@ import pytest
 from textual.color import Color
 from textual.geometry import Region
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.helpers import SIZE, make_app, settle
 from tests.tui.test_painting import big_fleet
-from tui.screens.agent import AgentScreen
-from tui.widgets.agent_table import COLUMNS, STATUS_MOST, AgentTable, column_widths
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.widgets.agent_table import COLUMNS, STATUS_MOST, AgentTable, column_widths
 
 
 def rows_text(table: AgentTable) -> list[str]:
@@ -154,8 +154,8 @@ async def test_esc_after_a_kept_filter_clears_and_hides_its_input(tmp_path: Path
 
 
 def test_an_agent_not_yet_started_shows_no_running_time() -> None:
-    from sessions.state import AgentState
-    from tui.widgets.agent_table import _cells
+    from tokenmaxx.sessions.state import AgentState
+    from tokenmaxx.tui.widgets.agent_table import _cells
 
     assert _cells(AgentState(name="deck", status="waiting"), now=100.0)[3].plain == "-"
     assert _cells(AgentState(name="deck", status="streaming", started_at=40.0), now=100.0)[3].plain == "1m00s"

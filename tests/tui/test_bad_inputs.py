@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.store import Store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, select
 from tests.tui.replay_helpers import DEMO
-from tui import opener
-from tui.app import TokenmaxxApp
-from tui.replay_fleet import ReplayFleet
-from tui.screens.fleet import FleetScreen
+from tokenmaxx.tui import opener
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.fleet import FleetScreen
 
 DEADLINE_S = 60
 
 
 def tokenmaxx(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=DEADLINE_S)
+    return subprocess.run([sys.executable, "-m", "tokenmaxx.tui", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=DEADLINE_S)
 
 
 def notices(app: TokenmaxxApp) -> str:

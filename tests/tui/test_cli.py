@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo.sample_repo import commit_days, create_sample_repo
+from tokenmaxx.agents.demo.sample_repo import commit_days, create_sample_repo
 
 
 def tokenmaxx(*args: str, cwd: Path, db: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args, "--db", str(db)] if args[0] not in ("init",) else [sys.executable, "-m", "tui", *args],
+        [sys.executable, "-m", "tokenmaxx.tui", *args, "--db", str(db)] if args[0] not in ("init",) else [sys.executable, "-m", "tokenmaxx.tui", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -94,12 +94,12 @@ def test_sessions_on_a_new_machine_says_how_to_start(tmp_path: Path) -> None:
 
 
 def test_help_does_not_import_the_sdks() -> None:
-    code = "import sys; from tui.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit: pass\nprint(sorted(m for m in ('anthropic', 'openai', 'textual') if m in sys.modules))"
+    code = "import sys; from tokenmaxx.tui.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit: pass\nprint(sorted(m for m in ('anthropic', 'openai', 'textual') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().endswith("[]"), result.stdout + result.stderr
 
 
-TERMINAL_GRANTED = "import tui.cli as cli; cli.has_terminal = lambda: True; cli.main()"
+TERMINAL_GRANTED = "import tokenmaxx.tui.cli as cli; cli.has_terminal = lambda: True; cli.main()"
 """The command as if run in a terminal, for the errors it reports before the TUI opens."""
 
 
@@ -124,14 +124,14 @@ def test_a_broken_config_file_exits_2_naming_it(tmp_path: Path) -> None:
 def test_closing_the_tui_detaches_and_the_fleet_runs_on_until_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from tui.app import TokenmaxxApp
-    from tui.cli import main
+    from tokenmaxx.tui.app import TokenmaxxApp
+    from tokenmaxx.tui.cli import main
 
     async def closed_at_once(app: TokenmaxxApp) -> None:
         assert app.on_start is None  # the fleet runs in its own process, started before the app
 
     monkeypatch.setattr(TokenmaxxApp, "run_async", closed_at_once)
-    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
+    monkeypatch.setattr("tokenmaxx.tui.cli.has_terminal", lambda: True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TOKENMAXX_DB", raising=False)
     (tmp_path / "project").mkdir()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from themes import DEFAULT_THEME
-from tui.config import CONFIG_FILE, ConfigError, config_dir, load_config, save_config
+from tokenmaxx.themes import DEFAULT_THEME
+from tokenmaxx.tui.config import CONFIG_FILE, ConfigError, config_dir, load_config, save_config
 
 
 def test_no_file_means_defaults(tmp_path: Path) -> None:

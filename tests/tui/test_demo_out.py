@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo.sample_repo import create_sample_repo
+from tokenmaxx.agents.demo.sample_repo import create_sample_repo
 
 
 @pytest.mark.slow
@@ -18,7 +18,7 @@ def test_the_demo_leaves_git_status_clean_and_says_where_its_outputs_went(tmp_pa
     data = tmp_path / "data"
     env = {**os.environ, "XDG_DATA_HOME": str(data), "TOKENMAXX_DB": str(tmp_path / "s.db")}
     result = subprocess.run(
-        [sys.executable, "-m", "tui", "demo", "--headless", "--speed", "1000"], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tokenmaxx.tui", "demo", "--headless", "--speed", "1000"], cwd=repo, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)

@@ -7,13 +7,13 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Label, TextArea
 
-from agents import commands as cmd
-from sessions import events as ev
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import SIZE, make_app
 from tests.tui.test_snapshots import wait_for_workers
-from tui.widgets.artifact_preview import split_patch
-from tui.widgets.diff_lines import DiffLine, comment_note, section_lines
+from tokenmaxx.tui.widgets.artifact_preview import split_patch
+from tokenmaxx.tui.widgets.diff_lines import DiffLine, comment_note, section_lines
 
 PATCH = """\
 diff --git a/README.md b/README.md

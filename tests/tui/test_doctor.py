@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.tools.sandbox import bwrap_problem
+from tokenmaxx.agents.tools.sandbox import bwrap_problem
 
 
 def doctor(tmp_path: Path, path: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": path}
-    command = [sys.executable, "-m", "tui", "doctor", "--db", str(tmp_path / "s.db")]
+    command = [sys.executable, "-m", "tokenmaxx.tui", "doctor", "--db", str(tmp_path / "s.db")]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agents import commands as cmd
+from tokenmaxx.agents import commands as cmd
 from tests.agents.scripted import until
-from tui.app import TokenmaxxApp
-from tui.cli import main
-from tui.remote_fleet import RemoteFleet
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.cli import main
+from tokenmaxx.tui.remote_fleet import RemoteFleet
 
 AGENT = """
 [[agents]]
@@ -43,7 +43,7 @@ def closed_after(kill: bool):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("kill", "code"), [(True, 1), (False, 0)])
 def test_a_tui_run_closed_with_an_agent_killed_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill: bool, code: int) -> None:
     monkeypatch.setattr(TokenmaxxApp, "run_async", closed_after(kill))
-    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
+    monkeypatch.setattr("tokenmaxx.tui.cli.has_terminal", lambda: True)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "project").mkdir()
     (tmp_path / "fleet.toml").write_text(PLAN)

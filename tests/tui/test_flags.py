@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.helpers import SIZE, fleet_of, make_app, pane, settle, shown
-from tui.screens.confirm import ConfirmModal
-from tui.screens.help import HelpScreen
-from tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.help import HelpScreen
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
 
 
 async def test_the_banner_teaches_restart_before_kill_for_a_looping_agent(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.fleet_process import LOG_NAME, LaunchSpec
+from tokenmaxx.agents.fleet_process import LOG_NAME, LaunchSpec
 from tests.tui.test_storage_faults import EXIT_WITHIN_S, committed, completed, fill, mounted, write_plan
-from tui.fleet_cli import _closing, start_fleet
-from tui.remote_fleet import RemoteFleet
+from tokenmaxx.tui.fleet_cli import _closing, start_fleet
+from tokenmaxx.tui.remote_fleet import RemoteFleet
 
 __all__ = ["mounted"]  # the fixture, used by name
 CAUSE = "the disk is full"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents import commands as cmd
+from tokenmaxx.agents import commands as cmd
 from tests.tui.helpers import SIZE, fleet_of, make_app, pane, select, settle, shown
-from tui.screens.agent import AgentScreen
-from tui.screens.approvals import ApprovalsModal
-from tui.screens.confirm import ConfirmModal
-from tui.screens.fleet import FleetScreen
-from tui.screens.reprompt import RepromptModal
-from tui.screens.supervised import NO_APPROVALS
-from sessions import events as ev
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.screens.approvals import ApprovalsModal
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.reprompt import RepromptModal
+from tokenmaxx.tui.screens.supervised import NO_APPROVALS
+from tokenmaxx.sessions import events as ev
 
 
 async def test_k_asks_then_kills_the_selected_agent(tmp_path: Path) -> None:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from agents import wire
-from agents import commands as cmd
-from agents.fleet_client import command, find_fleets, stop
-from agents.fleet_process import LaunchSpec
-from sessions.state import reduce_all
-from sessions.store import Store
+from tokenmaxx.agents import wire
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.fleet_client import command, find_fleets, stop
+from tokenmaxx.agents.fleet_process import LaunchSpec
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.store import Store
 from tests.fakes import Call
 from tests.fakes.openai_server import OpenAIFakeServer, text_reply, tool_reply
-from tui.fleet_cli import start_fleet
-from tui.remote_fleet import RemoteFleet
+from tokenmaxx.tui.fleet_cli import start_fleet
+from tokenmaxx.tui.remote_fleet import RemoteFleet
 
 SLEEP = "sleep 3017"
 """The agent's long command, told apart from every other process by its odd length."""
@@ -94,7 +94,7 @@ async def test_kill_9_of_the_fleet_leaves_no_agent_process_and_the_session_resum
 
 async def test_a_client_killed_with_kill_9_leaves_the_fleet_running_and_a_new_one_reads_its_state(fleet: tuple[LaunchSpec, Path]) -> None:
     spec, path = fleet
-    code = f"import asyncio\nfrom tui.remote_fleet import RemoteFleet\nasync def main():\n    await RemoteFleet.attach(__import__('pathlib').Path({str(path)!r}), 'tui:doomed')\n    print('attached', flush=True)\n    await asyncio.sleep(60)\nasyncio.run(main())\n"
+    code = f"import asyncio\nfrom tokenmaxx.tui.remote_fleet import RemoteFleet\nasync def main():\n    await RemoteFleet.attach(__import__('pathlib').Path({str(path)!r}), 'tui:doomed')\n    print('attached', flush=True)\n    await asyncio.sleep(60)\nasyncio.run(main())\n"
     doomed = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert doomed.stdout is not None and doomed.stdout.readline() == "attached\n"
     (found,) = await find_fleets()

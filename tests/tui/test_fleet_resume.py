@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.fleet_client import find_fleets, stop
-from agents.notify import NotifySettings
-from agents.plan import Plan
-from agents.resume import CannotResume
-from sessions import events as ev
-from sessions.store import Store
+from tokenmaxx.agents.fleet_client import find_fleets, stop
+from tokenmaxx.agents.notify import NotifySettings
+from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.resume import CannotResume
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
 from tests.agents.test_resume import kill_mid_run, write_plan
 from tests.agents.test_resume_lock import session_id
-from tui.fleet_cli import resume_spec, start_fleet
+from tokenmaxx.tui.fleet_cli import resume_spec, start_fleet
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_resume_starts_a_fleet_process_that_holds_the_sessions_lock(interrupted:
         (found,) = asyncio.run(find_fleets())
         assert found.hello is not None and found.hello.session_id == sid
         again = subprocess.run(
-            [sys.executable, "-m", "tui", "resume", sid, "--headless", "--db", str(interrupted)], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "tokenmaxx.tui", "resume", sid, "--headless", "--db", str(interrupted)], capture_output=True, text=True, timeout=60
         )
         assert again.returncode == 2 and f"session {sid} is still running in tokenmaxx pid {found.hello.pid}" in again.stderr
         with pytest.raises(CannotResume, match="still running"):

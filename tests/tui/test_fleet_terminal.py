@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo.sample_repo import create_sample_repo
+from tokenmaxx.agents.demo.sample_repo import create_sample_repo
 from tests.tui.test_terminal import AGENTS, Terminal
 
 pytestmark = [
@@ -34,7 +34,7 @@ def session_status(db: Path) -> str:
 def test_detach_ps_attach_reprompt_and_stop(tmp_path: Path, fleet_runtime_dir: Path) -> None:
     repo = create_sample_repo(tmp_path / "repo")
     db = tmp_path / "s.db"
-    tokenmaxx = f"{sys.executable} -m tui"
+    tokenmaxx = f"{sys.executable} -m tokenmaxx.tui"
     env = {"TOKENMAXX_CONFIG_DIR": tmp_path / "config", "TOKENMAXX_RUNTIME_DIR": fleet_runtime_dir, "TOKENMAXX_DB": db, "TERM": "xterm-256color", "PS1": "$ "}
     shell = f"env -u COLUMNS -u LINES {' '.join(f'{k}={v}' for k, v in env.items())} bash --norc --noprofile"
     term = Terminal(tmp_path / "tmux.sock")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.state import AgentState, PendingApproval
-from tui.format import count, duration, flag_hint, money, plural, status_of
+from tokenmaxx.sessions.state import AgentState, PendingApproval
+from tokenmaxx.tui.format import count, duration, flag_hint, money, plural, status_of
 
 
 def test_unknown_prices_are_a_question_mark_never_zero_dollars() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.agents.gitrepo import branches, make_repo
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 CRASH = """
 import asyncio, os, signal, sys
 from pathlib import Path
-from agents.worktrees import create_worktree
+from tokenmaxx.agents.worktrees import create_worktree
 
 async def main():
     repo = Path(sys.argv[1])

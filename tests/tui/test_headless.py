@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
-from sessions.state import reduce_all
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import reduce_all
 from tests.agents.scripted import make_plan
-from tui import runner
-from tui.headless import ProgressPrinter, exit_code, money, summary_table
+from tokenmaxx.tui import runner
+from tokenmaxx.tui.headless import ProgressPrinter, exit_code, money, summary_table
 
 FAST_SIM = """
 [providers.fast]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.providers.base import ModelRequest
+from tokenmaxx.agents.providers.base import ModelRequest
 from tests.agents.scripted import Step, reply
 from tests.agents.test_supervisor import ONE_AGENT, run_to_end, supervisor
-from tui.headless import ProgressPrinter
+from tokenmaxx.tui.headless import ProgressPrinter
 
 HOSTILE = "rm -rf build \x1b[2J\x1b]0;pwned\x07 && echo " + "x" * 200
 

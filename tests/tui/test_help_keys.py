@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 from tests.tui.helpers import make_app
-from tui.screens.help import HelpScreen
+from tokenmaxx.tui.screens.help import HelpScreen
 
 NARROW = (80, 24)
 

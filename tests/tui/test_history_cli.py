@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sessions import events as ev
-from sessions.export import read_jsonl
-from sessions.store_api import StoreTarget, open_store
-from tui.cli import main
-from tui.history_cli import HistoryError, parse_since, replay_headless
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import read_jsonl
+from tokenmaxx.sessions.store_api import StoreTarget, open_store
+from tokenmaxx.tui.cli import main
+from tokenmaxx.tui.history_cli import HistoryError, parse_since, replay_headless
 
 DEMO = Path(__file__).parents[1] / "sessions" / "data" / "demo_session.jsonl"
 DEMO_ID = read_jsonl(DEMO)[0].session_id
@@ -196,7 +196,7 @@ def test_a_headless_replay_prints_the_fleet_at_an_event(store_target: StoreTarge
 
 
 def test_an_agents_own_headings_and_open_fences_cannot_break_the_transcript() -> None:
-    from sessions.export import to_markdown
+    from tokenmaxx.sessions.export import to_markdown
 
     said = [
         ev.Text(agent="a", text="# Plan\n\n## Steps\n```python\nx = 1\n# not a heading\n"),
@@ -218,6 +218,6 @@ def test_db_before_the_command_works_as_after_it(db: Path, monkeypatch: pytest.M
         opened.append(path)
         return 0
 
-    monkeypatch.setattr("tui.runner.browse_tui", browse)
-    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
+    monkeypatch.setattr("tokenmaxx.tui.runner.browse_tui", browse)
+    monkeypatch.setattr("tokenmaxx.tui.cli.has_terminal", lambda: True)
     assert tokenmaxx("--db", db).exit_code == 0 and opened == [db.resolve()]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 FAST_SIM = '\n[providers.sim]\nkind = "sim"\nspeed = 200\n'
 DELIVERABLES = {

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.helpers import SIZE, make_app, pane, settle, shown
 from tests.tui.test_painting import big_fleet
-from tui.widgets.agent_grid import AgentGrid
-from tui.widgets.agent_pane import FIXED_LINES, PANE_HEIGHT, tail_rows
+from tokenmaxx.tui.widgets.agent_grid import AgentGrid
+from tokenmaxx.tui.widgets.agent_pane import FIXED_LINES, PANE_HEIGHT, tail_rows
 
 LONG = "The deck needs a caption for every chart, a source line for every claim and one slide per finding, ending at THE-END"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tui.cli import main
+from tokenmaxx.tui.cli import main
 
 DEADLINE_S = 30
 AGENT = '[[agents]]\nname = "a"\nrole = "critic"\ntask = "t"\n'

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agents import commands as cmd
-from sessions import events as ev
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.sessions import events as ev
 from tests.tui.helpers import SIZE, fleet_of, make_app, select, settle
-from tui.config import load_config
-from tui.screens.approvals import ApprovalsModal
-from tui.screens.confirm import ConfirmModal
-from tui.screens.fleet import FleetScreen
-from tui.screens.help import HelpScreen
-from tui.screens.theme_picker import ThemePicker
+from tokenmaxx.tui.config import load_config
+from tokenmaxx.tui.screens.approvals import ApprovalsModal
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.help import HelpScreen
+from tokenmaxx.tui.screens.theme_picker import ThemePicker
 
 
 def second_approval() -> ev.ApprovalRequested:

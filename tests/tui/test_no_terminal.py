@@ -13,7 +13,7 @@ PLAN = 'name = "t"\nworkdir = "."\nout = "out"\n[[agents]]\nname = "a"\nrole = "
 
 def tokenmaxx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command with stdin from /dev/null and stdout a pipe, as from a script or a CI job."""
-    command = [sys.executable, "-c", "from tui.cli import main; main()", *args, "--db", str(tmp_path / "s.db")]
+    command = [sys.executable, "-c", "from tokenmaxx.tui.cli import main; main()", *args, "--db", str(tmp_path / "s.db")]
     return subprocess.run(command, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from agents.notify import Notice, Notifier, NotifySettings
-from sessions import events as ev
-from sessions.state import initial_state
+from tokenmaxx.agents.notify import Notice, Notifier, NotifySettings
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import initial_state
 from tests.agents.scripted import make_plan
 from tests.hostile_text import HOSTILE
 from tests.tui.test_headless import FAST_SIM, NOTER
 from tests.tui.fake_fleet import NOW, FakeFleet
 from tests.tui.helpers import SIZE, make_app
-from tui import runner
-from tui.config import Config, Settings
-from tui.terminal_notice import detect_style, notice_sequence
+from tokenmaxx.tui import runner
+from tokenmaxx.tui.config import Config, Settings
+from tokenmaxx.tui.terminal_notice import detect_style, notice_sequence
 
 ITERM = {"TERM_PROGRAM": "iTerm.app", "TERM": "xterm-256color"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

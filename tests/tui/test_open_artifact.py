@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, select, settle
-from tui import opener
-from tui.app import TokenmaxxApp
-from tui.screens.artifact import ArtifactScreen, download_name
-from tui.screens.fleet import FleetScreen
+from tokenmaxx.tui import opener
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.screens.artifact import ArtifactScreen, download_name
+from tokenmaxx.tui.screens.fleet import FleetScreen
 
 PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
 

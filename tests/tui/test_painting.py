@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import make_app, settle
 from tests.tui.sample_fleet import clock, sample_fleet
-from tui.app import TokenmaxxApp
-from tui.config import Config
-from tui.widgets.agent_grid import AgentGrid
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.token_meter import TokenMeter
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config
+from tokenmaxx.tui.widgets.agent_grid import AgentGrid
+from tokenmaxx.tui.widgets.agent_pane import AgentPane
+from tokenmaxx.tui.widgets.token_meter import TokenMeter
 
 
 def big_fleet(agents: int) -> FakeFleet:

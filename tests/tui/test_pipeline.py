@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessions import events as ev
-from sessions.state import reduce_all
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import reduce_all
 from tests.tui.fake_fleet import NOW, T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, settle
 from tests.tui.pipeline_fleet import DEMO_AFTER, pipeline_events, pipeline_fleet
-from tui.pipeline_drawing import draw, ghost_view, node_view
-from tui.pipeline_layout import lay_out
-from tui.screens.agent import AgentScreen
-from tui.screens.fleet import FleetScreen
-from tui.screens.pipeline import PipelineScreen
-from tui.widgets.pipeline import PipelineView
+from tokenmaxx.tui.pipeline_drawing import draw, ghost_view, node_view
+from tokenmaxx.tui.pipeline_layout import lay_out
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.pipeline import PipelineScreen
+from tokenmaxx.tui.widgets.pipeline import PipelineView
 
 
 def layer_names(after: dict[str, list[str]]) -> list[list[str]]:

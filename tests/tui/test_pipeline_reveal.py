@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.geometry import Region
 
 from tests.tui.helpers import make_app, select, settle
-from tui.screens.pipeline import PipelineScreen
-from tui.widgets.pipeline import PipelineView
+from tokenmaxx.tui.screens.pipeline import PipelineScreen
+from tokenmaxx.tui.widgets.pipeline import PipelineView
 
 
 async def test_the_pipeline_opens_with_its_selection_in_view(tmp_path: Path) -> None:

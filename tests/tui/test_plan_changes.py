@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, pane, select, settle, shown
-from tui.widgets.agent_table import AgentTable
-from tui.widgets.flag_banner import FlagBanner
-from tui.widgets.iteration_costs import IterationCosts
+from tokenmaxx.tui.widgets.agent_table import AgentTable
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.widgets.iteration_costs import IterationCosts
 
 PLANNED = ["charts", "logs", "facts", "deck", "critic", "local", "flaky", "review"]
 

@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from agents import commands as cmd
-from agents import wire
-from agents.fleet_client import FleetConnection, command, find_fleets
-from agents.serve import FleetServer
-from sessions import events as ev
-from sessions.state import reduce_all
-from agents.providers.base import TextDelta
-from agents.supervisor import Supervisor
-from sessions.log import EventLog
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents import wire
+from tokenmaxx.agents.fleet_client import FleetConnection, command, find_fleets
+from tokenmaxx.agents.serve import FleetServer
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.agents.providers.base import TextDelta
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.log import EventLog
 from tests.agents.scripted import Hang, MemorySink, ScriptedProvider, make_plan, reply, until
 from tests.agents.test_supervisor import ONE_AGENT, supervisor
-from sessions.store import Store
-from tui.fleet_cli import _closing
-from tui.remote_fleet import RemoteFleet
-from tui.runner import closing_line
+from tokenmaxx.sessions.store import Store
+from tokenmaxx.tui.fleet_cli import _closing
+from tokenmaxx.tui.remote_fleet import RemoteFleet
+from tokenmaxx.tui.runner import closing_line
 
 
 def stalling(request):  # type: ignore[no-untyped-def]

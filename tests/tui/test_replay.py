@@ -9,30 +9,30 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agents import commands as cmd
-from agents.supervisor import CommandError
-from sessions import events as ev
-from sessions.player import Cursor
-from sessions.state import reduce_all
-from sessions.store import Store
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.supervisor import CommandError
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.player import Cursor
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.store import Store
 from tests.tui.helpers import SIZE, make_app, shown
 from tests.tui.replay_helpers import DEMO_EVENTS, DEMO_ID, demo_db, opened, replay_app, settled
-from tui.app import TokenmaxxApp
-from tui.cli import main
-from tui.fleet_view import NoFleet
-from tui.replay_fleet import REPLAY_OFF, ReplayFleet
-from tui.screens.confirm import ConfirmModal
-from tui.screens.fleet import FleetScreen
-from tui.screens.help import HelpScreen
-from tui.screens.replay import ReplayScreen
-from tui.screens.replay_agent import ReplayAgentScreen
-from tui.screens.replay_pipeline import ReplayPipelineScreen
-from tui.screens.sessions import SessionsScreen
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.flag_banner import NOT_LIVE
-from tui.widgets.pipeline import PipelineView
-from tui.widgets.timeline import Timeline
-from tui.widgets.transcript import Transcript
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.cli import main
+from tokenmaxx.tui.fleet_view import NoFleet
+from tokenmaxx.tui.replay_fleet import REPLAY_OFF, ReplayFleet
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.help import HelpScreen
+from tokenmaxx.tui.screens.replay import ReplayScreen
+from tokenmaxx.tui.screens.replay_agent import ReplayAgentScreen
+from tokenmaxx.tui.screens.replay_pipeline import ReplayPipelineScreen
+from tokenmaxx.tui.screens.sessions import SessionsScreen
+from tokenmaxx.tui.widgets.agent_pane import AgentPane
+from tokenmaxx.tui.widgets.flag_banner import NOT_LIVE
+from tokenmaxx.tui.widgets.pipeline import PipelineView
+from tokenmaxx.tui.widgets.timeline import Timeline
+from tokenmaxx.tui.widgets.transcript import Transcript
 
 LAST = len(DEMO_EVENTS)
 HOURS_LATER = DEMO_EVENTS[-1].ts + 5 * 3600
@@ -280,7 +280,7 @@ def tokenmaxx(*args: str | Path) -> tuple[int, str]:
 
 
 def test_replay_errors_are_one_line_and_exit_2(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
+    monkeypatch.setattr("tokenmaxx.tui.cli.has_terminal", lambda: True)
     async def two_alike() -> None:
         async with await Store.open(db) as store:
             for event in DEMO_EVENTS[:2]:

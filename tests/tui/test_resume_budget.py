@@ -13,7 +13,7 @@ from tests.agents.test_resume import kill_mid_run, write_plan
 def resume(db: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     with sqlite3.connect(db) as conn:
         (session,) = conn.execute("SELECT id FROM sessions").fetchone()
-    command = [sys.executable, "-m", "tui", "resume", session, "--headless", "--db", str(db), *flags]
+    command = [sys.executable, "-m", "tokenmaxx.tui", "resume", session, "--headless", "--db", str(db), *flags]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo.sample_repo import create_sample_repo
-from agents import commands as cmd
-from agents.fleet_client import command, find_fleets
-from agents.fleet_process import LOG_NAME, LaunchSpec
-from sessions import events as ev
-from sessions.state import reduce_all
-from sessions.store import Store
+from tokenmaxx.agents.demo.sample_repo import create_sample_repo
+from tokenmaxx.agents import commands as cmd
+from tokenmaxx.agents.fleet_client import command, find_fleets
+from tokenmaxx.agents.fleet_process import LOG_NAME, LaunchSpec
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import reduce_all
+from tokenmaxx.sessions.store import Store
 from tests.tui.chromium import CHROMIUM, Chromium, Tab
 from tests.tui.replay_helpers import DEMO_EVENTS, DEMO_ID
 from tests.tui.test_fleet_terminal import actions
-from tui.fleet_cli import start_fleet
+from tokenmaxx.tui.fleet_cli import start_fleet
 
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve", reason="textual-serve is not installed (the serve extra; .ci/run installs it)")
@@ -31,7 +31,7 @@ class Served:
     """A running `tokenmaxx serve`: its process and the URL it printed."""
 
     def __init__(self, cwd: Path, *args: str) -> None:
-        argv = [sys.executable, "-m", "tui", "serve", *args, "--port", "0"]
+        argv = [sys.executable, "-m", "tokenmaxx.tui", "serve", *args, "--port", "0"]
         self.process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -82,7 +82,7 @@ async def test_every_request_without_the_token_gets_403_wherever_it_listens(tmp_
 
 
 def test_serve_refuses_a_fleet_that_is_not_running(tmp_path: Path, config_dir: Path, fleet_runtime_dir: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "tui", "serve", "nosuch"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, "-m", "tokenmaxx.tui", "serve", "nosuch"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "no running fleet" in done.stderr and "Traceback" not in done.stderr
 
 

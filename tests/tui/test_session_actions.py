@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from sessions import events as ev
-from sessions.session_lock import SessionLock, lock_path
-from sessions.store import SessionNotFound, SessionRunning, Store
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.session_lock import SessionLock, lock_path
+from tokenmaxx.sessions.store import SessionNotFound, SessionRunning, Store
 from tests.tui.helpers import SIZE
 from tests.tui.test_sessions_screen import DAY, Browser, _build, _record, loaded, names
-from tui.app import TokenmaxxApp
-from tui.config import Config
-from tui.screens.confirm import ConfirmModal
-from tui.screens.export_path import ExportPathModal
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.export_path import ExportPathModal
 
 RUNNING_ID = "e5f6a1b2c3d4"
 

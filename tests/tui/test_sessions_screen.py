@@ -12,13 +12,13 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from agents.wire import socket_path
-from sessions import events as ev
-from sessions.store import Store
+from tokenmaxx.agents.wire import socket_path
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
 from tests.tui.helpers import SIZE
-from themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES
-from tui.screens.sessions import SessionsScreen
-from tui.session_filter import SessionQuery
+from tokenmaxx.themes import BUILTIN_THEMES, DEFAULT_THEME, THEME_VARIABLES
+from tokenmaxx.tui.screens.sessions import SessionsScreen
+from tokenmaxx.tui.session_filter import SessionQuery
 
 DAY = 1_795_000_000.0  # 2026-11-18, long before "today", so rows show dates
 DEAD_PID = 4_194_303  # above Linux's pid_max default: no process has it
@@ -213,9 +213,9 @@ def demo(tmp_path: Path) -> Path:
 async def test_s_on_a_live_fleet_lists_the_sessions_and_enter_replays_over_it(tmp_path: Path, demo: Path) -> None:
     from tests.tui.replay_helpers import DEMO_ID, replay_app, settled
     from tests.tui.sample_fleet import sample_fleet
-    from tui.replay_fleet import ReplayFleet
-    from tui.screens.fleet import FleetScreen
-    from tui.screens.replay import ReplayScreen
+    from tokenmaxx.tui.replay_fleet import ReplayFleet
+    from tokenmaxx.tui.screens.fleet import FleetScreen
+    from tokenmaxx.tui.screens.replay import ReplayScreen
 
     live = sample_fleet(tmp_path / "out", live=True)
     async with replay_app(tmp_path, demo, live).run_test(size=SIZE) as pilot:
@@ -237,8 +237,8 @@ async def test_s_on_a_live_fleet_lists_the_sessions_and_enter_replays_over_it(tm
 def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
     from click.testing import CliRunner
 
-    from tui import runner
-    from tui.cli import main
+    from tokenmaxx.tui import runner
+    from tokenmaxx.tui.cli import main
 
     opened: list[Path] = []
 
@@ -247,7 +247,7 @@ def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyP
         return 0
 
     monkeypatch.setattr(runner, "browse_tui", browse)
-    monkeypatch.setattr("tui.cli.has_terminal", lambda: True)
+    monkeypatch.setattr("tokenmaxx.tui.cli.has_terminal", lambda: True)
     monkeypatch.setenv("TOKENMAXX_DB", str(db))
     result = CliRunner().invoke(main, [])
     assert result.exit_code == 0 and opened == [db.resolve()]
@@ -256,7 +256,7 @@ def test_tokenmaxx_with_no_command_opens_the_browser(monkeypatch: pytest.MonkeyP
 
 async def test_question_mark_explains_the_sessions_screen(db: Path, tmp_path: Path) -> None:
     from tests.tui.replay_helpers import replay_app
-    from tui.screens.help import HelpScreen
+    from tokenmaxx.tui.screens.help import HelpScreen
 
     async with replay_app(tmp_path, db).run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -269,7 +269,7 @@ async def test_question_mark_explains_the_sessions_screen(db: Path, tmp_path: Pa
 
 async def test_enter_twice_opens_one_replay(tmp_path: Path, demo: Path) -> None:
     from tests.tui.replay_helpers import replay_app, settled
-    from tui.screens.replay import ReplayScreen
+    from tokenmaxx.tui.screens.replay import ReplayScreen
 
     async with replay_app(tmp_path, demo).run_test(size=SIZE) as pilot:
         screen = await loaded(pilot)

@@ -8,11 +8,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, make_app, select
 from tests.tui.pipeline_fleet import pipeline_fleet
-from themes import BUILTIN_THEMES
+from tokenmaxx.themes import BUILTIN_THEMES
 
 NARROW = (80, 24)
 

@@ -54,7 +54,7 @@ def write_plan(folder: Path, speed: float = 0.5) -> Path:
 
 def tokenmaxx(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tui", *map(str, args)],
+        [sys.executable, "-m", "tokenmaxx.tui", *map(str, args)],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -65,7 +65,7 @@ def tokenmaxx(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -
 
 
 def completed(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "tokenmaxx.tui", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def committed(db: Path, sql: str = "SELECT count(*) FROM events") -> int:
@@ -238,10 +238,10 @@ def test_a_database_on_a_read_only_filesystem_is_called_read_only(tmp_path: Path
 
 @pytest.mark.slow
 async def test_a_fault_under_the_tui_closes_the_app_and_raises_the_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agents.plan import load_plan
-    from sessions.store import StoreError
-    from tui import runner
-    from tui.app import TokenmaxxApp
+    from tokenmaxx.agents.plan import load_plan
+    from tokenmaxx.sessions.store import StoreError
+    from tokenmaxx.tui import runner
+    from tokenmaxx.tui.app import TokenmaxxApp
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(TokenmaxxApp, "run_async", functools.partialmethod(TokenmaxxApp.run_async, headless=True))

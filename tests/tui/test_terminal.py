@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.demo.sample_repo import create_sample_repo
+from tokenmaxx.agents.demo.sample_repo import create_sample_repo
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,7 +71,7 @@ def outcome(db: Path, agent: str) -> str | None:
 def test_the_demo_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
     repo = create_sample_repo(tmp_path / "repo")
     db = tmp_path / "s.db"
-    command = f"{sys.executable} -m tui demo --db {db} --out {tmp_path / 'out'}"
+    command = f"{sys.executable} -m tokenmaxx.tui demo --db {db} --out {tmp_path / 'out'}"
     env = {"TOKENMAXX_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color"}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     launch = f"env -u COLUMNS -u LINES {exports} {command}"  # tmux may pass a stale 80x24 in these

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from agents.providers.base import ModelRequest, ProviderFailure
-from agents.supervisor import Supervisor
-from sessions.export import read_jsonl, write_jsonl
+from tokenmaxx.agents.providers.base import ModelRequest, ProviderFailure
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions.export import read_jsonl, write_jsonl
 from tests.agents.scripted import ScriptedProvider, Step, make_plan, reply
 from tests.hostile_text import HOSTILE, OSC0_TITLE, assert_shown_safely, hostile_session, raw_controls
-from tui import runner
-from tui.cli import main
+from tokenmaxx.tui import runner
+from tokenmaxx.tui.cli import main
 
 AGENTS = """
 [[agents]]

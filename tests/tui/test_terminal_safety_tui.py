@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from textual.pilot import Pilot
 
-from sessions import events as ev
-from sessions.export import write_jsonl
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import write_jsonl
 from tests.hostile_text import BIDI, C1_CSI, C1_OSC, CSI_CLEAR, CSI_MOVE, HOSTILE, OSC0_TITLE, OSC8_LINK, OSC52_ST, assert_shown_safely, hostile_session
 from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import SIZE, make_app, select
 from tests.tui.replay_helpers import replay_app, settled
-from tui.app import TokenmaxxApp
-from tui.cli import main
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.cli import main
 
 ARTIFACT = f"evil/notes{OSC0_TITLE}.md"
 SEEN = ("␛]52;c;aGVsbG8=", "␛[10;10H", "␛[2J", "␛]0;pwned", "␛]8;;https://evil.example/", "␛[31m", "⟨RLO⟩")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sessions import events as ev
+from tokenmaxx.sessions import events as ev
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import fleet_of, make_app, settle
-from tui.widgets.token_meter import TokenMeter
+from tokenmaxx.tui.widgets.token_meter import TokenMeter
 
 KEY_FIGURES = (
     "5.8k tok",

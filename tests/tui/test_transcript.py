@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sessions import events as ev
-from tui.widgets.transcript import TranscriptFolder, describe
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.tui.widgets.transcript import TranscriptFolder, describe
 
 
 def test_text_waits_for_its_line_and_is_flushed_by_the_next_event() -> None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.providers.base import ModelRequest
-from agents.supervisor import Supervisor
-from sessions import events as ev
-from sessions.store import Store
+from tokenmaxx.agents.providers.base import ModelRequest
+from tokenmaxx.agents.supervisor import Supervisor
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import Hang, ScriptedProvider, Step, make_plan, reply, until
 from tests.tui.helpers import SIZE, settle
-from tui.app import TokenmaxxApp
-from tui.config import Config
-from tui.fleet_view import LiveFleet
-from tui.screens.agent import AgentScreen
-from tui.widgets.transcript import Transcript
+from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.config import Config
+from tokenmaxx.tui.fleet_view import LiveFleet
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.widgets.transcript import Transcript
 
 AGENT = """
 [[agents]]

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.budget import _over
-from agents.plan_models import Budget
-from agents.resume import RESUME_NOTE
-from sessions import events as ev
-from sessions.replay import Replay
-from sessions.state import FleetState
-from sessions.store import Store
+from tokenmaxx.agents.budget import _over
+from tokenmaxx.agents.plan_models import Budget
+from tokenmaxx.agents.resume import RESUME_NOTE
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.replay import Replay
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.sessions.store import Store
 from tests.tui.fake_fleet import T0
 from tests.tui.helpers import SIZE, fleet_of, make_app, settle
-from tui.headless import ProgressPrinter
-from tui.screens.confirm import ConfirmModal
-from tui.widgets.flag_banner import FlagBanner
-from tui.widgets.transcript import describe
+from tokenmaxx.tui.headless import ProgressPrinter
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.widgets.transcript import describe
 
 RESUMED = ev.SupervisorAction(agent="factcheck", action="resume", text=RESUME_NOTE, by="resume", ts=T0)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.worktree_runs import REWORK_PREFIX
+from tokenmaxx.agents.worktree_runs import REWORK_PREFIX
 from tests.agents.gitrepo import git, make_repo
 from tests.tui.test_terminal import Terminal
 
@@ -80,7 +80,7 @@ def test_accept_one_diff_and_reject_the_other_with_a_note(tmp_path: Path, fleet_
     term = Terminal(tmp_path / "tmux.sock")
     term.tmux("new-session", "-d", "-s", "e2e", "-x", "200", "-y", "50", "-c", str(tmp_path), shell)
     try:
-        term.keys(f"{sys.executable} -m tui run fleet.toml", "Enter")
+        term.keys(f"{sys.executable} -m tokenmaxx.tui run fleet.toml", "Enter")
         wait_until(lambda: len(rows(db, "artifact")) == 2)
         term.wait_for(lambda s: "alpha" in s and "beta" in s and s.count("DONE") >= 2)
         term.keys("a")

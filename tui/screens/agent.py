@@ -12,25 +12,25 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import OptionList
 
-from sessions import events as ev
-from sessions.state import FleetState
-from tui import opener
-from tui.screens.artifact import open_artifact
-from tui.screens.reprompt import RepromptAnswer, RepromptModal
-from tui.screens.supervised import SupervisedScreen
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.artifact_list import ArtifactList
-from tui.widgets.artifact_preview import (
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui import opener
+from tokenmaxx.tui.screens.artifact import open_artifact
+from tokenmaxx.tui.screens.reprompt import RepromptAnswer, RepromptModal
+from tokenmaxx.tui.screens.supervised import SupervisedScreen
+from tokenmaxx.tui.widgets.agent_pane import AgentPane
+from tokenmaxx.tui.widgets.artifact_list import ArtifactList
+from tokenmaxx.tui.widgets.artifact_preview import (
     ArtifactPreview,
     PreviewUnavailable,
     read_preview,
 )
-from tui.widgets.diff_lines import DiffLine, comment_note, comment_title
-from tui.widgets.flag_banner import FlagBanner
-from tui.widgets.iteration_costs import IterationCosts
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.transcript import Transcript
-from tui.widgets.usage_table import UsageTable
+from tokenmaxx.tui.widgets.diff_lines import DiffLine, comment_note, comment_title
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.widgets.iteration_costs import IterationCosts
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
+from tokenmaxx.tui.widgets.transcript import Transcript
+from tokenmaxx.tui.widgets.usage_table import UsageTable
 
 
 class AgentScreen(SupervisedScreen):

@@ -13,13 +13,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import FleetState, PendingApproval
-from tui.format import duration
-from tui.widgets.key_footer import KeyFooter
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import FleetState, PendingApproval
+from tokenmaxx.tui.format import duration
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
-    from tui.app import TokenmaxxApp
+    from tokenmaxx.tui.app import TokenmaxxApp
 
 ARGS_CHARS = 160
 

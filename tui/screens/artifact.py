@@ -12,14 +12,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from sessions.safe_text import terminal_safe_line
-from tui import opener
-from tui.widgets.artifact_preview import (
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.tui import opener
+from tokenmaxx.tui.widgets.artifact_preview import (
     ArtifactPreview,
     PreviewUnavailable,
     read_preview,
 )
-from tui.widgets.key_footer import KeyFooter
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
 
 FULL_BYTES = 2_000_000
 BROWSER_SHOWS = frozenset({".html", ".htm", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf"})

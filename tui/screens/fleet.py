@@ -7,16 +7,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from sessions.state import FleetState
-from tui.agent_filter import AgentFilter, arrange
-from tui.format import plural
-from tui.screens.artifact import open_artifact
-from tui.screens.supervised import SupervisedScreen
-from tui.widgets.agent_grid import AgentGrid
-from tui.widgets.agent_table import AgentTable
-from tui.widgets.flag_banner import FlagBanner
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.token_meter import TokenMeter
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.agent_filter import AgentFilter, arrange
+from tokenmaxx.tui.format import plural
+from tokenmaxx.tui.screens.artifact import open_artifact
+from tokenmaxx.tui.screens.supervised import SupervisedScreen
+from tokenmaxx.tui.widgets.agent_grid import AgentGrid
+from tokenmaxx.tui.widgets.agent_table import AgentTable
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
+from tokenmaxx.tui.widgets.token_meter import TokenMeter
 
 SORTS = {"0": "plan", "1": "status", "2": "cost", "3": "tokens", "4": "time"}
 _VALUE_SORTS = frozenset({"status", "cost", "tokens", "time"})
@@ -138,12 +138,12 @@ class FleetScreen(SupervisedScreen):
             self.app.push_screen(self.cockpit.agent_screen(self.selected))
 
     def action_pipeline(self) -> None:
-        from tui.screens.pipeline import PipelineScreen
+        from tokenmaxx.tui.screens.pipeline import PipelineScreen
 
         self.app.push_screen(PipelineScreen(self.selected))
 
     def action_sessions(self) -> None:
-        from tui.screens.sessions import SessionsScreen
+        from tokenmaxx.tui.screens.sessions import SessionsScreen
 
         self.app.push_screen(SessionsScreen(self.cockpit.store_path))
 

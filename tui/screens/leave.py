@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
-from sessions.safe_text import terminal_safe
+from tokenmaxx.sessions.safe_text import terminal_safe
 
 Leave = Literal["detach", "stop"]
 

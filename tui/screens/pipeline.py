@@ -7,13 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from sessions.state import FleetState
-from tui.format import plural
-from tui.screens.artifact import open_artifact
-from tui.screens.supervised import SupervisedScreen
-from tui.widgets.flag_banner import FlagBanner
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.pipeline import PipelineView
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.format import plural
+from tokenmaxx.tui.screens.artifact import open_artifact
+from tokenmaxx.tui.screens.supervised import SupervisedScreen
+from tokenmaxx.tui.widgets.flag_banner import FlagBanner
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
+from tokenmaxx.tui.widgets.pipeline import PipelineView
 
 HINT = "boxes by dependency depth, left to right · each edge is labelled with what its agent made, newest first"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
-from sessions.state import FleetState
-from tui.agent_filter import AgentFilter
-from tui.replay_fleet import ReplayFleet
-from tui.screens.fleet import FleetScreen
-from tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
-from tui.screens.replay_pipeline import ReplayPipelineScreen
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.agent_filter import AgentFilter
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.fleet import FleetScreen
+from tokenmaxx.tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
+from tokenmaxx.tui.screens.replay_pipeline import ReplayPipelineScreen
 
 TICK_S = 0.05
 MAX_TICK_S = 0.5

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sessions.state import AgentState, FleetState
-from tui.replay_fleet import ReplayFleet
-from tui.screens.agent import AgentScreen
-from tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
+from tokenmaxx.sessions.state import AgentState, FleetState
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.agent import AgentScreen
+from tokenmaxx.tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
 
 
 class ReplayAgentScreen(ReplayControls, AgentScreen):

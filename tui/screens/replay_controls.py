@@ -10,12 +10,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
-from sessions.player import JUMP_FRACTION, Cursor
-from sessions.replay import next_marker
-from sessions.state import FleetState
-from tui.replay_fleet import ReplayFleet
-from tui.screens.supervised import SUPERVISION_ACTIONS
-from tui.widgets.timeline import Timeline
+from tokenmaxx.sessions.player import JUMP_FRACTION, Cursor
+from tokenmaxx.sessions.replay import next_marker
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.supervised import SUPERVISION_ACTIONS
+from tokenmaxx.tui.widgets.timeline import Timeline
 
 HELP_INTRO = (
     "Replay of a recorded session: the screens show the fleet as it stood at the cursor. space plays or pauses, "

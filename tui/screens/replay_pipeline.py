@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sessions.state import FleetState
-from tui.replay_fleet import ReplayFleet
-from tui.screens.pipeline import PipelineScreen
-from tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.replay_fleet import ReplayFleet
+from tokenmaxx.tui.screens.pipeline import PipelineScreen
+from tokenmaxx.tui.screens.replay_controls import REPLAY_BINDINGS, ReplayControls
 
 
 class ReplayPipelineScreen(ReplayControls, PipelineScreen):

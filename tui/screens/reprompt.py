@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, TextArea
 
-from sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.safe_text import terminal_safe_line
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,23 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from agents.serve import socket_alive
-from agents.wire import socket_path
-from sessions.safe_text import terminal_safe, terminal_safe_line
-from sessions.store import SessionSummary, Store, StoreError
-from sessions.store_api import StoreTarget, describe, open_store, store_exists
-from tui.format import plural
-from tui.headless import money
-from tui.history_cli import HistoryError
-from tui.listing import duration_text
-from tui.screens.confirm import ConfirmModal
-from tui.screens.export_path import ExportPathModal
-from tui.session_actions import delete_stored, export_beside
-from tui.session_filter import SORTS, SessionQuery
-from tui.widgets.key_footer import KeyFooter
+from tokenmaxx.agents.serve import socket_alive
+from tokenmaxx.agents.wire import socket_path
+from tokenmaxx.sessions.safe_text import terminal_safe, terminal_safe_line
+from tokenmaxx.sessions.store import SessionSummary, Store, StoreError
+from tokenmaxx.sessions.store_api import StoreTarget, describe, open_store, store_exists
+from tokenmaxx.tui.format import plural
+from tokenmaxx.tui.headless import money
+from tokenmaxx.tui.history_cli import HistoryError
+from tokenmaxx.tui.listing import duration_text
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.export_path import ExportPathModal
+from tokenmaxx.tui.session_actions import delete_stored, export_beside
+from tokenmaxx.tui.session_filter import SORTS, SessionQuery
+from tokenmaxx.tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
-    from tui.app import TokenmaxxApp
+    from tokenmaxx.tui.app import TokenmaxxApp
 
 REFRESH_S = 2.0
 COLUMNS = ("id", "name", "started", "duration", "status", "agents", "tokens", "cost", "accepted/rejected")

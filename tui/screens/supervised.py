@@ -9,16 +9,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from sessions.state import AgentState, FleetState
-from tui.format import plural
-from agents.reprompt_queue import is_busy
-from tui.screens.approvals import ApprovalsModal
-from tui.screens.confirm import ConfirmModal
-from tui.screens.reprompt import RepromptAnswer, RepromptModal
-from tui.widgets.flag_banner import NOT_LIVE
+from tokenmaxx.sessions.state import AgentState, FleetState
+from tokenmaxx.tui.format import plural
+from tokenmaxx.agents.reprompt_queue import is_busy
+from tokenmaxx.tui.screens.approvals import ApprovalsModal
+from tokenmaxx.tui.screens.confirm import ConfirmModal
+from tokenmaxx.tui.screens.reprompt import RepromptAnswer, RepromptModal
+from tokenmaxx.tui.widgets.flag_banner import NOT_LIVE
 
 if TYPE_CHECKING:
-    from tui.app import TokenmaxxApp
+    from tokenmaxx.tui.app import TokenmaxxApp
 
 SUPERVISION_BINDINGS = [
     Binding("k", "kill", "Kill", id="kill", tooltip="Kill the selected or tagged agents (asks first)"),

@@ -13,8 +13,8 @@ from textual.containers import VerticalScroll
 from textual.css.scalar import Scalar
 from textual.geometry import Region, Size
 
-from sessions.state import AgentState
-from tui.widgets.agent_pane import PANE_HEIGHT, AgentPane
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.widgets.agent_pane import PANE_HEIGHT, AgentPane
 
 MIN_PANE_WIDTH = 38
 MAX_COLUMNS = 4

@@ -6,9 +6,9 @@ from functools import lru_cache
 
 from textual.content import Content
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import AgentState
-from tui.format import (
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.format import (
     TONES,
     count,
     doing,
@@ -20,7 +20,7 @@ from tui.format import (
     plan_note,
     status_of,
 )
-from tui.widgets.row_strips import RowWidget
+from tokenmaxx.tui.widgets.row_strips import RowWidget
 
 PANE_HEIGHT = 10
 """The smallest pane; the grid makes panes taller when few agents leave the screen half empty."""

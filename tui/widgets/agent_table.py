@@ -8,9 +8,9 @@ from textual import events
 from textual.content import Content
 from textual.message import Message
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import AgentState
-from tui.format import (
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.format import (
     count,
     doing,
     duration,
@@ -19,7 +19,7 @@ from tui.format import (
     plan_note,
     status_of,
 )
-from tui.widgets.row_strips import RowWidget
+from tokenmaxx.tui.widgets.row_strips import RowWidget
 
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("agent", 12),

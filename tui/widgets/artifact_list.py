@@ -6,8 +6,8 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import ArtifactInfo
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import ArtifactInfo
 
 
 class ArtifactList(OptionList):

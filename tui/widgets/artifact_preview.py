@@ -16,10 +16,10 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
-from sessions.events import DiffSummary
-from sessions.safe_text import terminal_safe, terminal_safe_line
-from tui.opener import open_regular
-from tui.widgets.diff_lines import DiffLine, section_lines
+from tokenmaxx.sessions.events import DiffSummary
+from tokenmaxx.sessions.safe_text import terminal_safe, terminal_safe_line
+from tokenmaxx.tui.opener import open_regular
+from tokenmaxx.tui.widgets.diff_lines import DiffLine, section_lines
 
 PREVIEW_BYTES = 64_000
 _LEXERS = {".diff": "diff", ".svg": "xml", ".html": "html", ".json": "json", ".py": "python", ".csv": "text", ".toml": "toml"}

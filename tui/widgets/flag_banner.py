@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widget import Widget
 
-from sessions.state import AgentState, FleetState
-from tui.format import flag_hint, one_line
+from tokenmaxx.sessions.state import AgentState, FleetState
+from tokenmaxx.tui.format import flag_hint, one_line
 
 NOT_LIVE = "replay: supervision keys are off (this fleet is a recording, not a live run)"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from sessions.state import AgentState
-from tui.format import iteration_label
-from tui.headless import money
+from tokenmaxx.sessions.state import AgentState
+from tokenmaxx.tui.format import iteration_label
+from tokenmaxx.tui.headless import money
 
 
 class IterationCosts(Static):

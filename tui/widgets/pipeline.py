@@ -9,9 +9,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
-from sessions.state import FleetState
-from tui.pipeline_drawing import Drawing, NodeView, draw, ghost_view, node_view
-from tui.pipeline_layout import Layout, lay_out
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.pipeline_drawing import Drawing, NodeView, draw, ghost_view, node_view
+from tokenmaxx.tui.pipeline_layout import Layout, lay_out
 
 
 class PipelineView(ScrollView, can_focus=False):

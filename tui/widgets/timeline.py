@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from textual.content import Content
 
-from sessions.player import Cursor
-from sessions.replay import Marker, MarkerKind, marker_columns
-from sessions.safe_text import terminal_safe_line
-from sessions.state import FleetState
-from tui.format import count, duration, money
-from tui.widgets.row_strips import RowWidget
+from tokenmaxx.sessions.player import Cursor
+from tokenmaxx.sessions.replay import Marker, MarkerKind, marker_columns
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import FleetState
+from tokenmaxx.tui.format import count, duration, money
+from tokenmaxx.tui.widgets.row_strips import RowWidget
 
 MARKER_LOOKS: dict[MarkerKind, tuple[str, str]] = {
     "flag": ("⚑", "bold $agent-stalled"),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from sessions.safe_text import terminal_safe_line
-from sessions.state import (
+from tokenmaxx.sessions.safe_text import terminal_safe_line
+from tokenmaxx.sessions.state import (
     FleetState,
     burn_rate,
     cost_per_accepted,
     seconds_to_budget,
     sparkline_buckets,
 )
-from tui.format import count, duration, money, status_of
-from tui.widgets.row_strips import RowWidget
+from tokenmaxx.tui.format import count, duration, money, status_of
+from tokenmaxx.tui.widgets.row_strips import RowWidget
 
 BAR_WIDTH = 20
 SPARK_BUCKETS = 30

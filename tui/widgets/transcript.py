@@ -14,10 +14,10 @@ from textual.geometry import Size
 from textual.theme import Theme
 from textual.widgets import RichLog
 
-from sessions import events as ev
-from sessions.export import actor
-from sessions.safe_text import terminal_safe
-from tui.format import count, duration, plural
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import actor
+from tokenmaxx.sessions.safe_text import terminal_safe
+from tokenmaxx.tui.format import count, duration, plural
 
 Line: TypeAlias = tuple[str, str]
 """(tone, text): the tone picks the colour."""

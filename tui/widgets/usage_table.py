@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import DataTable
 
-from sessions import events as ev
-from sessions.export import costs_differ
-from tui.format import count, money, money_plain
+from tokenmaxx.sessions import events as ev
+from tokenmaxx.sessions.export import costs_differ
+from tokenmaxx.tui.format import count, money, money_plain
 
 COLUMNS: tuple[tuple[str, int], ...] = (("turn", 4), ("in", 6), ("out", 6), ("cache r/w", 11), ("reason", 6), ("cost", 12))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 try:
     from svgplot import Series, message_chart, stacked_bars
 except ModuleNotFoundError:  # imported as part of the package rather than run beside svgplot.py
-    from agents.sim.scripts.svgplot import Series, message_chart, stacked_bars
+    from tokenmaxx.agents.sim.scripts.svgplot import Series, message_chart, stacked_bars
 
 FAILED_OUTCOMES = frozenset({"failed", "killed", "over_budget"})
 KINDS = ("provider_error", "tool_result", "agent_flagged", "agent_finished")
