@@ -24,7 +24,7 @@ from tokenmaxx.agents.providers.sse import SseDecoder
 from tests.agents.sdk_oracle import described, sdk_outcome
 
 REQUEST = ModelRequest(model="m", system="s", messages=(Message("user", (TextPart("hi"),)),))
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 counts = st.integers(min_value=0, max_value=10_000)
