@@ -18,6 +18,8 @@ from tests.tui.fake_fleet import T0, FakeFleet
 from tests.tui.helpers import SIZE, make_app, select
 from tests.tui.replay_helpers import replay_app, settled
 from tokenmaxx.tui.app import TokenmaxxApp
+from tokenmaxx.tui.screens.replay import ReplayScreen
+from tokenmaxx.tui.screens.replay_agent import ReplayAgentScreen
 from tokenmaxx.tui.cli import main
 
 ARTIFACT = f"evil/notes{OSC0_TITLE}.md"
@@ -102,14 +104,28 @@ def imported_db(folder: Path) -> Path:
     return db
 
 
+async def _until(pilot: Pilot[None], done: Callable[[], bool], timeout_s: float = 20) -> None:
+    """Settle until `done` holds, however loaded the machine: a replay opens in a worker."""
+    for _ in range(int(timeout_s / 0.05)):
+        await settled(pilot)
+        if done():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"the replay never reached the screen the snapshot shows: {pilot.app.screen_stack}")
+
+
 def replayed_then(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """Open the imported session from the browser, pause it at its end, then press `keys`."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         pilot.app.open_replay("badc0ffee001")  # type: ignore[attr-defined]
-        await settled(pilot)
-        await pilot.press("space", "G", *keys)
+        await _until(pilot, lambda: isinstance(pilot.app.screen, ReplayScreen))
+        await pilot.press("space", "G")
+        await _until(pilot, lambda: bool(pilot.app.screen.query("AgentPane")))
+        await pilot.press(*keys)
+        if "enter" in keys:
+            await _until(pilot, lambda: isinstance(pilot.app.screen, ReplayAgentScreen))
         await settled(pilot)
 
     return run_before
