@@ -37,6 +37,7 @@ from tokenmaxx.sessions.sqlite_writer import FLUSH_EVENTS, FLUSH_INTERVAL_S
 from tokenmaxx.sessions.sqlite_writer import Batch as _Batch
 from tokenmaxx.sessions.store import _row
 from tokenmaxx.sessions.store_api import redact
+from tokenmaxx.sessions.store_life import StoreLife
 
 BUFFER_EVENTS = 200_000
 CLOSE_GRACE_S = 30.0
@@ -51,7 +52,7 @@ def _reason(error: BaseException) -> str:
     return redact(" ".join(str(error).split())) or type(error).__name__
 
 
-class PgStore(PgReads):
+class PgStore(StoreLife, PgReads):
     """The session database on a PostgreSQL server: batched appends through one writer task, reads at any time."""
 
     buffer_events = BUFFER_EVENTS
@@ -105,26 +106,6 @@ class PgStore(PgReads):
         rows = await self._fetch("SELECT has_table_privilege('events', 'INSERT'), current_setting('transaction_read_only')")
         if not rows[0][0] or rows[0][1] == "on":
             raise StorageFault(self.path, "the database refuses writes (read-only, or no INSERT on its tables)")  # type: ignore[arg-type]
-
-    @property
-    def has_failed(self) -> bool:
-        """Whether a write failed: every later write raises the same fault."""
-        return self._failed.is_set()
-
-    async def failed(self) -> StoreError:
-        """Wait until a write fails, and return the error every later write raises."""
-        await self._failed.wait()
-        return self._fault()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        await self._shutdown(raise_failure=exc is None)
-
-    async def close(self) -> None:
-        """Commit everything queued, then close; raises StoreError if a write failed."""
-        await self._shutdown(raise_failure=True)
 
     # -- writing ---------------------------------------------------------------------------
 

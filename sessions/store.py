@@ -60,6 +60,7 @@ from tokenmaxx.sessions.schema import (
 from tokenmaxx.sessions.sqlite_writer import FLUSH_EVENTS, EventRow, WriterThread
 from tokenmaxx.sessions.session_lock import LockUnavailable, SessionBusy, SessionLocks
 from tokenmaxx.sessions.store_api import Origin, Row, StatsRows
+from tokenmaxx.sessions.store_life import StoreLife
 
 __all__ = [
     "AmbiguousSession",
@@ -141,7 +142,7 @@ def new_session_id() -> str:
     return secrets.token_hex(6)
 
 
-class Store:
+class Store(StoreLife):
     """The session database: batched appends through one writer thread, reads at any time."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, last_seqs: dict[str, int]) -> None:
@@ -192,26 +193,6 @@ class Store:
             except sqlite3.Error as error:
                 await rollback(self._db)
                 raise storage_fault(self.path, error) from error
-
-    @property
-    def has_failed(self) -> bool:
-        """Whether a write failed: every later write raises the same fault."""
-        return self._failed.is_set()
-
-    async def failed(self) -> StoreError:
-        """Wait until a write fails, and return the error every later write raises."""
-        await self._failed.wait()
-        return self._fault()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        await self._shutdown(raise_failure=exc is None)
-
-    async def close(self) -> None:
-        """Commit everything queued, then close; raises StoreError if a write failed."""
-        await self._shutdown(raise_failure=True)
 
     # -- writing ---------------------------------------------------------------------------
 
