@@ -138,15 +138,6 @@ class PgStore(StoreLife, PgReads):
             self._urgent.set()
         await self.wait_committed()
 
-    async def wait_committed(self) -> None:
-        """Wait, without hurrying the writer, until everything appended so far is committed."""
-        self._raise_failure()
-        if self._committed >= self._appended:
-            return
-        committed: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.append((self._appended, committed))
-        await committed
-
     def _queued(self) -> None:
         self._appended += 1
         self._pending_count += 1
@@ -155,22 +146,6 @@ class PgStore(StoreLife, PgReads):
             self._has_work.set()
         elif self._pending_count >= FLUSH_EVENTS:
             self._urgent.set()
-
-    def _check_writable(self) -> None:
-        self._raise_failure()
-        if self._closing:
-            raise StoreError(f"{self.path}: the store is closed")
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._fault()
-
-    def _fault(self) -> StorageFault:
-        assert self._failure is not None
-        fault, cause = self._failure
-        error = StorageFault(fault.path, fault.reason)
-        error.__cause__ = cause
-        return error
 
     async def _run_writer(self) -> None:
         while not (self._closing and not self._pending_count):
@@ -259,20 +234,6 @@ class PgStore(StoreLife, PgReads):
             old, self._conn = self._conn, fresh
             await old.close()
             return
-
-    def _release_waiters(self) -> None:
-        while self._waiters and self._waiters[0][0] <= self._committed:
-            _, committed = self._waiters.popleft()
-            if not committed.done():
-                committed.set_result(None)
-
-    def _fail(self, fault: StorageFault, cause: BaseException) -> None:
-        self._failure = (fault, cause)
-        self._failed.set()
-        while self._waiters:
-            _, committed = self._waiters.popleft()
-            if not committed.done():
-                committed.set_exception(self._fault())
 
     async def _shutdown(self, *, raise_failure: bool) -> None:
         if self._closed:

@@ -223,15 +223,6 @@ class Store(StoreLife):
             self._writer.hurry()
         await self.wait_committed()
 
-    async def wait_committed(self) -> None:
-        """Wait, without hurrying the writer, until everything appended so far is committed."""
-        self._raise_failure()
-        if self._committed >= self._appended:
-            return
-        committed: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.append((self._appended, committed))
-        await committed
-
     async def room(self) -> None:
         """Wait, when the writer is more than ROOM_EVENTS behind, until it has caught up: the fleet's backpressure."""
         if self._appended - self._committed > ROOM_EVENTS:
@@ -241,23 +232,6 @@ class Store(StoreLife):
     def commit_lags(self) -> Sequence[float]:
         """The append-to-commit latency of the latest batches, in seconds, newest last (the writer thread's clock)."""
         return tuple(self._writer.commit_lags)
-
-    def _check_writable(self) -> None:
-        self._raise_failure()
-        if self._closing:
-            raise StoreError(f"{self.path}: the store is closed")
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._fault()
-
-    def _fault(self) -> StorageFault:
-        """A fresh copy of the write failure, to raise once more."""
-        assert self._failure is not None
-        fault, cause = self._failure
-        error = StorageFault(fault.path, fault.reason)
-        error.__cause__ = cause
-        return error
 
     def _committed_from_thread(self, count: int) -> None:
         self._call_on_loop(self._batch_committed, count)
@@ -275,20 +249,6 @@ class Store(StoreLife):
     def _batch_committed(self, count: int) -> None:
         self._committed += count
         self._release_waiters()
-
-    def _release_waiters(self) -> None:
-        while self._waiters and self._waiters[0][0] <= self._committed:
-            _, committed = self._waiters.popleft()
-            if not committed.done():
-                committed.set_result(None)
-
-    def _fail(self, fault: StorageFault, cause: BaseException) -> None:
-        self._failure = (fault, cause)
-        self._failed.set()
-        while self._waiters:
-            _, committed = self._waiters.popleft()
-            if not committed.done():
-                committed.set_exception(self._fault())
 
     async def _shutdown(self, *, raise_failure: bool) -> None:
         if self._closed:

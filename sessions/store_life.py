@@ -1,24 +1,31 @@
-"""The part of a store's life both backends share: context management, closing, and telling a failed write.
+"""The part of a store's life both backends share: appends waiting to be committed, a failed write, closing.
 
-A backend keeps `_failed` (an asyncio.Event set when a write fails), `_fault()` (the error every later
-write raises) and `_shutdown(raise_failure=...)` (commit what is queued, then close).
+A backend counts `_appended` and `_committed` events, calls `_release_waiters` when a batch commits and
+`_fail` when a write fails, and provides `_shutdown(raise_failure=...)` (commit what is queued, then close).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+from pathlib import Path
 from typing import Self
 
+from tokenmaxx.sessions.faults import StorageFault
 from tokenmaxx.sessions.schema import StoreError
 
 
 class StoreLife:
-    """Entering, leaving and closing a store, and waiting for its first failed write."""
+    """Waiting for commits, telling a failed write to every waiter and later write, entering and closing."""
 
+    path: Path | str
+    _loop: asyncio.AbstractEventLoop
+    _appended: int
+    _committed: int
+    _closing: bool
     _failed: asyncio.Event
-
-    def _fault(self) -> StoreError:
-        raise NotImplementedError
+    _failure: tuple[StorageFault, BaseException] | None
+    _waiters: collections.deque[tuple[int, asyncio.Future[None]]]
 
     async def _shutdown(self, *, raise_failure: bool) -> None:
         raise NotImplementedError
@@ -42,3 +49,43 @@ class StoreLife:
     async def close(self) -> None:
         """Commit everything queued, then close; raises StoreError if a write failed."""
         await self._shutdown(raise_failure=True)
+
+    async def wait_committed(self) -> None:
+        """Wait, without hurrying the writer, until everything appended so far is committed."""
+        self._raise_failure()
+        if self._committed >= self._appended:
+            return
+        committed: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append((self._appended, committed))
+        await committed
+
+    def _check_writable(self) -> None:
+        self._raise_failure()
+        if self._closing:
+            raise StoreError(f"{self.path}: the store is closed")
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._fault()
+
+    def _fault(self) -> StorageFault:
+        """A fresh copy of the write failure, to raise once more."""
+        assert self._failure is not None
+        fault, cause = self._failure
+        error = StorageFault(fault.path, fault.reason)
+        error.__cause__ = cause
+        return error
+
+    def _release_waiters(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._committed:
+            _, committed = self._waiters.popleft()
+            if not committed.done():
+                committed.set_result(None)
+
+    def _fail(self, fault: StorageFault, cause: BaseException) -> None:
+        self._failure = (fault, cause)
+        self._failed.set()
+        while self._waiters:
+            _, committed = self._waiters.popleft()
+            if not committed.done():
+                committed.set_exception(self._fault())
