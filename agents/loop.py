@@ -313,9 +313,17 @@ def _invalid_arguments(call: ToolCallPart) -> str:
 
 
 def report_usage(
-    host: AgentHost, agent: str, provider: str, model: str, usage: Usage, *, estimated: bool, simulated: bool = False
+    host: AgentHost,
+    agent: str,
+    provider: str,
+    model: str,
+    usage: Usage,
+    *,
+    estimated: bool,
+    simulated: bool = False,
+    harness_cost_usd: float | None = None,
 ) -> None:
-    """Record one reply's usage, priced by the host."""
+    """Record one reply's usage, priced by the host (with a harness's own figure beside it, where it gives one)."""
     cost, saved = host.price(agent, usage)
     host.emit(
         ev.UsageReported(
@@ -332,6 +340,7 @@ def report_usage(
             cache_saved_usd=saved,
             estimated=estimated,
             simulated=simulated,
+            harness_cost_usd=harness_cost_usd,
         )
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tokenmaxx.agents.conversation import FRESH_START
+from tokenmaxx.agents.loop import report_usage
 from tokenmaxx.agents.providers.base import Usage
 from tokenmaxx.agents.runners.base import AgentHost
 from tokenmaxx.sessions import events as ev
@@ -99,22 +100,7 @@ class TurnMeter:
 
     def _emit(self, usage: Usage, *, estimated: bool, harness_cost: float | None) -> None:
         self.reported = _sum(self.reported, usage)
-        cost, saved = self.host.price(self.agent, usage)
-        self.host.emit(
-            ev.UsageReported(
-                agent=self.agent,
-                provider=self.provider,
-                model=self.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                cost_usd=cost,
-                cache_saved_usd=saved,
-                estimated=estimated,
-                harness_cost_usd=harness_cost,
-            )
-        )
+        report_usage(self.host, self.agent, self.provider, self.model, usage, estimated=estimated, harness_cost_usd=harness_cost)
 
 
 def recorded_cost(events: Sequence[ev.Event], agent: str) -> float:
