@@ -118,7 +118,7 @@ async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds:
     from tokenmaxx.agents.supervisor import Supervisor
     from tokenmaxx.sessions import events as ev
     from tokenmaxx.sessions.store import Store
-    from tokenmaxx.tui.heap import freeze_heap
+    from tokenmaxx.agents.heap import freeze_heap
 
     os.environ[KEY_ENV] = "bench"
     figures = Figures()
