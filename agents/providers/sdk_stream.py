@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from tokenmaxx.agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
 from tokenmaxx.agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
+from tokenmaxx.agents.providers.http_body import body_reads
 from tokenmaxx.agents.providers.sse import SseDecoder
 
 DRAIN_S = 0.1
@@ -126,7 +127,7 @@ async def _stream_events(
     wake-up and a socket read per chunk is most of what a streamed token costs.
     """
     decoder = SseDecoder()
-    chunks = response.aiter_bytes()
+    chunks = body_reads(response)
     clock = asyncio.get_running_loop().time
     try:
         while not reply.done:
@@ -149,11 +150,12 @@ async def _stream_events(
 
 async def _next_chunk(chunks: AsyncIterator[bytes], response: Any, sdk: ModuleType) -> bytes | None:
     """The next read of the body, None at its end; a failed read raises the SDK's connection or timeout error."""
+    import httpcore2
     import httpx2
 
     try:
         return await anext(chunks, None)
-    except httpx2.TimeoutException as err:
+    except (httpx2.TimeoutException, httpcore2.TimeoutException) as err:
         raise sdk.APITimeoutError(request=response.request) from err
     except sdk.APIError:
         raise
