@@ -62,18 +62,22 @@ class PlainChunks:
         return size
 
 
-async def body_reads(response: Any) -> AsyncIterator[bytes]:
+BodyPiece = tuple[bytes, bool]
+"""Bytes of a body, and whether they are all that the connection had received (a network read that did not fill up)."""
+
+
+async def body_reads(response: Any) -> AsyncIterator[BodyPiece]:
     """The bytes of `response`'s body as they arrive, a network read's worth at a time where it can."""
     source = _direct_source(response)
     if source is not None:
         connection, timeout = source
         async for piece in _direct_reads(connection, timeout):
             yield piece
-    async for piece in response.aiter_bytes():
-        yield piece
+    async for data in response.aiter_bytes():
+        yield data, False
 
 
-async def _direct_reads(connection: Any, timeout: float | None) -> AsyncIterator[bytes]:
+async def _direct_reads(connection: Any, timeout: float | None) -> AsyncIterator[BodyPiece]:
     """The plain chunks read straight off the connection; what is left goes back to its h11 state."""
     state = connection._h11_state
     buffered = state._receive_buffer.maybe_extract_at_most(len(state._receive_buffer))
@@ -81,13 +85,13 @@ async def _direct_reads(connection: Any, timeout: float | None) -> AsyncIterator
     data = b"-"
     try:
         if piece := chunks.feed(b""):
-            yield piece
+            yield piece, False
         while not chunks.stopped:
             data = await connection._network_stream.read(connection.READ_NUM_BYTES, timeout=timeout)
             if not data:
                 break
             if piece := chunks.feed(data):
-                yield piece
+                yield piece, len(data) < connection.READ_NUM_BYTES
     finally:
         if chunks.pending:
             state.receive_data(chunks.pending)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from unittest.mock import patch
 
@@ -87,7 +87,7 @@ async def _h11_rest(connection: _Connection, out: list[bytes]) -> str:
 
 async def _direct_then_h11(connection: _Connection) -> tuple[bytes, str]:
     out: list[bytes] = []
-    async for piece in http_body._direct_reads(connection, None):
+    async for piece, _ in http_body._direct_reads(connection, None):
         out.append(piece)
     ended = await _h11_rest(connection, out)
     return b"".join(out), ended
@@ -142,6 +142,11 @@ async def _serve(body: bytes, handler: Callable[[int], Awaitable[None]]) -> None
         await asyncio.gather(*answering)
 
 
+async def _body_bytes(response: Any) -> AsyncIterator[bytes]:
+    async for data, _ in body_reads(response):
+        yield data
+
+
 async def _pieces(client: httpx2.AsyncClient, url: str, read: Callable[[Any], Any]) -> tuple[list[bytes], str]:
     async with client.stream("POST", url) as response:
         pieces: list[bytes] = []
@@ -159,8 +164,8 @@ async def test_a_body_of_many_chunks_in_one_write_is_read_in_one_piece_and_the_c
     async def check(port: int) -> None:
         async with httpx2.AsyncClient() as client:
             url = f"http://127.0.0.1:{port}/"
-            first, ended = await _pieces(client, url, body_reads)
-            again, _ = await _pieces(client, url, body_reads)
+            first, ended = await _pieces(client, url, _body_bytes)
+            again, _ = await _pieces(client, url, _body_bytes)
             assert (len(first), b"".join(first), ended) == (1, b"event: a\ndata: 1\n\n" * 20, "end")
             assert again == first
             assert len(client._transport._pool.connections) == 1
@@ -174,7 +179,7 @@ async def test_a_body_cut_mid_chunk_fails_as_httpx_fails_it() -> None:
     async def check(port: int) -> None:
         async with httpx2.AsyncClient() as client:
             url = f"http://127.0.0.1:{port}/"
-            direct = await _pieces(client, url, body_reads)
+            direct = await _pieces(client, url, _body_bytes)
             plain = await _pieces(client, url, lambda response: response.aiter_bytes())
             assert b"".join(direct[0]) == b"".join(plain[0]) == b"hellowor"
             assert direct[1] == plain[1] and "incomplete chunked read" in direct[1]
