@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from tokenmaxx.agents.providers.base import ProviderEvent, ProviderFailure, ProviderNotice, Usage
 from tokenmaxx.agents.providers.errors import caught_errors, connection_failure, from_exception, malformed_event_failure
+from tokenmaxx.agents.providers.http_body import BodyPiece, body_reads
 from tokenmaxx.agents.providers.sse import SseDecoder
 
 DRAIN_S = 0.1
@@ -121,20 +122,22 @@ async def _stream_events(
 ) -> AsyncIterator[list[ProviderEvent]]:
     """The provider events of each event of the body, until it ends or the reply says it is done.
 
-    With `pace_s`, a read that had to wait for the server is followed by a pause of that long
-    (unless the reply is ending), so the chunks that arrive meanwhile are read together: a
-    wake-up and a socket read per chunk is most of what a streamed token costs.
+    With `pace_s`, a read that had to wait for the server, or that took all the connection had,
+    is followed by a pause of that long (unless the reply is ending), so the chunks that arrive
+    meanwhile are read together: a wake-up and a socket read per chunk is most of what a
+    streamed token costs.
     """
     decoder = SseDecoder()
-    chunks = response.aiter_bytes()
+    chunks = body_reads(response)
     clock = asyncio.get_running_loop().time
     try:
         while not reply.done:
             before = clock()
-            chunk = await _next_chunk(chunks, response, sdk)
-            waited = clock() - before > FRESH_READ_S
-            if chunk is None:
+            piece = await _next_chunk(chunks, response, sdk)
+            if piece is None:
                 return
+            chunk, drained = piece
+            waited = drained or clock() - before > FRESH_READ_S
             for name, data in decoder.feed(chunk):
                 if reply.done:
                     break
@@ -147,13 +150,14 @@ async def _stream_events(
         await chunks.aclose()
 
 
-async def _next_chunk(chunks: AsyncIterator[bytes], response: Any, sdk: ModuleType) -> bytes | None:
+async def _next_chunk(chunks: AsyncIterator[BodyPiece], response: Any, sdk: ModuleType) -> BodyPiece | None:
     """The next read of the body, None at its end; a failed read raises the SDK's connection or timeout error."""
+    import httpcore2
     import httpx2
 
     try:
         return await anext(chunks, None)
-    except httpx2.TimeoutException as err:
+    except (httpx2.TimeoutException, httpcore2.TimeoutException) as err:
         raise sdk.APITimeoutError(request=response.request) from err
     except sdk.APIError:
         raise
@@ -161,7 +165,7 @@ async def _next_chunk(chunks: AsyncIterator[bytes], response: Any, sdk: ModuleTy
         raise sdk.APIConnectionError(request=response.request) from err
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+async def _drain(chunks: AsyncIterator[BodyPiece]) -> None:
     """Read what is left of a finished reply's body, briefly, so the connection can be used again."""
     try:
         async with asyncio.timeout(DRAIN_S):

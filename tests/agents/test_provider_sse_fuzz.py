@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenmaxx.agents.providers.anthropic import AnthropicProvider
+from tokenmaxx.agents.providers.anthropic import AnthropicProvider, _Reply
 from tokenmaxx.agents.providers.base import Message, ModelRequest, ProviderFailure, TextDelta, TextPart
 from tokenmaxx.agents.providers.openai import OpenAIProvider
 from tokenmaxx.agents.providers.sse import SseDecoder
@@ -100,8 +100,11 @@ openai_frames = st.lists(
     st.tuples(st.one_of(openai_data.map(json.dumps), malformed), flags, endings).map(
         lambda f: _frame(None, f[0], f[1], f[2])), max_size=12,
 ).map(lambda frames: "".join(frames) + "data: [DONE]\n\n")
+dumps = st.sampled_from([
+    json.dumps, lambda o: json.dumps(o, separators=(",", ":")), lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False),
+])
 anthropic_frames = st.lists(
-    st.tuples(st.one_of(anthropic_event.map(lambda e: (e[0], json.dumps(e[1]))), malformed.map(lambda m: ("content_block_delta", m)),
+    st.tuples(st.one_of(st.tuples(anthropic_event, dumps).map(lambda e: (e[0][0], e[1](e[0][1]))), malformed.map(lambda m: ("content_block_delta", m)),
                         text.map(lambda t: (None, json.dumps({"type": "unnamed", "text": t})))), flags, endings).map(
         lambda f: _frame(f[0][0], f[0][1], f[1], f[2])), max_size=12,
 ).map("".join)
@@ -205,3 +208,23 @@ async def test_a_streamed_reply_is_read_without_the_sdks_model_stream(monkeypatc
             assert (await _raw_outcome(provider))[0] == TextDelta("hi")
         finally:
             await provider.aclose()
+
+
+tricky_text = st.one_of(text, st.sampled_from(['"', "\\", '\\"}}', "}}", "\x7f", "\u2028", "\x00", "\ud83d\ude00", " tok"]))
+indexes = st.sampled_from(["0", "2", "10", "01", "-1", "1.0", "", " 1", "\u0661"])
+
+
+def _read(data: str, parse: Any) -> Any:
+    try:
+        return parse(data)
+    except ValueError as err:
+        return type(err).__name__
+
+
+@settings(max_examples=400, deadline=None)
+@given(indexes, tricky_text, st.booleans(), st.sampled_from(["", " ", "}"]))
+def test_a_text_delta_read_without_json_loads_is_what_json_loads_reads(index: str, said: str, ascii: bool, tail: str) -> None:
+    data = (f'{{"type":"content_block_delta","index":{index},"delta":{{"type":"text_delta","text":'
+            f'{json.dumps(said, ensure_ascii=ascii)}}}}}{tail}')
+    fast = _read(data, lambda d: _Reply().feed("content_block_delta", d))
+    assert fast == _read(data, lambda d: _Reply()._payload(json.loads(d)))
