@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import socket
 import sys
 import traceback
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from tokenmaxx.agents.budget import Budgets
@@ -36,7 +39,11 @@ logger = logging.getLogger(__name__)
 
 
 class FleetRefused(Exception):
-    """The fleet could not answer a question (its store failed, or it is stopping)."""
+    """The fleet could not answer a question: `kind` "store" when its store failed, else "error"."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
 
 
 class RemoteSlots:
@@ -62,13 +69,15 @@ class Worker:
         self.plan = plan
         self.budgets = Budgets(plan)
         self.runners: dict[int, AgentRunner] = {}
+        self.broken: dict[int, str] = {}  # runners that could not be made or changed: why, for their next turn
         self.specs: dict[str, AgentSpec] = {}
-        self.turns: dict[int, asyncio.Task[None]] = {}
+        self.turns: dict[int, asyncio.Task[tuple[str, Any]]] = {}
         self.providers: dict[str, Provider] = {}
         self.flush_s = 0.05
         self._outbox: list[ev.Event] = []
         self._asks: dict[int, tuple[asyncio.Future[Any], str]] = {}
         self._abandoned: dict[int, str] = {}
+        self._chores: set[asyncio.Task[None]] = set()
         self._qids = itertools.count(1)
 
     # the wire ------------------------------------------------------------------------------
@@ -102,25 +111,28 @@ class Worker:
                 self.flush_s = flush_s
                 self._open(rid, setup)
             case ("start", int(rid), str(prompt)):
-                self.runners[rid].start(prompt)
+                self._apply(rid, lambda runner: runner.start(prompt))
             case ("note", int(rid), str(text)):
-                self.runners[rid].note(text)
+                self._apply(rid, lambda runner: runner.note(text))
             case ("restore", int(rid), list(events)):
-                self.runners[rid].restore(events)
+                self._apply(rid, lambda runner: runner.restore(events))
             case ("turn_no", int(rid), int(turn)):
-                self.runners[rid].turn = turn
+                self._apply(rid, lambda runner: setattr(runner, "turn", turn))
             case ("turn", int(rid), float(flush_s)):
                 self.flush_s = flush_s
-                self.turns[rid] = asyncio.create_task(self._turn(rid), name=f"turn:{rid}")
+                self._start_turn(rid)
             case ("cancel", int(rid)):
                 if rid in self.turns:
                     self.turns[rid].cancel()
+            case ("release", int(rid)):
+                self._chore(self._let_go(self.turns.get(rid), self.runners.get(rid)), f"release:{rid}")
             case ("close", int(rid)):
-                asyncio.create_task(self._close_runner(rid), name=f"close:{rid}")
+                self.broken.pop(rid, None)
+                self._chore(self._let_go(self.turns.get(rid), self.runners.pop(rid, None)), f"close:{rid}")
             case ("reply", int(qid), value):
                 self._answered(qid, value, None)
-            case ("fail", int(qid), str(text)):
-                self._answered(qid, None, text)
+            case ("fail", int(qid), str(kind), str(text)):
+                self._answered(qid, None, FleetRefused(kind, text))
             case ("plan", Plan() as plan):
                 self.plan, self.budgets = plan, Budgets(plan)
             case _:
@@ -130,7 +142,20 @@ class Worker:
 
     def _open(self, rid: int, setup: RunnerSetup) -> None:
         self.specs[setup.spec.name] = setup.spec
-        self.runners[rid] = make_runner(replace(setup, host=self), self._provider_for)
+        try:
+            self.runners[rid] = make_runner(replace(setup, host=self), self._provider_for)
+        except Exception:  # noqa: BLE001 - told to the fleet at the agent's turn, which ends failed
+            self.broken[rid] = traceback.format_exc()
+
+    def _apply(self, rid: int, change: Callable[[AgentRunner], object]) -> None:
+        """Apply `change` to runner `rid`; what fails is told to the fleet at its next turn."""
+        runner = self.runners.get(rid)
+        if runner is None or rid in self.broken:
+            return
+        try:
+            change(runner)
+        except Exception:  # noqa: BLE001 - as above
+            self.broken[rid] = traceback.format_exc()
 
     def _provider_for(self, name: str) -> tuple[Provider, Any]:
         if name not in self.providers:
@@ -138,26 +163,41 @@ class Worker:
         slots = RemoteSlots(self, name) if self.plan.provider_config(name).max_concurrent else None
         return self.providers[name], slots
 
-    async def _turn(self, rid: int) -> None:
-        try:
-            result = await self.runners[rid].take_turn()
-        except asyncio.CancelledError:
-            self.send(("turn_end", rid, "cancelled", None))
-        except Exception:  # noqa: BLE001 - the fleet records the agent's failure with the traceback
-            self.send(("turn_end", rid, "error", traceback.format_exc()))
-        else:
-            self.send(("turn_end", rid, "done", result))
-        finally:
-            self.turns.pop(rid, None)
+    def _start_turn(self, rid: int) -> None:
+        """Start runner `rid`'s turn; however it ends, cancelled before it began included, the fleet hears of it once."""
+        task = asyncio.create_task(self._turn(rid), name=f"turn:{rid}")
+        self.turns[rid] = task
+        task.add_done_callback(partial(self._turn_ended, rid))
 
-    async def _close_runner(self, rid: int) -> None:
-        await cancel_and_drain(self.turns.pop(rid, None))
-        runner = self.runners.pop(rid, None)
+    async def _turn(self, rid: int) -> tuple[str, Any]:
+        if rid in self.broken or rid not in self.runners:
+            return "error", self.broken.get(rid, f"no runner {rid} in this worker")
+        try:
+            return "done", await self.runners[rid].take_turn()
+        except FleetRefused as refused:
+            return refused.kind, str(refused)
+        except Exception:  # noqa: BLE001 - the fleet records the agent's failure with the traceback
+            return "error", traceback.format_exc()
+
+    def _turn_ended(self, rid: int, task: asyncio.Task[tuple[str, Any]]) -> None:
+        if self.turns.get(rid) is task:
+            del self.turns[rid]
+        how, value = ("cancelled", None) if task.cancelled() else task.result()
+        self.send(("turn_end", rid, how, value))
+
+    def _chore(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _let_go(self, turn: asyncio.Task[Any] | None, runner: AgentRunner | None) -> None:
+        """End `turn` and release what `runner` holds: the fleet's `aclose` (which keeps the conversation) or its close."""
+        await cancel_and_drain(turn)
         if runner is not None:
             await runner.aclose()
 
     async def _close(self) -> None:
-        await cancel_and_drain(*self.turns.values())
+        await cancel_and_drain(*self.turns.values(), *self._chores)
         for runner in self.runners.values():
             await runner.aclose()
         for provider in self.providers.values():
@@ -179,21 +219,22 @@ class Worker:
             if self._asks.pop(qid, None) is not None:
                 self._abandoned[qid] = method
                 self.send(("abandon", qid))
+            elif method == "slot" and _granted(answer):
+                self.send(("slot_release", answer.result()))  # granted, but its turn was cancelled before it went on
             raise
 
-    def _answered(self, qid: int, value: Any, error: str | None) -> None:
+    def _answered(self, qid: int, value: Any, refused: FleetRefused | None) -> None:
+        """The fleet's answer to question `qid`; a slot granted to a question given up is handed back."""
         asked = self._asks.pop(qid, None)
-        if asked is None:
-            if self._abandoned.pop(qid, None) == "slot" and error is None:
+        method = asked[1] if asked is not None else self._abandoned.pop(qid, None)
+        if asked is None or asked[0].done():
+            if method == "slot" and refused is None:
                 self.send(("slot_release", value))
             return
-        answer, _ = asked
-        if answer.done():
-            return
-        if error is not None:
-            answer.set_exception(FleetRefused(error))
+        if refused is not None:
+            asked[0].set_exception(refused)
         else:
-            answer.set_result(value)
+            asked[0].set_result(value)
 
     # AgentHost -----------------------------------------------------------------------------
 
@@ -207,6 +248,8 @@ class Worker:
         await self.ask(agent, "safe_point")
 
     async def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
+        if self.budgets.unbounded(self.specs[agent]):
+            return None  # no budget to ask the fleet about
         return await self.ask(agent, "budget_refusal", input_tokens, max_output_tokens)  # type: ignore[no-any-return]
 
     def price(self, agent: str, usage: Usage) -> tuple[float | None, float | None]:
@@ -223,8 +266,13 @@ class Worker:
         return self.flush_s
 
 
+def _granted(answer: asyncio.Future[Any]) -> bool:
+    return answer.done() and not answer.cancelled() and answer.exception() is None
+
+
 async def run(fd: int) -> None:
     """Say hello, take the plan, and serve the fleet on socket `fd`."""
+    os.set_inheritable(fd, False)  # an agent's command must never hold the fleet's socket
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=fd))
     hello = await read_frame(reader)
     if hello[0] != "hello" or not isinstance(hello[1], Plan):

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,8 @@ class RemoteRunner:
         self.rid = rid
         self.agent = agent
         self._turn = 0
+        forget = weakref.finalize(self, link.close_runner, rid)  # the supervisor dropped it: the worker forgets it too
+        forget.atexit = False
 
     @property
     def turn(self) -> int:
@@ -80,24 +83,35 @@ class RemoteRunner:
             raise
         except WorkerError as lost:
             return TurnResult(False, "failed", f"{lost}; restart the agent to run it in a new worker")
-        if how == "error":
-            raise WorkerError(f"the agent's turn raised in worker {self.link.number}:\n{value}")
-        assert how == "done", how
-        return value  # type: ignore[no-any-return]
+        match how:
+            case "done":
+                return value  # type: ignore[no-any-return]
+            case "store":
+                raise StoreError(value)
+            case _:
+                raise WorkerError(f"the agent's turn ended {how} in worker {self.link.number}:\n{value}")
 
     async def _cancel(self, ended: asyncio.Future[tuple[str, Any]]) -> None:
-        """Cancel the turn in the worker and wait until it has ended there, its events and questions settled."""
+        """Cancel the turn in the worker and wait until it has ended there, its events and questions settled.
+
+        The wait outlasts further cancels (a kill after a reprompt, a stop after a kill), as
+        `cancel_and_drain` does: the next turn must not start before this one has ended.
+        """
         self.link.send(("cancel", self.rid))
-        try:
-            await asyncio.wait_for(asyncio.shield(ended), CANCEL_WAIT_S)
-        except TimeoutError:
-            self.link.kill(f"it did not end {self.agent}'s cancelled turn within {CANCEL_WAIT_S:.0f} s")
-        except WorkerError:
-            pass  # the worker is gone, and the turn with it
+        deadline = asyncio.get_running_loop().time() + CANCEL_WAIT_S
+        while not ended.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(ended), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.CancelledError:
+                continue
+            except TimeoutError:
+                self.link.kill(f"it did not end {self.agent}'s cancelled turn within {CANCEL_WAIT_S:.0f} s")
+            except WorkerError:
+                pass  # the worker is gone, and the turn with it
         await cancel_and_drain(*self.link.asks_of(self.agent))
 
     async def aclose(self) -> None:
-        self.link.close_runner(self.rid)
+        self.link.send(("release", self.rid))
 
 
 class WorkerLink:
@@ -122,6 +136,7 @@ class WorkerLink:
 
     def expect_turn(self, rid: int) -> asyncio.Future[tuple[str, Any]]:
         ended = asyncio.get_running_loop().create_future()
+        assert rid not in self._turns, "a runner's next turn starts only once its last one has ended"
         if self.lost is not None:
             ended.set_exception(WorkerError(self.lost))
         else:
@@ -150,6 +165,9 @@ class WorkerLink:
                 self._receive(await read_frame(self.reader))
         except WireClosed:
             pass
+        except Exception as error:  # noqa: BLE001 - a message the fleet cannot take ends the worker, never the reading silently
+            logger.exception("worker %d sent what the fleet cannot take", self.number)
+            self.kill(f"the fleet could not take its message ({error!r}); this is a bug in tokenmaxx: please report it")
         self._lose(await self._how_it_ended())
 
     def _receive(self, message: tuple[Any, ...]) -> None:
@@ -178,14 +196,19 @@ class WorkerLink:
                 emit(event)
             except StoreError:
                 return  # nothing more can be recorded: the fleet stops and says why
+            except Exception:  # noqa: BLE001 - one event the record refuses is logged; the worker's other agents go on
+                logger.exception("worker %d: an event of %s could not be recorded", self.number, getattr(event, "agent", "?"))
 
     async def _answer(self, qid: int, method: str, agent: str | None, args: tuple[Any, ...]) -> None:
         try:
             value = await self._value(method, agent, args)
         except asyncio.CancelledError:
+            self.send(("fail", qid, "error", "the question was given up"))
             raise
+        except StoreError as error:
+            self.send(("fail", qid, "store", str(error)))
         except Exception as error:  # noqa: BLE001 - the worker's agent hears why the fleet could not answer
-            self.send(("fail", qid, f"{type(error).__name__}: {error}"))
+            self.send(("fail", qid, "error", f"{type(error).__name__}: {error}"))
         else:
             self.send(("reply", qid, value))
         finally:
@@ -294,21 +317,20 @@ class WorkerPool:
         async with self._starting:
             if self.closing:
                 raise WorkerError("the fleet is stopping")
-            self._send_plan()
+            self.publish_plan()
             missing = self.count - len(self.links)
             if missing > 0:
-                started = await asyncio.gather(*(self._start() for _ in range(missing)))
-                self.links.extend(started)
+                await asyncio.gather(*(self._start() for _ in range(missing)))
 
-    def _send_plan(self) -> None:
-        """Give every worker the plan as it is now, once per change (a plan reload)."""
+    def publish_plan(self) -> None:
+        """Give every worker the plan as it is now, once per change (a plan reload): its budgets and prices."""
         plan = self.plan()
         if plan is not self._plan_sent:
             self._plan_sent = plan
             for link in self.links:
                 link.send(("plan", plan))
 
-    async def _start(self) -> WorkerLink:
+    async def _start(self) -> None:
         ours, theirs = socket.socketpair()
         try:
             process = await asyncio.create_subprocess_exec(
@@ -320,10 +342,15 @@ class WorkerPool:
             raise WorkerError(f"cannot start a worker process ({sys.executable}): {os.strerror(error.errno or 0)}") from None
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=ours)
+        except BaseException:
+            process.kill()
+            ours.close()
+            raise
         link = WorkerLink(self, next(self._numbers), process, reader, writer)
         link.send(("hello", self._plan_sent))
-        return link
+        self.links.append(link)  # at once: a cancel of the other starts must not leave this worker unknown
 
 
 def _portable(setup: RunnerSetup) -> RunnerSetup:

@@ -7,9 +7,10 @@ setups the fleet uses in-process at a few µs each (a JSON round trip through py
 whose first item names the message.
 
 Fleet to worker:  hello(plan) plan(plan) open(rid, setup, flush_s) start/note/restore/turn_no(rid, ...)
-                  turn(rid, flush_s) cancel(rid) close(rid) reply(qid, value) fail(qid, text) exit()
+                  turn(rid, flush_s) cancel(rid) release(rid) close(rid) exit()
+                  reply(qid, value) fail(qid, kind, text)   kind: "store" (the store failed) or "error"
 Worker to fleet:  events([event, ...]) ask(qid, method, agent, args) abandon(qid) slot_release(provider)
-                  turn_end(rid, how, value)   how: "done" (a TurnResult), "cancelled", "error" (a traceback)
+                  turn_end(rid, how, value)   how: "done" (a TurnResult), "cancelled", "store" or "error" (a traceback)
 """
 
 from __future__ import annotations

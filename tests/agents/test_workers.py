@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tokenmaxx.sessions import events as ev
 from tokenmaxx.sessions.state import FleetState
 from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import make_plan, until
-from tests.fakes import Call, ServerUsage, Stream, openai_server
+from tests.fakes import Call, Recorded, Reply, ServerUsage, Stream, openai_server
 from tests.fakes.openai_server import OpenAIFakeServer
 
 KEY = "sk-test-worker-key"
@@ -196,20 +197,28 @@ async def test_a_kill_while_paused_at_a_safe_point_in_a_worker(tmp_path: Path, s
     assert state.agents["a0"].outcome == "killed" and len(server.requests) == 1
 
 
-async def test_provider_slots_are_shared_by_every_worker(tmp_path: Path, server: OpenAIFakeServer) -> None:
-    server.enqueue(*(openai_server.slow(pieces=20, gap_s=0.03) for _ in range(4)))
-    plan = remote_plan(tmp_path, server, 4, head="")
-    plan.providers["remote"] = plan.providers["remote"].model_copy(update={"max_concurrent": 1})
-    sup, store = await started(tmp_path, plan, headless=True)
-    seen: list[int] = []
+class TimedServer(OpenAIFakeServer):
+    """Notes when each request arrived."""
 
-    def count_streams(event: ev.Event, state: FleetState) -> None:
-        seen.append(sum(1 for a in state.agents.values() if a.status == "streaming"))
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[float] = []
 
-    sup.log.subscribe(count_streams)
-    state = await ended(sup, store)
-    assert all(a.outcome == "done" for a in state.agents.values())
-    assert max(seen) == 1 and len(server.requests) == 4
+    def _next(self, recorded: Recorded) -> Reply:
+        self.arrivals.append(time.monotonic())
+        return super()._next(recorded)
+
+
+async def test_provider_slots_are_shared_by_every_worker(tmp_path: Path) -> None:
+    with TimedServer() as server:
+        server.enqueue(*(openai_server.slow(pieces=20, gap_s=0.03) for _ in range(4)))
+        plan = remote_plan(tmp_path, server, 4)
+        plan.providers["remote"] = plan.providers["remote"].model_copy(update={"max_concurrent": 1})
+        sup, store = await started(tmp_path, plan, headless=True)
+        state = await ended(sup, store)
+    assert all(a.outcome == "done" for a in state.agents.values()) and len(server.arrivals) == 4
+    gaps = [later - earlier for earlier, later in zip(server.arrivals, server.arrivals[1:])]
+    assert min(gaps) >= 0.5, gaps  # each reply streams for 0.6 s, and the next waits for its slot
 
 
 # a worker that dies ---------------------------------------------------------------------------
@@ -279,9 +288,9 @@ def test_workers_die_with_a_fleet_killed_outright(tmp_path: Path) -> None:
 # how many ----------------------------------------------------------------------------------
 
 
-def many(tmp_path: Path, count: int, provider: str, head: str = "max_parallel = 1000") -> Plan:
+def many(tmp_path: Path, count: int, provider: str, head: str = "max_parallel = 1000", each: str = "") -> Plan:
     providers = '[providers.remote]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n[providers.fast]\nkind = "sim"\n'
-    table = "".join(f'[[agents]]\nname = "a{i}"\nrole = "chart-builder"\nprovider = "{provider}"\nmodel = "gpt-4o"\ntask = "t"\n' for i in range(count))
+    table = "".join(f'[[agents]]\nname = "a{i}"\nrole = "chart-builder"\nprovider = "{provider}"\nmodel = "gpt-4o"\ntask = "t"\n{each}' for i in range(count))
     return make_plan(tmp_path, table, f"{head}\n{providers}")
 
 
@@ -289,7 +298,43 @@ def test_auto_uses_a_process_per_core_only_for_a_fleet_one_process_cannot_carry(
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert many(tmp_path, AUTO_WORKERS_ABOVE, "remote").worker_processes() == 1
     assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "remote").worker_processes() == 4
-    assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "fast").worker_processes() == 1
+    assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "fast").worker_processes() == 4
     assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "remote", "max_parallel = 10").worker_processes() == 1
+    assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "remote", each='harness = "codex"\n').worker_processes() == 1
     assert many(tmp_path, 3, "fast", "workers = 3").worker_processes() == 3
     assert many(tmp_path, AUTO_WORKERS_ABOVE + 1, "remote", "max_parallel = 1000\nworkers = 1").worker_processes() == 1
+
+
+async def test_a_finished_agent_reprompted_goes_on_in_its_conversation(tmp_path: Path, server: OpenAIFakeServer) -> None:
+    server.enqueue(openai_server.text_reply("First answer."), openai_server.text_reply("Second answer."))
+    sup, store = await started(tmp_path, remote_plan(tmp_path, server, 1))
+    await until(lambda: sup.state.agents["a0"].finished, timeout=20)
+    sup.handle(cmd.Reprompt(agent="a0", text="Now say more."))
+    state = await ended(sup, store)
+    assert state.agents["a0"].outcome == "done" and state.agents["a0"].summary == "Second answer."
+    said = str(server.requests[1].body["messages"])
+    assert "First answer." in said and "Now say more." in said
+
+
+async def test_a_kill_right_after_a_reprompt_ends_the_agent_with_nothing_recorded_after(tmp_path: Path, server: OpenAIFakeServer) -> None:
+    server.enqueue(openai_server.slow(pieces=400, gap_s=0.02), openai_server.slow(pieces=400, gap_s=0.02))
+    sup, store = await started(tmp_path, remote_plan(tmp_path, server, 1))
+    await until(lambda: "tick" in sup.state.agents["a0"].partial_line + "".join(sup.state.agents["a0"].tail), timeout=20)
+    sup.handle(cmd.Reprompt(agent="a0", text="Stop that."))
+    sup.handle(cmd.Kill(agent="a0"))
+    state = await ended(sup, store)
+    assert state.agents["a0"].outcome == "killed"
+    async with await Store.open(tmp_path / "s.db") as reader:
+        kinds = [e.kind for e in await reader.events(sup.session_id, agent="a0")]
+    assert kinds[-1] == "agent_finished" and kinds.count("agent_finished") == 1
+
+
+async def test_tool_arguments_nested_too_deep_are_refused_and_the_worker_goes_on(tmp_path: Path, server: OpenAIFakeServer) -> None:
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    server.enqueue(openai_server.tool_reply(Call("c1", "list_files", deep)), openai_server.text_reply("Gave up on that."))
+    sup, store = await started(tmp_path, remote_plan(tmp_path, server, 1))
+    state = await ended(sup, store)
+    assert state.agents["a0"].outcome == "done"
+    async with await Store.open(tmp_path / "s.db") as reader:
+        [result] = [e for e in await reader.events(sup.session_id, agent="a0") if isinstance(e, ev.ToolResult)]
+    assert not result.ok and "nested deeper than 64 levels" in result.output
