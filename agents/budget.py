@@ -70,6 +70,10 @@ class Budgets:
             "the fleet's budget", self.plan.budget, state.cost_usd, state.tokens.total, worst_usd, worst_tokens
         )
 
+    def unbounded(self, spec: AgentSpec) -> bool:
+        """Whether no budget can refuse the agent's calls: neither it nor the fleet has one."""
+        return not any((spec.budget.usd, spec.budget.tokens, self.plan.budget.usd, self.plan.budget.tokens))
+
     def _price_model(self, spec: AgentSpec, provider: Priced) -> str:
         return self.plan.priced_as(spec, provider.price_as)
 

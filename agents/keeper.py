@@ -43,6 +43,11 @@ def launch(run: Callable[[], int], ready: Callable[[], bool], timeout_s: float) 
     return 1
 
 
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies, however the parent dies (Linux; a no-op elsewhere)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def keep(run: Callable[[], int]) -> int:
     """Run `run()` in a child, forward stop signals to it, reap everything, and kill what it left once it ends."""
     os.setsid()
@@ -50,7 +55,7 @@ def keep(run: Callable[[], int]) -> int:
     keeper = os.getpid()
     fleet = os.fork()
     if fleet == 0:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()
         if os.getppid() != keeper:
             os._exit(1)
         _exit_with(run)

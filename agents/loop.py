@@ -140,7 +140,7 @@ class AgentLoop:
     async def take_turn(self) -> TurnResult:
         await self.host.safe_point(self.agent)
         request = self._request()
-        refusal = self.host.budget_refusal(self.agent, _estimate_tokens(request), self.max_tokens)
+        refusal = await self.host.budget_refusal(self.agent, _estimate_tokens(request), self.max_tokens)
         if refusal:
             return TurnResult(False, "over_budget", refusal)
         self.turn += 1
@@ -273,7 +273,7 @@ class AgentLoop:
             return ToolOutcome(False, _invalid_arguments(call), [])
         if call.name not in self._tool_names:
             return ToolOutcome(False, f"unknown tool {call.name!r}; this agent has: {', '.join(sorted(self._tool_names))}", [])
-        policy = self.host.policy(self.agent, call.name)
+        policy = await self.host.policy(self.agent, call.name)
         if policy == "deny":
             return ToolOutcome(False, f"{call.name} is not allowed for this agent (policy: deny)", [])
         if policy == "ask":

@@ -60,6 +60,8 @@ __all__ = [
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
 _DECLARED_TWICE = re.compile(r"cannot declare (\(.*\)) twice")
 MAX_NESTING = 100
+AUTO_WORKERS_ABOVE = 500
+"""Own-loop agents on real providers that one process carries at 20 tokens/s each (bench/real_path_bench.py: at 600 it is at 91% of a core, at 800 it falls behind)."""
 NO_AGENTS = "the plan has no agents: add at least one [[agents]] table with name, role and task"
 
 
@@ -93,6 +95,18 @@ class Plan(PlanFile):
     def role(self, name: str) -> Role:
         """Return the role `name`, the plan's own first, then the built-in one."""
         return get_role(name, self.custom_roles())
+
+    def worker_processes(self) -> int:
+        """How many worker processes run the plan's own-loop agents; 1 runs them in the fleet's own process.
+
+        `workers = "auto"` stays in one process up to AUTO_WORKERS_ABOVE own-loop agents at once,
+        and above that uses a process per core. A harness's agents are not counted: their CLI
+        runs in a process of its own.
+        """
+        if self.workers != "auto":
+            return self.workers
+        own = sum(1 for a in self.agents if a.harness is None)
+        return 1 if min(own, self.max_parallel) <= AUTO_WORKERS_ABOVE else max(2, os.cpu_count() or 2)
 
     def model_for(self, agent: AgentSpec | str) -> str:
         """Return the agent's model, or for a sim agent without one the model the sim prices as."""

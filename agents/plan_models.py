@@ -7,9 +7,9 @@ adds the resolved paths.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Policy = Literal["auto", "ask", "deny"]
 ProviderKind = Literal["anthropic", "openai", "sim"]
@@ -39,6 +39,7 @@ MAX_INT64 = 2**63 - 1
 MAX_TOKENS = 10**12
 MAX_REPLY_TOKENS = 10**7
 MAX_PARALLEL = 1000
+MAX_WORKERS = 64
 MAX_LOOP_TIMES = 10_000
 MAX_STALL_S = 7 * 86_400
 
@@ -169,6 +170,14 @@ class AgentSpec(_PlanModel):
         return CodexOptions.model_validate(self.harness_options)
 
 
+def _worker_count(value: Any) -> Any:
+    """`workers`: "auto", or a whole number of processes from 1 to MAX_WORKERS."""
+    if value == "auto" or (type(value) is int and 1 <= value <= MAX_WORKERS):
+        return value
+    shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
+    raise ValueError(f'expected "auto" or a whole number from 1 to {MAX_WORKERS}, got {shown}')
+
+
 class PlanFile(_PlanModel):
     """A plan as written in its TOML file, paths still relative to the file's folder."""
 
@@ -176,6 +185,7 @@ class PlanFile(_PlanModel):
     workdir: str = "."
     out: str = "tokenmaxx-out"
     max_parallel: int = Field(default=5, ge=1, le=MAX_PARALLEL)
+    workers: Annotated[int | Literal["auto"], BeforeValidator(_worker_count)] = "auto"  # processes running own-loop agents; 1: the fleet's own
     stall_after: float = Field(default=60.0, gt=0, le=MAX_STALL_S)
     loop_repeats: int = Field(default=3, ge=2, le=MAX_LOOP_TIMES)
     burn_tokens: int = Field(default=20_000, ge=1, le=MAX_TOKENS)

@@ -17,7 +17,7 @@ clears the error. A good save is compared agent by agent with the session:
 Fleet settings that apply on reload: `budget` and `prices` (from the next model call),
 `max_parallel` (raising it starts waiting agents, lowering it stops none), `stall_after`,
 `loop_repeats` and `burn_tokens` (the watchdog's next check), `roles` (at each agent's next
-fresh start) and providers not yet in use. `name`, `workdir`, `out`, `notify` and the settings of a
+fresh start) and providers not yet in use. `name`, `workdir`, `out`, `notify`, `workers` and the settings of a
 provider already in use stay as the session began (`plan_loaded.settings_kept`); a provider
 or role the new plan drops stays available to the agents still using it.
 """
@@ -47,7 +47,7 @@ QUIET_MS = 100  # watchfiles' step: changes are yielded after a whole step with 
 MAX_GROUP_MS = 1_600
 REMOVED = "removed from the plan"
 NOT_STARTED = frozenset({"queued", "waiting"})
-SESSION_SETTINGS = ("name", "workdir", "out", "notify")
+SESSION_SETTINGS = ("name", "workdir", "out", "notify", "workers")
 
 
 class Slots:
@@ -187,6 +187,8 @@ class PlanReloader:
         sup = self.supervisor
         sup.plan = plan
         sup.budgets = Budgets(plan)
+        if sup.workers is not None:
+            sup.workers.publish_plan()
         sup.slots.resize(plan.max_parallel)
         sup.watchdog.stall_after_s = plan.stall_after
         sup.watchdog.loop_repeats = plan.loop_repeats

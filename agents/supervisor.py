@@ -33,6 +33,7 @@ from tokenmaxx.agents.runners.factory import make_runner
 from tokenmaxx.agents.runs import AgentRun
 from tokenmaxx.agents.tasks import cancel_and_drain
 from tokenmaxx.agents.watchdog import Watchdog
+from tokenmaxx.agents.worker_pool import WorkerError, WorkerPool
 from tokenmaxx.agents.worktree_runs import AgentWorktrees
 from tokenmaxx.agents.worktrees import GitError
 from tokenmaxx.sessions import events as ev
@@ -99,6 +100,8 @@ class Supervisor(CommandHandling):
         self.plan_watch = PlanWatch(self) if watch_plan else None
         self.worktrees = AgentWorktrees(plan, self.session_id, self.out_root, log.emit, lambda: self.state)
         self.artifact_watch = ArtifactWatch(self.out_root, self.runs.__contains__, self.emit) if watch_out else None
+        processes = plan.worker_processes()
+        self.workers = WorkerPool(self, lambda: self.plan, self._provider_slots.get, processes) if processes > 1 else None
 
     @classmethod
     def create(cls, plan: Plan, store, *, session_id: str | None = None, **options) -> Supervisor:  # type: ignore[no-untyped-def]
@@ -202,6 +205,8 @@ class Supervisor(CommandHandling):
             run.stop_reason = "shutdown"
         await cancel_and_drain(*(run.task for run in unfinished))
         await cancel_and_drain(self._watcher)
+        if self.workers is not None:
+            await self.workers.aclose()
         if self.artifact_watch is not None:
             await self.artifact_watch.stop()
         for provider in self._providers.values():
@@ -336,10 +341,13 @@ class Supervisor(CommandHandling):
             if runner is not None:
                 await runner.aclose()
             try:
-                runner = make_runner(self._runner_setup(run), self._provider_for)
+                runner = await self._make_runner(run)
             except ProviderFailure as failure:
                 self.emit(ev.ProviderError(agent=run.name, error_kind=failure.kind, message=failure.message))
                 self._finish(run, "failed", failure.message)
+                return None
+            except WorkerError as error:
+                self._finish(run, "failed", str(error))
                 return None
         if fresh:
             self.watchdog.forget(run.name)
@@ -353,6 +361,14 @@ class Supervisor(CommandHandling):
             run.adopt(runner)
         runner.turn = self.state.agents[run.name].turn
         return runner
+
+    async def _make_runner(self, run: AgentRun) -> AgentRunner:
+        """A runner in this process, or in a worker process for an own-loop agent of a plan with workers."""
+        setup = self._runner_setup(run)
+        if self.workers is None or run.spec.harness is not None:
+            return make_runner(setup, self._provider_for)
+        self._provider(run.spec.provider)  # its key checked and its prices known here, as for an agent in this process
+        return await self.workers.runner(setup)
 
     def _runner_setup(self, run: AgentRun) -> RunnerSetup:
         spec = run.spec
@@ -426,7 +442,7 @@ class Supervisor(CommandHandling):
         running = sum(1 for run in self.runs.values() if run.task is not None and not run.task.done())
         return text_flush_interval(running)
 
-    def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
+    async def budget_refusal(self, agent: str, input_tokens: int, max_output_tokens: int) -> str | None:
         run = self.runs[agent]
         return self.budgets.refusal(self.state, run.spec, self._pricing(run.spec), input_tokens, max_output_tokens)
 
@@ -442,7 +458,7 @@ class Supervisor(CommandHandling):
             return self._providers.get(spec.provider)
         return harness_pricing(self.plan.provider_config(spec.provider))
 
-    def policy(self, agent: str, tool: str) -> str:
+    async def policy(self, agent: str, tool: str) -> str:
         run = self.runs[agent]
         return "auto" if tool in run.always_allowed else effective_policy(self.plan, run.spec, tool)
 

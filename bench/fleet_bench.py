@@ -42,7 +42,7 @@ from tokenmaxx.agents.plan_models import MAX_LOOP_TIMES  # noqa: E402
 from tokenmaxx.agents.providers.sim import CHARS_PER_TOKEN, TOKENS_PER_S  # noqa: E402
 from tokenmaxx.agents.supervisor import Supervisor  # noqa: E402
 from bench.fleet_probes import GcClock, Split, Stored, machine_busy, profile_report, stored_bytes, thread_cpu  # noqa: E402
-from tokenmaxx.tui.heap import freeze_heap  # noqa: E402
+from tokenmaxx.agents.heap import freeze_heap  # noqa: E402
 from tokenmaxx.sessions import events as ev  # noqa: E402
 from tokenmaxx.sessions.state import FleetState  # noqa: E402
 from tokenmaxx.sessions.store import Store  # noqa: E402

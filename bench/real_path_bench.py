@@ -1,15 +1,16 @@
 """Benchmark of the real provider path: N agents through tokenmaxx against N bare SDK streams, same fake server.
 
 Run: python bench/real_path_bench.py [--agents 50,200,500,800] [--path openai,anthropic]
-[--seconds S] [--warmup W] [--tokens K] [--rate R]. The fake server (bench/real_path_server.py)
+[--workers 1,2] [--seconds S] [--warmup W] [--tokens K] [--rate R]. The fake server (bench/real_path_server.py)
 runs in its own process and streams one token per chunk at R chunks/s per reply, paced on its
 own clock, then a usage chunk. For each path and N, two client processes run in turn against
 it (bench/real_path_clients.py): (a) tokenmaxx, N agents of a plan through the real Store and
 Supervisor, and (b) a bare script that only consumes the same streams with the official SDK.
-Each measures S seconds after a W-second warm-up. Printed per configuration: each client's CPU
-as % of one core and µs per token, their ratio (tokenmaxx / bare), tokens/s per agent,
+With `--workers`, tokenmaxx runs once per number of worker processes (1: none; its CPU is then
+the fleet's process and its workers', shown split). Each measures S seconds after a W-second
+warm-up. Printed per configuration: each client's CPU as % of one core and µs per token, their ratio (tokenmaxx / bare), tokens/s per agent,
 tokenmaxx's append-to-commit latency (on the writer thread's clock, per batch) and event loop
-lag, the server's CPU and the machine's load. The machine is shared: compare the ratios of one
+lag, the server's CPU while tokenmaxx ran, and the machine's load. The machine is shared: compare the ratios of one
 run, not absolute figures across runs.
 """
 
@@ -34,6 +35,7 @@ GOAL_ONE_CORE_AGENTS = 500
 GOAL_RATIO = 0.75
 GOAL_RATIO_AGENTS = 200
 GOAL_COMMIT_P99 = {500: 0.25, 800: 1.0}
+GOAL_WORKERS_AGENTS = 1000
 
 
 def start_server(rate: float, tokens: int) -> tuple[subprocess.Popen[str], int]:
@@ -54,9 +56,9 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
-def run_client(kind: str, path: str, agents: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_client(kind: str, path: str, agents: int, port: int, args: argparse.Namespace, workers: int = 1) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__)), "--client", kind, "--path", path, "--agents", str(agents),
-               "--port", str(port), "--warmup", str(args.warmup), "--seconds", str(args.seconds)]
+               "--port", str(port), "--warmup", str(args.warmup), "--seconds", str(args.seconds), "--workers", str(workers)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.warmup + args.seconds + 300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -64,17 +66,28 @@ def run_client(kind: str, path: str, agents: int, port: int, args: argparse.Name
     return json.loads(lines[-1])
 
 
-def measure(path: str, agents: int, server_pid: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Both clients, one after the other, and the server's CPU over both."""
-    server_cpu, wall = process_cpu_s(server_pid), time.perf_counter()
+def measure(path: str, agents: int, server_pid: int, port: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The bare client, then tokenmaxx with each number of worker processes, and the server's CPU while tokenmaxx ran."""
     bare = run_client("bare", path, agents, port, args)
-    maxx = run_client("tokenmaxx", path, agents, port, args)
-    server = (process_cpu_s(server_pid) - server_cpu) / (time.perf_counter() - wall)
-    return {"path": path, "agents": agents, "bare": bare, "tokenmaxx": maxx, "server_core": server}
+    results = []
+    for workers in (int(n) for n in args.workers.split(",")):
+        server_cpu, wall = process_cpu_s(server_pid), time.perf_counter()
+        maxx = run_client("tokenmaxx", path, agents, port, args, workers)
+        server = (process_cpu_s(server_pid) - server_cpu) / (time.perf_counter() - wall)
+        results.append({"path": path, "agents": agents, "workers": workers, "bare": bare, "tokenmaxx": maxx, "server_core": server})
+    return results
 
 
 def core(figures: dict[str, Any]) -> float:
     return figures["cpu_s"] / figures["wall_s"]
+
+
+def split(figures: dict[str, Any]) -> str:
+    """tokenmaxx's CPU, and where there are worker processes, the fleet's and theirs."""
+    if not figures.get("workers"):
+        return f"{core(figures):.0%}"
+    workers = figures["worker_cpu_s"] / figures["wall_s"]
+    return f"{core(figures):.0%} ({core(figures) - workers:.0%} + {workers:.0%})"
 
 
 def us_per_token(figures: dict[str, Any]) -> float:
@@ -86,7 +99,7 @@ def per_agent(figures: dict[str, Any], agents: int) -> float:
 
 
 HEADER = (
-    "| path | agents | bare SDK, % of a core | tokenmaxx, % of a core | µs per token (bare / tokenmaxx) | ratio | "
+    "| path | agents | workers | bare SDK, % of a core | tokenmaxx, % of a core (fleet + workers) | µs per token (bare / tokenmaxx) | ratio | "
     "tokens/s per agent (bare / tokenmaxx) | append-to-commit p50 / p99 (max) | loop lag p50 / p99 | GC (tokenmaxx) | server | load |"
 )
 
@@ -95,7 +108,7 @@ def row(result: dict[str, Any]) -> str:
     bare, maxx, agents = result["bare"], result["tokenmaxx"], result["agents"]
     ms = lambda seconds: f"{seconds * 1000:.0f}"  # noqa: E731
     return (
-        f"| {result['path']} | {agents} | {core(bare):.0%} | {core(maxx):.0%} | "
+        f"| {result['path']} | {agents} | {result['workers']} | {core(bare):.0%} | {split(maxx)} | "
         f"{us_per_token(bare):.0f} / {us_per_token(maxx):.0f} | {us_per_token(maxx) / us_per_token(bare):.2f} | "
         f"{per_agent(bare, agents):.2f} / {per_agent(maxx, agents):.2f} | "
         f"{ms(maxx['commit_p50'])} / {ms(maxx['commit_p99'])} ({ms(maxx['commit_max'])}) ms | "
@@ -107,7 +120,15 @@ def row(result: dict[str, Any]) -> str:
 def verdicts(result: dict[str, Any]) -> list[str]:
     """The issue's goals that this configuration speaks to, met or missed."""
     maxx, agents, out = result["tokenmaxx"], result["agents"], []
-    label = f"{result['path']}, {agents} agents"
+    label = f"{result['path']}, {agents} agents" + (f", {result['workers']} workers" if result["workers"] > 1 else "")
+    if agents == GOAL_WORKERS_AGENTS and result["workers"] > 1:
+        machine = core(maxx) + result["server_core"]
+        met = per_agent(maxx, agents) >= GOAL_RATE
+        out.append(f"{label}: ≥ {GOAL_RATE} tokens/s each on {os.cpu_count()} cores: {'met' if met else 'missed'} "
+                   f"({per_agent(maxx, agents):.2f} tokens/s; tokenmaxx {core(maxx):.0%} and the fake server {result['server_core']:.0%} "
+                   f"of a core, {machine:.0%} together)")
+    if result["workers"] > 1:
+        return out
     if agents == GOAL_ONE_CORE_AGENTS:
         met = per_agent(maxx, agents) >= GOAL_RATE and core(maxx) <= 1.0
         out.append(f"{label}: ≥ {GOAL_RATE} tokens/s each within one core: {'met' if met else 'missed'} "
@@ -131,8 +152,9 @@ def main(args: argparse.Namespace) -> None:
         print("|" + "---|" * HEADER.count(" | ") + "---|")
         for path in args.path.split(","):
             for agents in (int(n) for n in args.agents.split(",")):
-                results.append(measure(path, agents, server.pid, port, args))
-                print(row(results[-1]), flush=True)
+                for result in measure(path, agents, server.pid, port, args):
+                    results.append(result)
+                    print(row(result), flush=True)
     finally:
         server.kill()
         server.wait()
@@ -149,6 +171,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--tokens", type=int, default=200, help="token chunks per reply")
     parser.add_argument("--rate", type=float, default=20.0, help="token chunks per second per reply")
+    parser.add_argument("--workers", default="1", help="comma-separated numbers of worker processes for tokenmaxx (1: none)")
     parser.add_argument("--client", choices=("bare", "tokenmaxx"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -159,6 +182,6 @@ if __name__ == "__main__":
     if parsed.client:
         from bench.real_path_clients import run_client as run_one
 
-        run_one(parsed.client, parsed.path, int(parsed.agents), parsed.port, parsed.warmup, parsed.seconds)
+        run_one(parsed.client, parsed.path, int(parsed.agents), parsed.port, parsed.warmup, parsed.seconds, int(parsed.workers))
     else:
         main(parsed)

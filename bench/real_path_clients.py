@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,19 +40,25 @@ class Figures:
     probes: Probes = field(default_factory=Probes)
 
 
-async def measured(figures: Figures, warmup_s: float, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """Sleep through the warm-up, then sample CPU, tokens and the garbage collector's time over `seconds`."""
+async def measured(
+    figures: Figures, warmup_s: float, seconds: float, extra: dict[str, Any], workers: Callable[[], list[int]] = list
+) -> dict[str, Any]:
+    """Sleep through the warm-up, then sample CPU (this process's and its workers'), tokens and the GC's time over `seconds`."""
     await asyncio.sleep(warmup_s)
     figures.probes.clear()
     gc_clock = GcClock()
     gc_clock.install()
-    cpu, wall, tokens = time.process_time(), time.perf_counter(), figures.tokens
+    pids = workers()
+    cpu, wall, tokens, worker_cpu = time.process_time(), time.perf_counter(), figures.tokens, _cpu_of(pids)
     await asyncio.sleep(seconds)
     gc_clock.remove()
+    own_cpu, worker_cpu = time.process_time() - cpu, _cpu_of(pids) - worker_cpu
     return {
         "gc_s": sum(gc_clock.seconds),
         "gc_runs": gc_clock.runs,
-        "cpu_s": time.process_time() - cpu,
+        "cpu_s": own_cpu + worker_cpu,
+        "worker_cpu_s": worker_cpu,
+        "workers": len(pids),
         "wall_s": time.perf_counter() - wall,
         "tokens": figures.tokens - tokens,
         "lag_p50": percentile(figures.probes.lags, 50),
@@ -59,6 +66,12 @@ async def measured(figures: Figures, warmup_s: float, seconds: float, extra: dic
         "load": os.getloadavg()[0],
         **extra,
     }
+
+
+def _cpu_of(pids: list[int]) -> float:
+    from bench.real_path_bench import process_cpu_s
+
+    return sum(process_cpu_s(pid) for pid in pids)
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -114,11 +127,11 @@ async def _bare_agent(client: Any, path: str, figures: Figures) -> None:
 # -- tokenmaxx ------------------------------------------------------------------------------
 
 
-async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds: float, workers: int = 1) -> dict[str, Any]:
     from tokenmaxx.agents.supervisor import Supervisor
     from tokenmaxx.sessions import events as ev
     from tokenmaxx.sessions.store import Store
-    from tokenmaxx.tui.heap import freeze_heap
+    from tokenmaxx.agents.heap import freeze_heap
 
     os.environ[KEY_ENV] = "bench"
     figures = Figures()
@@ -130,14 +143,15 @@ async def tokenmaxx(path: str, agents: int, port: int, warmup_s: float, seconds:
     with tempfile.TemporaryDirectory(prefix="real-path-bench-") as tmp:
         folder = Path(tmp)
         async with await Store.open(folder / "sessions.db") as store:
-            supervisor = Supervisor.create(plan_for(folder, path, agents, port), store, headless=True)
+            supervisor = Supervisor.create(plan_for(folder, path, agents, port, workers), store, headless=True)
             supervisor.log.subscribe(count)
             probes = [asyncio.create_task(figures.probes.lag(), name="lag"), asyncio.create_task(figures.probes.commit(store), name="commit")]
             await supervisor.start()
             settled = asyncio.get_running_loop().call_later(min(warmup_s, 5.0), freeze_heap)
             lags_before = len(store.commit_lags)
             try:
-                result = await measured(figures, warmup_s, seconds, {})
+                pool = supervisor.workers
+                result = await measured(figures, warmup_s, seconds, {}, lambda: pool.pids if pool is not None else [])
                 result.update(_commit_figures(list(store.commit_lags)[lags_before:], figures))
             finally:
                 settled.cancel()
@@ -157,15 +171,15 @@ def _commit_figures(lags: list[float], figures: Figures) -> dict[str, float]:
     }
 
 
-def plan_for(folder: Path, path: str, agents: int, port: int) -> Any:
-    """A plan of `agents` agents on the fake server, each looping on a one-reply task, no tools, no budget."""
+def plan_for(folder: Path, path: str, agents: int, port: int, workers: int = 1) -> Any:
+    """A plan of `agents` agents on the fake server in `workers` processes, each looping on a one-reply task, no tools, no budget."""
     from tokenmaxx.agents.plan import parse_plan
 
     project = folder / "project"
     project.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}/v1" if path == "openai" else f"http://127.0.0.1:{port}"
     lines = [
-        'name = "real-path-bench"', 'workdir = "project"', 'out = "out"', f"max_parallel = {agents}",
+        'name = "real-path-bench"', 'workdir = "project"', 'out = "out"', f"max_parallel = {agents}", f"workers = {workers}",
         "stall_after = 600", "burn_tokens = 1000000000", "",
         "[providers.bench]", f'kind = "{path}"', f'base_url = "{base_url}"', f'api_key_env = "{KEY_ENV}"', "",
         f'[prices."{MODEL}"]', "input = 0.0", "output = 0.0", "",
@@ -179,8 +193,10 @@ def plan_for(folder: Path, path: str, agents: int, port: int) -> Any:
     return parse_plan(text, folder / "fleet.toml")
 
 
-def run_client(kind: str, path: str, agents: int, port: int, warmup_s: float, seconds: float) -> None:
+def run_client(kind: str, path: str, agents: int, port: int, warmup_s: float, seconds: float, workers: int = 1) -> None:
     """Run one client and print its figures as one JSON line."""
-    client = bare if kind == "bare" else tokenmaxx
-    figures = asyncio.run(client(path, agents, port, warmup_s, seconds))
+    if kind == "bare":
+        figures = asyncio.run(bare(path, agents, port, warmup_s, seconds))
+    else:
+        figures = asyncio.run(tokenmaxx(path, agents, port, warmup_s, seconds, workers))
     print(json.dumps(figures), flush=True)

@@ -22,7 +22,7 @@ from tokenmaxx.tui.config import Config, save_config
 from tokenmaxx.tui.control import Control
 from tokenmaxx.tui.fleet_view import FleetView, NoFleet
 from tokenmaxx.tui.format import quit_question
-from tokenmaxx.tui.heap import HEAP_SETTLED_S, freeze_heap
+from tokenmaxx.agents.heap import HEAP_SETTLED_S, freeze_heap
 from tokenmaxx.tui.remote_fleet import RemoteFleet
 from tokenmaxx.tui.replay_fleet import ReplayFleet
 from tokenmaxx.tui.screens.agent import AgentScreen

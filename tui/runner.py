@@ -19,7 +19,7 @@ from tokenmaxx.agents.tasks import cancel_and_drain
 from tokenmaxx.sessions.store import AmbiguousSession
 from tokenmaxx.sessions.store_api import SessionStore, StoreTarget, describe, open_store
 from tokenmaxx.tui.headless import Echo, ProgressPrinter, exit_code, summary_table
-from tokenmaxx.tui.heap import HEAP_SETTLED_S, freeze_heap
+from tokenmaxx.agents.heap import HEAP_SETTLED_S, freeze_heap
 
 if TYPE_CHECKING:
     from textual.app import App

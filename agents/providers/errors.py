@@ -252,6 +252,10 @@ def tool_arguments(text: str) -> dict[str, Any]:
     return parse_tool_arguments(text)[0]
 
 
+MAX_ARGUMENT_DEPTH = 64
+"""Tool arguments nested deeper are refused as invalid: no tool takes them, and the record could not hold them."""
+
+
 def parse_tool_arguments(text: str) -> tuple[dict[str, Any], str | None]:
     """Streamed tool-call arguments parsed, and the raw text when it is not a JSON object (else None)."""
     if arguments_error(text) is not None:
@@ -267,7 +271,23 @@ def arguments_error(text: str) -> str | None:
         args = json.loads(text)
     except json.JSONDecodeError as err:
         return f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+    except RecursionError:
+        args = None
+    if args is None or _depth(args) > MAX_ARGUMENT_DEPTH:
+        return f"nested deeper than {MAX_ARGUMENT_DEPTH} levels"
     return None if isinstance(args, dict) else f"a JSON {type(args).__name__}, not an object"
+
+
+def _depth(value: object) -> int:
+    """How deeply `value`'s lists and objects nest, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _url_of(err: BaseException) -> str | None:

@@ -83,7 +83,7 @@ class ClaudeCodeRunner:
     async def take_turn(self) -> TurnResult:
         await self.host.safe_point(self.agent)
         prompt = "\n\n".join(self._prompt) or CONTINUE
-        refusal = self.host.budget_refusal(self.agent, len(prompt) // 4 + 1, self.setup.spec.max_tokens)
+        refusal = await self.host.budget_refusal(self.agent, len(prompt) // 4 + 1, self.setup.spec.max_tokens)
         if refusal:
             return TurnResult(False, "over_budget", refusal)
         client = await self._connected()
@@ -180,17 +180,17 @@ class ClaudeCodeRunner:
             while (message := await self._messages.get()) is not None:
                 if isinstance(message, ResultMessage):
                     coalescer.flush()
-                    return self._finished(message)
-                self._on_message(message, coalescer)
+                    return await self._finished(message)
+                await self._on_message(message, coalescer)
         finally:
             coalescer.flush()
         return TurnResult(False, "failed", "the Claude Code CLI exited before the turn's result")
 
-    def _on_message(self, message: object, coalescer: TextCoalescer) -> None:
+    async def _on_message(self, message: object, coalescer: TextCoalescer) -> None:
         match message:
             case StreamEvent(event=event, parent_tool_use_id=None):
                 self._meter.on_stream(event)
-                self._over_budget_check(event)
+                await self._over_budget_check(event)
                 delta = event.get("delta", {}) if event.get("type") == "content_block_delta" else {}
                 if delta.get("type") == "text_delta":
                     coalescer.add(delta.get("text", ""))
@@ -206,21 +206,21 @@ class ClaudeCodeRunner:
             case SystemMessage(subtype="api_retry", data=data):
                 self._retrying(data)
 
-    def _finished(self, result: ResultMessage) -> TurnResult:
+    async def _finished(self, result: ResultMessage) -> TurnResult:
         self._meter.settle(result.usage, result.total_cost_usd, result.model_usage)
         said = result.result or ""
         if result.is_error:
             status = getattr(result, "api_error_status", None)
             return TurnResult(False, "failed", f"Claude Code: {result.subtype}" + (f" (HTTP {status})" if status else "") + (f": {summary_of(said)}" if said else ""))
-        refusal = self.host.budget_refusal(self.agent, 0, 0)
+        refusal = await self.host.budget_refusal(self.agent, 0, 0)
         if refusal:
             return TurnResult(False, "over_budget", refusal)
         return TurnResult(False, "failed" if reports_failure(said) else "done", summary_of(said))
 
-    def _over_budget_check(self, event: dict[str, Any]) -> None:
+    async def _over_budget_check(self, event: dict[str, Any]) -> None:
         """After each reply's usage, an agent past its budget is stopped there."""
         if event.get("type") == "message_delta":
-            refusal = self.host.budget_refusal(self.agent, 0, 0)
+            refusal = await self.host.budget_refusal(self.agent, 0, 0)
             if refusal:
                 raise _OverBudget(refusal)
 
@@ -255,7 +255,7 @@ class ClaudeCodeRunner:
         tool = harness_tool(name)
         if name in WRITE_TOOLS and not self._inside_own_out(args.get("file_path") or args.get("notebook_path")):
             return PermissionResultDeny(message=f"{name} may only write inside {self.setup.workspace.command_dir}")
-        policy = self.host.policy(self.agent, tool)
+        policy = await self.host.policy(self.agent, tool)
         if policy == "deny":
             return PermissionResultDeny(message=f"{name} is not allowed for this agent (policy: deny)")
         if policy == "ask":

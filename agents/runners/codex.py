@@ -128,7 +128,7 @@ class CodexRunner:
         await self.host.safe_point(self.agent)
         prompt = "\n\n".join(self._pending) or CONTINUE
         prompt_tokens = len(prompt) // CHARS_PER_TOKEN + 1
-        refusal = self.host.budget_refusal(self.agent, prompt_tokens, self.spec.max_output_tokens)
+        refusal = await self.host.budget_refusal(self.agent, prompt_tokens, self.spec.max_output_tokens)
         if refusal:
             return TurnResult(False, "over_budget", refusal)
         if self.spec.codex is None:
@@ -189,7 +189,7 @@ class CodexRunner:
             started = await self.rpc.request("turn/start", {"threadId": self.thread_id, "input": [{"type": "text", "text": prompt}]})
             turn.turn_id = str(started["turn"]["id"])
             while True:
-                result = self._handle(turn, await self._next(turn))
+                result = await self._handle(turn, await self._next(turn))
                 if result is not None:
                     return result
         except (CodexExited, RpcError) as error:
@@ -215,7 +215,7 @@ class CodexRunner:
             if turn.owns(message):
                 return message
 
-    def _handle(self, turn: CodexTurn, message: Json) -> TurnResult | None:
+    async def _handle(self, turn: CodexTurn, message: Json) -> TurnResult | None:
         params = message.get("params") or {}
         match message.get("method"):
             case "item/agentMessage/delta":
@@ -227,18 +227,18 @@ class CodexRunner:
                 self._progress()
                 turn.item_completed(params.get("item") or {})
             case "thread/tokenUsage/updated":
-                return self._usage(turn, params)
+                return await self._usage(turn, params)
             case "error":
                 return self._error(turn, params)
             case "turn/completed":
                 return turn.completed(params.get("turn") or {})
         return None
 
-    def _usage(self, turn: CodexTurn, params: Json) -> TurnResult | None:
+    async def _usage(self, turn: CodexTurn, params: Json) -> TurnResult | None:
         if turn.usage(params) is None:
             return None
         self._progress()
-        refusal = self.host.budget_refusal(self.agent, 0, 0)
+        refusal = await self.host.budget_refusal(self.agent, 0, 0)
         if refusal:
             raise OverBudget(refusal)
         return None
@@ -321,7 +321,7 @@ class CodexRunner:
         return {"decision": "accept" if approved else "decline"}
 
     async def _decide(self, call: ToolCallPart) -> tuple[bool, str]:
-        policy = self.host.policy(self.agent, call.name)
+        policy = await self.host.policy(self.agent, call.name)
         if policy == "auto":
             return True, "policy"
         if policy == "deny":

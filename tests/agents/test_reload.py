@@ -243,11 +243,11 @@ async def test_fleet_settings_apply_on_reload_and_session_settings_stay(tmp_path
     await until(lambda: status(sup, "a") == "streaming")
     assert status(sup, "b") == "queued"
     (tmp_path / "elsewhere").mkdir()
-    head = 'max_parallel = 2\nstall_after = 5\nbudget = { usd = 7.5 }\nworkdir = "elsewhere"'
+    head = 'max_parallel = 2\nstall_after = 5\nbudget = { usd = 7.5 }\nworkdir = "elsewhere"\nworkers = 2'
     save(path, plan_text(agent("a", "hold on") + agent("b"), head).replace('workdir = "project"\n', ""))
     await until(lambda: sup.state.agents["b"].outcome == "done", WAIT_S)
     [loaded] = reloads(sink)
-    assert loaded.settings_kept == ["workdir"] and sup.state.budget_usd == 7.5
+    assert loaded.settings_kept == ["workdir", "workers"] and sup.state.budget_usd == 7.5 and sup.plan.workers == "auto"
     assert sup.plan.workdir == (tmp_path / "project").resolve() and sup.plan.max_parallel == 2
     assert sup.watchdog.stall_after_s == 5 and sup.budgets.plan.budget.usd == 7.5
     await wrap_up(sup)

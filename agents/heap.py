@@ -1,4 +1,4 @@
-"""Keeping the garbage collector off a running fleet: the TUI and the headless runner freeze the heap once it has settled."""
+"""Keeping the garbage collector off a running fleet: the fleet, its worker processes and the TUI freeze the heap once it has settled."""
 
 from __future__ import annotations
 
