@@ -28,7 +28,7 @@ from typing import TypeAlias
 from tokenmaxx.sessions.events import Event
 from tokenmaxx.sessions.schema import BUSY_TIMEOUT_MS, HOST, Rollup, fold, rollup_statements
 
-FLUSH_INTERVAL_S = 0.1
+FLUSH_INTERVAL_S = 0.05
 FLUSH_EVENTS = 500
 ROWS_PER_INSERT = 256
 COMMIT_LAGS_KEPT = 4096

@@ -3,7 +3,7 @@
 One `Store` owns one aiosqlite connection for reads and one writer thread with its own
 connection (`sessions.sqlite_writer`). `append` stamps an event with its session's next
 gap-free `seq` and queues it without waiting; the writer thread commits the queue in batched
-transactions (every 100 ms or 500 events, whichever comes first) and keeps each session's
+transactions (every 50 ms or 500 events, whichever comes first) and keeps each session's
 roll-ups in the same transaction, however busy the event loop is. When the writer falls more
 than `ROOM_EVENTS` behind, `room()` makes writers wait for it (backpressure). Readers in other processes see every committed batch (WAL). A store holds the lock
 of every session it writes until it closes, and reads liveness from the locks (`sessions.session_lock`).
