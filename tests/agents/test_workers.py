@@ -25,6 +25,7 @@ from tokenmaxx.sessions.store import Store
 from tests.agents.scripted import make_plan, until
 from tests.fakes import Call, Recorded, Reply, ServerUsage, Stream, openai_server
 from tests.fakes.openai_server import OpenAIFakeServer
+from tests.processes import alive
 
 KEY = "sk-test-worker-key"
 MODEL = "gpt-4o"
@@ -70,15 +71,6 @@ async def ended(sup: Supervisor, store: Store, timeout: float = 30) -> FleetStat
 
 def slowed(stream: Stream, gap_s: float) -> Stream:
     return Stream(stream.frames, gap_s=gap_s)
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting for a parent that will not reap it counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 # the same record -------------------------------------------------------------------------------

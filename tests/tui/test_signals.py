@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.test_storage_faults import resumes_to_the_end, tokenmaxx
+from tests.processes import alive
 
 ANALYST_PLAN = """
 name = "signalled"
@@ -43,15 +44,6 @@ def marked(marker: str) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting to be reaped does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def with_a_slow_command(tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
