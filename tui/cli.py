@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,13 @@ from tokenmaxx.sessions.store_api import StoreTarget, redact
 T = TypeVar("T")
 USAGE_ERROR = 2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+HANGUP_GRACE_S = 10.0
+"""How long a command whose terminal hung up may take to shut down in order before it exits outright.
+
+Textual's writer thread can die writing to a terminal that is gone and then block the app's
+shutdown for good (seen when tmux was killed under an attached TUI): with no terminal there is
+nothing left to restore, and a fleet runs on in its own process.
+"""
 
 db_option = click.option(
     "--db",
@@ -112,6 +120,8 @@ async def _stoppable(make: Callable[[], Awaitable[T]]) -> T:
         if not received:
             received.append(signum)
             main.cancel()
+            if signum == signal.SIGHUP:
+                _exit_after(HANGUP_GRACE_S, 128 + signum)
 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop, signum)
@@ -124,6 +134,13 @@ async def _stoppable(make: Callable[[], Awaitable[T]]) -> T:
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    """Exit with `code` in `seconds` unless the process has ended by then (a daemon timer, so it never holds the exit up)."""
+    timer = threading.Timer(seconds, os._exit, (code,))
+    timer.daemon = True
+    timer.start()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -91,3 +94,27 @@ def test_a_signal_stops_the_fleet_in_order_and_the_session_resumes(tmp_path: Pat
     conn.close()
     assert status == "stopped"
     resumes_to_the_end(tmp_path, db)
+
+
+def test_a_command_whose_terminal_hung_up_exits_even_when_its_shutdown_sticks() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, time
+        from tokenmaxx.tui import cli
+
+        cli.HANGUP_GRACE_S = 0.5
+
+        async def stuck():
+            print("ready", flush=True)
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                time.sleep(60)  # a shutdown that never ends, as Textual's writer thread's did on a dead terminal
+
+        cli.run_async(stuck)
+        """
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as command:
+        assert command.stdout is not None and command.stdout.readline() == "ready\n"
+        command.send_signal(signal.SIGHUP)
+        assert command.wait(timeout=20) == 128 + signal.SIGHUP
