@@ -21,10 +21,12 @@ import subprocess
 import sys
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from tokenmaxx.agents.loop import CHARS_PER_TOKEN, report_usage
 from tokenmaxx.agents.plan import Plan
+from tokenmaxx.agents.providers.base import Usage
 from tokenmaxx.agents.runners.base import AgentHost, RunnerSetup, TurnResult
 from tokenmaxx.agents.tasks import cancel_and_drain
 from tokenmaxx.agents.worker_wire import WireClosed, frame, read_frame
@@ -41,6 +43,30 @@ ASKS = ("safe_point", "budget_refusal", "policy", "approval")
 
 class WorkerError(Exception):
     """A worker process could not be started, or ended while it ran an agent's turn."""
+
+
+@dataclass
+class Billing:
+    """What the fleet has heard of an agent's reply in a worker: enough to bill it if the worker dies mid-reply."""
+
+    provider: str
+    model: str
+    simulated: bool
+    last_input: int = 0
+    streamed_chars: int = 0
+    billed: bool = True  # no reply in flight, or its usage is recorded
+
+    def hear(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Text):
+            self.streamed_chars += len(event.text)
+        elif isinstance(event, ev.UsageReported):
+            self.billed, self.last_input, self.streamed_chars = True, event.input_tokens, 0
+        elif isinstance(event, ev.TurnStarted) or (isinstance(event, ev.AgentStatusChanged) and event.status == "retrying"):
+            self.billed, self.streamed_chars = False, 0
+
+    def estimate(self) -> Usage:
+        """The reply in flight as the loop estimates a cut one: the last input again, the text heard so far as output."""
+        return Usage(input_tokens=self.last_input, output_tokens=-(-self.streamed_chars // CHARS_PER_TOKEN))
 
 
 class RemoteRunner:
@@ -123,7 +149,8 @@ class WorkerLink:
         self.process = process
         self.reader = reader
         self.writer = writer
-        self.runners: set[int] = set()
+        self.runners: dict[int, str] = {}  # rid -> agent
+        self.billing: dict[str, Billing] = {}
         self.lost: str | None = None
         self._turns: dict[int, asyncio.Future[tuple[str, Any]]] = {}
         self._asks: dict[int, tuple[str | None, asyncio.Task[None]]] = {}
@@ -147,7 +174,7 @@ class WorkerLink:
         return [task for asker, task in self._asks.values() if asker == agent]
 
     def close_runner(self, rid: int) -> None:
-        self.runners.discard(rid)
+        self.runners.pop(rid, None)
         self.send(("close", rid))
 
     def kill(self, why: str) -> None:
@@ -190,8 +217,11 @@ class WorkerLink:
                 raise WireClosed(f"an unknown message from worker {self.number}: {message[0]!r}")
 
     def _emit(self, events: list[ev.Event]) -> None:
-        emit = self.pool.host.emit
+        emit, billing = self.pool.host.emit, self.billing
         for event in events:
+            bill = billing.get(getattr(event, "agent", ""))
+            if bill is not None:
+                bill.hear(event)
             try:
                 emit(event)
             except StoreError:
@@ -247,6 +277,7 @@ class WorkerLink:
         self.lost = why
         if self.runners and not self.pool.closing:
             logger.error("%s, while running %d agents", why, len(self.runners))
+        self._bill_cut_replies()
         for ended in self._turns.values():
             if not ended.done():
                 ended.set_exception(WorkerError(why))
@@ -259,6 +290,18 @@ class WorkerLink:
         self._slots.clear()
         self.writer.close()
         self.pool.forget(self)
+
+    def _bill_cut_replies(self) -> None:
+        """Record an estimated usage for each reply the dead worker was streaming, as the loop does for a cut one."""
+        for rid in self._turns:
+            bill = self.billing.get(self.runners.get(rid, ""))
+            if bill is None or bill.billed:
+                continue
+            bill.billed = True
+            try:
+                report_usage(self.pool.host, self.runners[rid], bill.provider, bill.model, bill.estimate(), estimated=True, simulated=bill.simulated)
+            except StoreError:
+                return
 
     async def aclose(self) -> None:
         """Tell the worker to end, and make sure it has."""
@@ -300,7 +343,9 @@ class WorkerPool:
         await self._fill()
         link = min(self.links, key=lambda link: len(link.runners))
         rid = next(self._rids)
-        link.runners.add(rid)
+        agent = setup.spec.name
+        link.runners[rid] = agent
+        link.billing[agent] = Billing(setup.spec.provider, setup.model, setup.provider.kind == "sim")
         link.send(("open", rid, _portable(setup), self.host.text_flush_s()))
         return RemoteRunner(link, rid, setup.spec.name)
 

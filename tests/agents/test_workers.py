@@ -234,6 +234,13 @@ async def test_a_killed_worker_fails_its_agents_and_a_restart_runs_them_again(tm
     state = await ended(sup, store)
     assert state.agents[again].outcome == "done" and state.agents[again].summary == "Back again."
     assert all(state.agents[name].outcome == "done" for name in state.agents if name not in doomed)
+    async with await Store.open(tmp_path / "s.db") as reader:
+        for name in doomed:
+            mine = await reader.events(sup.session_id, agent=name)
+            cut = next(i for i, e in enumerate(mine) if isinstance(e, ev.AgentFinished))
+            [billed] = [e for e in mine[:cut] if isinstance(e, ev.UsageReported)]
+            streamed = sum(len(e.text) for e in mine[:cut] if isinstance(e, ev.Text))
+            assert billed.estimated and billed.output_tokens == -(-streamed // 4) > 0  # what streamed is billed, as for a cut reply
 
 
 def _agents_of(sup: Supervisor, link: object) -> list[str]:
