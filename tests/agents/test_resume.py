@@ -24,6 +24,7 @@ name = "resumable"
 workdir = "project"
 out = "out"
 stall_after = 30
+workers = {workers}
 
 [providers.sim]
 kind = "sim"
@@ -42,14 +43,14 @@ task = "Read the project's files and write notes.md about them."
 """
 
 
-def write_plan(tmp_path: Path) -> Path:
+def write_plan(tmp_path: Path, workers: int = 1) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     for i in range(3):
         (project / f"module{i}.py").write_text(f'"""Module {i}."""\n\ndef f{i}():\n    return {i}\n')
     agents = "".join(AGENT.format(name=n) for n in ("a", "b", "c"))
     plan = tmp_path / "fleet.toml"
-    plan.write_text(PLAN.format(agents=agents))
+    plan.write_text(PLAN.format(agents=agents, workers=workers))
     return plan
 
 
@@ -79,9 +80,10 @@ def kill_mid_run(plan: Path, db: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_a_killed_session_resumes_and_finishes_as_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_killed_session_resumes_and_finishes_as_one(tmp_path: Path, workers: int) -> None:
     db = tmp_path / "s.db"
-    await asyncio.to_thread(kill_mid_run, write_plan(tmp_path), db)
+    await asyncio.to_thread(kill_mid_run, write_plan(tmp_path, workers), db)
     async with await Store.open(db) as store:
         (summary,) = await store.sessions()
         assert summary.status == "interrupted"
