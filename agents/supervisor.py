@@ -101,7 +101,11 @@ class Supervisor(CommandHandling):
         self.worktrees = AgentWorktrees(plan, self.session_id, self.out_root, log.emit, lambda: self.state)
         self.artifact_watch = ArtifactWatch(self.out_root, self.runs.__contains__, self.emit) if watch_out else None
         processes = plan.worker_processes()
-        self.workers = WorkerPool(self, lambda: self.plan, self._provider_slots.get, processes) if processes > 1 else None
+        self.workers = (
+            WorkerPool(self, lambda: self.plan, self._provider_slots.get, lambda agent: self.state.agents[agent].live_output_estimate, processes)
+            if processes > 1
+            else None
+        )
 
     @classmethod
     def create(cls, plan: Plan, store, *, session_id: str | None = None, **options) -> Supervisor:  # type: ignore[no-untyped-def]

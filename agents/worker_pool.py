@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tokenmaxx.agents.loop import CHARS_PER_TOKEN, report_usage
+from tokenmaxx.agents.loop import report_usage
 from tokenmaxx.agents.plan import Plan
 from tokenmaxx.agents.providers.base import Usage
 from tokenmaxx.agents.runners.base import AgentHost, RunnerSetup, TurnResult
@@ -47,26 +47,26 @@ class WorkerError(Exception):
 
 @dataclass
 class Billing:
-    """What the fleet has heard of an agent's reply in a worker: enough to bill it if the worker dies mid-reply."""
+    """What the fleet has heard of an agent's reply in a worker: enough to bill it if the worker dies mid-reply.
+
+    The text streamed so far is the state's own `live_output_estimate`; this keeps only what the state does not.
+    """
 
     provider: str
     model: str
     simulated: bool
     last_input: int = 0
-    streamed_chars: int = 0
     billed: bool = True  # no reply in flight, or its usage is recorded
 
     def hear(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Text):
-            self.streamed_chars += len(event.text)
-        elif isinstance(event, ev.UsageReported):
-            self.billed, self.last_input, self.streamed_chars = True, event.input_tokens, 0
+        if isinstance(event, ev.UsageReported):
+            self.billed, self.last_input = True, event.input_tokens
         elif isinstance(event, ev.TurnStarted) or (isinstance(event, ev.AgentStatusChanged) and event.status == "retrying"):
-            self.billed, self.streamed_chars = False, 0
+            self.billed = False
 
-    def estimate(self) -> Usage:
+    def estimate(self, streamed_tokens: int) -> Usage:
         """The reply in flight as the loop estimates a cut one: the last input again, the text heard so far as output."""
-        return Usage(input_tokens=self.last_input, output_tokens=-(-self.streamed_chars // CHARS_PER_TOKEN))
+        return Usage(input_tokens=self.last_input, output_tokens=streamed_tokens)
 
 
 class RemoteRunner:
@@ -294,12 +294,14 @@ class WorkerLink:
     def _bill_cut_replies(self) -> None:
         """Record an estimated usage for each reply the dead worker was streaming, as the loop does for a cut one."""
         for rid in self._turns:
-            bill = self.billing.get(self.runners.get(rid, ""))
+            agent = self.runners.get(rid, "")
+            bill = self.billing.get(agent)
             if bill is None or bill.billed:
                 continue
             bill.billed = True
+            usage = bill.estimate(self.pool.live_output(agent))
             try:
-                report_usage(self.pool.host, self.runners[rid], bill.provider, bill.model, bill.estimate(), estimated=True, simulated=bill.simulated)
+                report_usage(self.pool.host, agent, bill.provider, bill.model, usage, estimated=True, simulated=bill.simulated)
             except StoreError:
                 return
 
@@ -317,10 +319,18 @@ class WorkerLink:
 class WorkerPool:
     """The fleet's worker processes, started when an agent first needs one and replaced when one dies."""
 
-    def __init__(self, host: AgentHost, plan: Callable[[], Plan], slots_for: Callable[[str], asyncio.Semaphore | None], count: int) -> None:
+    def __init__(
+        self,
+        host: AgentHost,
+        plan: Callable[[], Plan],
+        slots_for: Callable[[str], asyncio.Semaphore | None],
+        live_output: Callable[[str], int],
+        count: int,
+    ) -> None:
         self.host = host
         self.plan = plan
         self._slots_for = slots_for
+        self.live_output = live_output  # an agent's output tokens streamed since its last usage, from the fleet's state
         self.count = count
         self.links: list[WorkerLink] = []
         self.closing = False
